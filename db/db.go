@@ -1,0 +1,137 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/driver/pgdriver"
+	"github.com/uptrace/bun/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// ErrNotFound is returned by stores when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Options tune the connection pool.
+type Options struct {
+	// MaxOpenConns caps the pool; zero means 4 per CPU.
+	MaxOpenConns int
+	// StatementTimeout bounds every statement on the server side; zero
+	// means no bound beyond the driver's read timeout.
+	StatementTimeout time.Duration
+	// ReadTimeout is the driver's socket read timeout; zero means 5 minutes,
+	// long enough for bulk loads and exports.
+	ReadTimeout time.Duration
+}
+
+// Open connects to the PostgreSQL server at dsn, checks it answers, and
+// returns a Bun handle whose sessions run in UTC.
+func Open(ctx context.Context, dsn string, opts Options) (*bun.DB, error) {
+	readTimeout := opts.ReadTimeout
+	if readTimeout == 0 {
+		readTimeout = 5 * time.Minute
+	}
+	params := map[string]any{"timezone": "UTC"}
+	if opts.StatementTimeout > 0 {
+		params["statement_timeout"] = fmt.Sprint(opts.StatementTimeout.Milliseconds())
+	}
+	connector := pgdriver.NewConnector(
+		pgdriver.WithDSN(dsn),
+		pgdriver.WithReadTimeout(readTimeout),
+		pgdriver.WithWriteTimeout(readTimeout),
+		pgdriver.WithConnParams(params),
+		pgdriver.WithApplicationName("helpscout-log"),
+	)
+	sqldb := sql.OpenDB(connector)
+	if opts.MaxOpenConns > 0 {
+		sqldb.SetMaxOpenConns(opts.MaxOpenConns)
+		sqldb.SetMaxIdleConns(opts.MaxOpenConns)
+	} else {
+		sqldb.SetMaxOpenConns(16)
+		sqldb.SetMaxIdleConns(16)
+	}
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	bdb := bun.NewDB(sqldb, pgdialect.New())
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := bdb.PingContext(pingCtx); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("error connecting to database: %w", err)
+	}
+	return bdb, nil
+}
+
+// migrationLockKey is the advisory lock that serialises migrations between
+// replicas starting at the same time.
+const migrationLockKey = 0x48534c4f47 // "HSLOG"
+
+func newMigrator(bdb *bun.DB) (*migrate.Migrator, error) {
+	migrations := migrate.NewMigrations()
+	if err := migrations.Discover(migrationFiles); err != nil {
+		return nil, fmt.Errorf("error reading migrations: %w", err)
+	}
+	return migrate.NewMigrator(bdb, migrations, migrate.WithMarkAppliedOnSuccess(true)), nil
+}
+
+// Migrate applies every pending migration. Replicas starting together wait
+// for each other on a session advisory lock, so exactly one applies each
+// migration and the others find nothing left to do. It returns the names of
+// the migrations it applied.
+func Migrate(ctx context.Context, bdb *bun.DB) ([]string, error) {
+	m, err := newMigrator(bdb)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := bdb.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("error reserving a connection for the migration lock: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", int64(migrationLockKey)); err != nil {
+		return nil, fmt.Errorf("error taking the migration lock: %w", err)
+	}
+	defer func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", int64(migrationLockKey))
+	}()
+	if err := m.Init(ctx); err != nil {
+		return nil, fmt.Errorf("error creating the migrations table: %w", err)
+	}
+	group, err := m.Migrate(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("error migrating: %w", err)
+	}
+	var names []string
+	for _, mg := range group.Migrations {
+		names = append(names, mg.Name)
+	}
+	return names, nil
+}
+
+// MigrationState reports the newest applied migration and the ones this
+// binary knows that are not applied yet.
+func MigrationState(ctx context.Context, bdb *bun.DB) (current string, pending []string, err error) {
+	m, err := newMigrator(bdb)
+	if err != nil {
+		return "", nil, err
+	}
+	ms, err := m.MigrationsWithStatus(ctx)
+	if err != nil {
+		return "", nil, fmt.Errorf("error reading migration status: %w", err)
+	}
+	for _, mg := range ms {
+		if mg.IsApplied() {
+			current = mg.Name
+		} else {
+			pending = append(pending, mg.Name)
+		}
+	}
+	return current, pending, nil
+}

@@ -1,0 +1,69 @@
+package db_test
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/db/dbtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+// TestMigrateConcurrentReplicas starts several "replicas" migrating the
+// same database at once, as a rolling deploy would: all succeed, each
+// migration is applied exactly once, and nothing is left pending.
+func TestMigrateConcurrentReplicas(t *testing.T) {
+	t.Parallel()
+	dsn, bdb := dbtest.NewDSN(t)
+	ctx := context.Background()
+
+	// dbtest migrated the database; start over from an empty schema.
+	_, err := bdb.ExecContext(ctx, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+	require.NoError(t, err)
+
+	const replicas = 4
+	var wg sync.WaitGroup
+	applied := make([][]string, replicas)
+	errs := make([]error, replicas)
+	for i := 0; i < replicas; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := db.Open(ctx, dsn, db.Options{MaxOpenConns: 4})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer r.Close()
+			applied[i], errs[i] = db.Migrate(ctx, r)
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for i := 0; i < replicas; i++ {
+		require.NoError(t, errs[i], "replica %d", i)
+		total += len(applied[i])
+	}
+	cur, pending, err := db.MigrationState(ctx, bdb)
+	require.NoError(t, err)
+	require.Empty(t, pending)
+	require.NotEmpty(t, cur)
+
+	var known int
+	require.NoError(t, bdb.NewRaw("SELECT count(*) FROM bun_migrations").Scan(ctx, &known))
+	require.Equal(t, known, total, "every migration applied by exactly one replica")
+	requireTable(t, bdb, "sync_events")
+}
+
+func requireTable(t *testing.T, bdb *bun.DB, name string) {
+	t.Helper()
+	var exists bool
+	require.NoError(t, bdb.NewRaw("SELECT to_regclass(?) IS NOT NULL", name).Scan(context.Background(), &exists))
+	require.True(t, exists, "table %s exists", name)
+}

@@ -1,0 +1,165 @@
+// Package dbtest gives tests fresh, migrated PostgreSQL databases.
+//
+// The server is found in this order: TEST_DATABASE_URL, DATABASE_URL, the
+// machine's server on 127.0.0.1:5432 (user postgres), and finally an
+// embedded server started from the installed PostgreSQL binaries. Each
+// call to New creates a uniquely named database and drops it when the test
+// ends, so tests never see each other's data or data left by earlier runs.
+// Packages that use it call Main from TestMain so that an embedded server
+// is stopped when the tests finish.
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/internal/embeddedpg"
+)
+
+const localDSN = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+var (
+	serverOnce sync.Once
+	serverDSN  string
+	serverErr  error
+	embedded   *embeddedpg.Server
+	embedDir   string
+)
+
+// Main runs the tests and stops the embedded server if one was started.
+func Main(m *testing.M) int {
+	code := m.Run()
+	if embedded != nil {
+		_ = embedded.Stop()
+		_ = os.RemoveAll(embedDir)
+	}
+	return code
+}
+
+// adminDSN returns a DSN to the maintenance database of the test server.
+func adminDSN() (string, error) {
+	serverOnce.Do(func() {
+		for _, v := range []string{"TEST_DATABASE_URL", "DATABASE_URL"} {
+			if dsn := os.Getenv(v); dsn != "" {
+				serverDSN = dsn
+				return
+			}
+		}
+		conn, err := net.DialTimeout("tcp", "127.0.0.1:5432", 2*time.Second)
+		if err == nil {
+			conn.Close()
+			serverDSN = localDSN
+			return
+		}
+		dir, err := os.MkdirTemp("", "hslog-embedded-pg-")
+		if err != nil {
+			serverErr = err
+			return
+		}
+		embedDir = dir
+		// The server runs as an unprivileged user when tests run as root;
+		// it must be able to enter the folder.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			serverErr = err
+			return
+		}
+		srv, err := embeddedpg.Start(context.Background(), embeddedpg.Options{DataDir: dir + "/data"})
+		if err != nil {
+			serverErr = fmt.Errorf("no PostgreSQL at TEST_DATABASE_URL, DATABASE_URL or 127.0.0.1:5432, and the embedded server failed: %w", err)
+			return
+		}
+		embedded = srv
+		serverDSN = srv.DSN("postgres")
+	})
+	return serverDSN, serverErr
+}
+
+// withDatabase returns dsn with its database name replaced.
+func withDatabase(dsn, name string) (string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("error parsing test DSN: %w", err)
+	}
+	u.Path = "/" + name
+	q := u.Query()
+	if q.Get("sslmode") == "" {
+		q.Set("sslmode", "disable")
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), nil
+}
+
+// NewDSN creates a fresh, migrated database and returns its DSN and an
+// open handle; both are cleaned up when t ends.
+func NewDSN(t testing.TB) (string, *bun.DB) {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := adminDSN()
+	if err != nil {
+		t.Fatalf("test database: %v", err)
+	}
+	adminDB, err := db.Open(ctx, admin, db.Options{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatalf("test database: connecting to %s: %v", redact(admin), err)
+	}
+	defer adminDB.Close()
+	buf := make([]byte, 6)
+	_, _ = rand.Read(buf)
+	name := "hslog_test_" + hex.EncodeToString(buf)
+	if _, err := adminDB.ExecContext(ctx, "CREATE DATABASE ?", bun.Ident(name)); err != nil {
+		t.Fatalf("test database: creating %s: %v", name, err)
+	}
+	dsn, err := withDatabase(admin, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb, err := db.Open(ctx, dsn, db.Options{MaxOpenConns: 16})
+	if err != nil {
+		t.Fatalf("test database: opening %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = bdb.Close()
+		adm, err := db.Open(context.Background(), admin, db.Options{MaxOpenConns: 1})
+		if err != nil {
+			t.Errorf("test database: dropping %s: %v", name, err)
+			return
+		}
+		defer adm.Close()
+		if _, err := adm.ExecContext(context.Background(), "DROP DATABASE IF EXISTS ? WITH (FORCE)", bun.Ident(name)); err != nil {
+			t.Errorf("test database: dropping %s: %v", name, err)
+		}
+	})
+	if _, err := db.Migrate(ctx, bdb); err != nil {
+		t.Fatalf("test database: migrating %s: %v", name, err)
+	}
+	return dsn, bdb
+}
+
+// New creates a fresh, migrated database for t and returns an open handle.
+func New(t testing.TB) *bun.DB {
+	t.Helper()
+	_, bdb := NewDSN(t)
+	return bdb
+}
+
+func redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "***")
+		}
+		return u.String()
+	}
+	return strings.SplitN(dsn, "@", 2)[0]
+}

@@ -1,0 +1,170 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Keyset is a position in the event log's total order (occurred_at, id).
+type Keyset struct {
+	// OccurredAt is the event's time.
+	OccurredAt time.Time
+	// ID breaks ties.
+	ID int64
+}
+
+// KeysetOf returns the position of e.
+func KeysetOf(e *SyncEvent) Keyset { return Keyset{OccurredAt: e.OccurredAt, ID: e.ID} }
+
+// Page asks for a slice of an ordered list by keyset.
+type Page struct {
+	// Limit is how many rows to return.
+	Limit int
+	// Desc scans newest first.
+	Desc bool
+	// After, when set, starts strictly after this position in scan order.
+	After *Keyset
+	// Before, when set, stops strictly before this position in scan order.
+	Before *Keyset
+}
+
+// EventStore reads and writes sync events.
+type EventStore struct {
+	db *bun.DB
+}
+
+// NewEventStore returns a store over bdb.
+func NewEventStore(bdb *bun.DB) *EventStore { return &EventStore{db: bdb} }
+
+// List returns up to p.Limit events matching f in the scan order of p, and
+// whether more follow.
+func (s *EventStore) List(ctx context.Context, f EventFilter, p Page) ([]*SyncEvent, bool, error) {
+	w := eventWhere(f)
+	addKeysetBounds(w, "occurred_at", p)
+	var events []*SyncEvent
+	err := s.db.NewSelect().Model(&events).
+		Where(w.sql(), w.args...).
+		OrderExpr(orderBy("occurred_at", p.Desc)).
+		Limit(int64(p.Limit) + 1).
+		Scan(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("error listing sync events: %w", err)
+	}
+	more := len(events) > p.Limit
+	if more {
+		events = events[:p.Limit]
+	}
+	return events, more, nil
+}
+
+// addKeysetBounds bounds a scan ordered by (col, id) to the page's cursors.
+func addKeysetBounds(w *where, col string, p Page) {
+	after, before := ">", "<"
+	if p.Desc {
+		after, before = "<", ">"
+	}
+	if p.After != nil {
+		w.add("("+col+", id) "+after+" (?, ?)", p.After.OccurredAt, p.After.ID)
+	}
+	if p.Before != nil {
+		w.add("("+col+", id) "+before+" (?, ?)", p.Before.OccurredAt, p.Before.ID)
+	}
+}
+
+func orderBy(col string, desc bool) string {
+	if desc {
+		return col + " DESC, id DESC"
+	}
+	return col + " ASC, id ASC"
+}
+
+// Get returns the event with the given id, or ErrNotFound.
+func (s *EventStore) Get(ctx context.Context, id int64) (*SyncEvent, error) {
+	e := new(SyncEvent)
+	err := s.db.NewSelect().Model(e).Where("id = ?", id).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("error reading sync event %d: %w", id, err)
+	}
+	return e, nil
+}
+
+// GetMany returns the events with the given ids, in no particular order;
+// missing ids are left out.
+func (s *EventStore) GetMany(ctx context.Context, ids []int64) ([]*SyncEvent, error) {
+	var events []*SyncEvent
+	if err := s.db.NewSelect().Model(&events).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("error reading %d sync events: %w", len(ids), err)
+	}
+	return events, nil
+}
+
+// RetriesOf returns the events that retried any of the given events,
+// oldest first.
+func (s *EventStore) RetriesOf(ctx context.Context, ids []int64) ([]*SyncEvent, error) {
+	var events []*SyncEvent
+	err := s.db.NewSelect().Model(&events).
+		Where("retry_of IN (?)", bun.In(ids)).
+		OrderExpr("occurred_at ASC, id ASC").
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("error reading retries of %d sync events: %w", len(ids), err)
+	}
+	return events, nil
+}
+
+// Each calls fn for every event matching f, in keyset batches of batchSize,
+// so that any number of rows streams through constant memory. It stops at
+// the first error fn returns.
+func (s *EventStore) Each(ctx context.Context, f EventFilter, desc bool, batchSize int, fn func(*SyncEvent) error) error {
+	p := Page{Limit: batchSize, Desc: desc}
+	for {
+		events, more, err := s.List(ctx, f, p)
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if !more || len(events) == 0 {
+			return nil
+		}
+		last := KeysetOf(events[len(events)-1])
+		p.After = &last
+	}
+}
+
+// Insert writes events in one statement and sets their ids.
+func (s *EventStore) Insert(ctx context.Context, idb bun.IDB, events []*SyncEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if _, err := idb.NewInsert().Model(&events).Returning("id").Exec(ctx); err != nil {
+		return fmt.Errorf("error inserting %d sync events: %w", len(events), err)
+	}
+	return nil
+}
+
+// Bounds returns the times of the oldest and newest events, or nils when
+// the log is empty.
+func (s *EventStore) Bounds(ctx context.Context) (oldest, newest *time.Time, err error) {
+	var row struct {
+		Oldest *time.Time `bun:"oldest"`
+		Newest *time.Time `bun:"newest"`
+	}
+	err = s.db.NewRaw(`SELECT (SELECT occurred_at FROM sync_events ORDER BY occurred_at ASC, id ASC LIMIT 1) AS oldest,
+		(SELECT occurred_at FROM sync_events ORDER BY occurred_at DESC, id DESC LIMIT 1) AS newest`).Scan(ctx, &row)
+	if err != nil {
+		return nil, nil, fmt.Errorf("error reading the log bounds: %w", err)
+	}
+	return row.Oldest, row.Newest, nil
+}

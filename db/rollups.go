@@ -1,0 +1,373 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// TimeBucket is the width of a summary timeline bucket.
+type TimeBucket string
+
+// The bucket widths.
+const (
+	BucketHour TimeBucket = "HOUR"
+	BucketDay  TimeBucket = "DAY"
+)
+
+// Duration returns the bucket's width.
+func (b TimeBucket) Duration() time.Duration {
+	if b == BucketDay {
+		return 24 * time.Hour
+	}
+	return time.Hour
+}
+
+// Health grades a success rate.
+type Health string
+
+// The health grades.
+const (
+	HealthHealthy  Health = "HEALTHY"
+	HealthDegraded Health = "DEGRADED"
+	HealthFailing  Health = "FAILING"
+	HealthNoData   Health = "NO_DATA"
+)
+
+// HealthyRate is the success rate at and above which the integration is healthy.
+const HealthyRate = 0.95
+
+// degradedRate is the success rate under which the integration is failing.
+const degradedRate = 0.80
+
+// TypeCount holds the counts of one event type.
+type TypeCount struct {
+	Type                              EventType
+	Total, Succeeded, Failed, Pending int64
+}
+
+// ErrorCodeCount holds how often one error code occurred.
+type ErrorCodeCount struct {
+	Code  ErrorCode
+	Count int64
+}
+
+// TimelineBucket holds the counts of one bucket.
+type TimelineBucket struct {
+	Start                             time.Time
+	Total, Succeeded, Failed, Pending int64
+}
+
+// Summary is the dashboard of a period.
+type Summary struct {
+	From, To                                          time.Time
+	Total, Succeeded, Failed, Pending                 int64
+	TicketsCreated, CustomersSynced, CustomersUpdated int64
+	APICalls                                          int64
+	ByType                                            []TypeCount
+	ByErrorCode                                       []ErrorCodeCount
+	Timeline                                          []TimelineBucket
+	Bucket                                            TimeBucket
+}
+
+// SuccessRate is succeeded / (succeeded + failed), or nil when nothing finished.
+func (s *Summary) SuccessRate() *float64 {
+	done := s.Succeeded + s.Failed
+	if done == 0 {
+		return nil
+	}
+	r := float64(s.Succeeded) / float64(done)
+	return &r
+}
+
+// ErrorRate is failed / (succeeded + failed), or nil when nothing finished.
+func (s *Summary) ErrorRate() *float64 {
+	done := s.Succeeded + s.Failed
+	if done == 0 {
+		return nil
+	}
+	r := float64(s.Failed) / float64(done)
+	return &r
+}
+
+// Health grades the success rate: healthy at 95% or more.
+func (s *Summary) Health() Health {
+	r := s.SuccessRate()
+	switch {
+	case r == nil:
+		return HealthNoData
+	case *r >= HealthyRate:
+		return HealthHealthy
+	case *r >= degradedRate:
+		return HealthDegraded
+	default:
+		return HealthFailing
+	}
+}
+
+// RollupStore answers counts and summaries from the hourly rollups that
+// triggers keep current, reading raw events only for the partial hours at
+// the edges of a range and for filters that rollups do not carry.
+type RollupStore struct {
+	db *bun.DB
+}
+
+// NewRollupStore returns a store over bdb.
+func NewRollupStore(bdb *bun.DB) *RollupStore { return &RollupStore{db: bdb} }
+
+// span is a half-open time range; a nil end is open.
+type span struct{ lo, hi *time.Time }
+
+// plan splits a range into the parts each source answers: whole days from
+// the daily rollups (when daily is set), whole hours from the hourly
+// rollups, and the partial hours at the ends from the events themselves.
+func plan(from, to *time.Time, daily bool) (raw, hourly, days []span) {
+	ceil := func(t time.Time, d time.Duration) time.Time {
+		c := t.Truncate(d)
+		if c.Before(t) {
+			c = c.Add(d)
+		}
+		return c
+	}
+	var hLo, hHi *time.Time
+	if from != nil {
+		t := ceil(from.UTC(), time.Hour)
+		hLo = &t
+	}
+	if to != nil {
+		t := to.UTC().Truncate(time.Hour)
+		hHi = &t
+	}
+	if hLo != nil && hHi != nil && !hLo.Before(*hHi) {
+		return []span{{from, to}}, nil, nil
+	}
+	if from != nil && from.Before(*hLo) {
+		raw = append(raw, span{from, hLo})
+	}
+	if to != nil && hHi.Before(*to) {
+		raw = append(raw, span{hHi, to})
+	}
+	if !daily {
+		return raw, []span{{hLo, hHi}}, nil
+	}
+	var dLo, dHi *time.Time
+	if hLo != nil {
+		t := ceil(*hLo, 24*time.Hour)
+		dLo = &t
+	}
+	if hHi != nil {
+		t := hHi.Truncate(24 * time.Hour)
+		dHi = &t
+	}
+	if dLo != nil && dHi != nil && !dLo.Before(*dHi) {
+		return raw, []span{{hLo, hHi}}, nil
+	}
+	if hLo != nil && hLo.Before(*dLo) {
+		hourly = append(hourly, span{hLo, dLo})
+	}
+	if hHi != nil && dHi.Before(*hHi) {
+		hourly = append(hourly, span{dHi, hHi})
+	}
+	return raw, hourly, []span{{dLo, dHi}}
+}
+
+// spansCond returns a condition that col lies in any of the spans.
+func spansCond(col string, spans []span) (string, []any) {
+	var ors []string
+	var args []any
+	for _, sp := range spans {
+		var and []string
+		if sp.lo != nil {
+			and = append(and, col+" >= ?")
+			args = append(args, *sp.lo)
+		}
+		if sp.hi != nil {
+			and = append(and, col+" < ?")
+			args = append(args, *sp.hi)
+		}
+		if len(and) == 0 {
+			and = append(and, "TRUE")
+		}
+		ors = append(ors, "("+strings.Join(and, " AND ")+")")
+	}
+	return "(" + strings.Join(ors, " OR ") + ")", args
+}
+
+// groupedCounts returns SQL yielding rows (bucket, type, status, direction,
+// error_code, n) whose sum over any grouping equals the matching events.
+// bucket is an hour, or a day for rows from the daily rollups, which are
+// used only when daily is set.
+func groupedCounts(f EventFilter, daily bool) (string, []any) {
+	raw := func(spans []span) (string, []any) {
+		w := &where{}
+		w.addDimensions(f, "error_code")
+		w.addRecordConditions(f)
+		if len(spans) > 0 {
+			c, a := spansCond("occurred_at", spans)
+			w.add(c, a...)
+		}
+		return `SELECT date_trunc('hour', occurred_at, 'UTC') AS bucket, type, status, direction,
+			coalesce(error_code, '') AS error_code, count(*) AS n
+			FROM sync_events WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5`, w.args
+	}
+	if f.needsRawRows() {
+		return raw([]span{{f.From, f.To}})
+	}
+	rawSpans, hourly, days := plan(f.From, f.To, daily)
+	var parts []string
+	var args []any
+	for _, src := range []struct {
+		table string
+		spans []span
+	}{{"sync_event_daily", days}, {"sync_event_hourly", hourly}} {
+		if len(src.spans) == 0 {
+			continue
+		}
+		w := &where{}
+		c, a := spansCond("bucket", src.spans)
+		w.add(c, a...)
+		w.addDimensions(f, "error_code")
+		parts = append(parts, `SELECT bucket, type, status, direction, error_code, n FROM `+src.table+` WHERE `+w.sql())
+		args = append(args, w.args...)
+	}
+	if len(rawSpans) > 0 {
+		q, a := raw(rawSpans)
+		parts = append(parts, q)
+		args = append(args, a...)
+	}
+	return strings.Join(parts, "\nUNION ALL\n"), args
+}
+
+// Count returns how many events match f.
+func (s *RollupStore) Count(ctx context.Context, f EventFilter) (int64, error) {
+	q, args := groupedCounts(f, true)
+	var n int64
+	if err := s.db.NewRaw("SELECT coalesce(sum(n), 0)::bigint FROM ("+q+") AS g", args...).Scan(ctx, &n); err != nil {
+		return 0, fmt.Errorf("error counting sync events: %w", err)
+	}
+	return n, nil
+}
+
+// summaryRow is one row of the grouping-sets query in Summarize.
+type summaryRow struct {
+	Set       int        `bun:"set"`
+	Type      *string    `bun:"type"`
+	Status    *string    `bun:"status"`
+	Direction *string    `bun:"direction"`
+	ErrorCode *string    `bun:"error_code"`
+	Bucket    *time.Time `bun:"tb"`
+	N         int64      `bun:"n"`
+}
+
+// Summarize returns the summary of the events matching f, whose From and To
+// must both be set, with a timeline in buckets of the given width.
+func (s *RollupStore) Summarize(ctx context.Context, f EventFilter, bucket TimeBucket) (*Summary, error) {
+	if f.From == nil || f.To == nil {
+		return nil, fmt.Errorf("summary needs a closed range")
+	}
+	q, args := groupedCounts(f, bucket == BucketDay)
+	unit := "hour"
+	if bucket == BucketDay {
+		unit = "day"
+	}
+	// Sessions run in UTC (see Open), so date_trunc without a zone cuts UTC
+	// days; it is much cheaper than naming the zone on every row.
+	// GROUPING() numbers the sets: type+status (1), error_code (2),
+	// bucket+status (3), direction+status (4).
+	full := `SELECT CASE GROUPING(type, error_code, tb, direction)
+			WHEN 7 THEN 1 WHEN 11 THEN 2 WHEN 13 THEN 3 WHEN 14 THEN 4 END AS set,
+			type, status, direction, error_code, tb, sum(n)::bigint AS n
+		FROM (SELECT date_trunc('` + unit + `', bucket) AS tb, type, status, direction, error_code, n FROM (` + q + `) AS g0) AS g
+		GROUP BY GROUPING SETS ((type, status), (error_code), (tb, status), (direction, status))`
+	var rows []summaryRow
+	if err := s.db.NewRaw(full, args...).Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("error summarising sync events: %w", err)
+	}
+	sum := &Summary{From: *f.From, To: *f.To, Bucket: bucket}
+	byType := map[EventType]*TypeCount{}
+	buckets := map[time.Time]*TimelineBucket{}
+	for _, r := range rows {
+		switch r.Set {
+		case 1:
+			t := EventType(*r.Type)
+			tc := byType[t]
+			if tc == nil {
+				tc = &TypeCount{Type: t}
+				byType[t] = tc
+			}
+			addStatus(&tc.Total, &tc.Succeeded, &tc.Failed, &tc.Pending, EventStatus(*r.Status), r.N)
+			addStatus(&sum.Total, &sum.Succeeded, &sum.Failed, &sum.Pending, EventStatus(*r.Status), r.N)
+			if EventStatus(*r.Status) == StatusSuccess {
+				switch t {
+				case EventTicketCreated:
+					sum.TicketsCreated += r.N
+				case EventCustomerSynced:
+					sum.CustomersSynced += r.N
+				case EventCustomerUpdated:
+					sum.CustomersUpdated += r.N
+				}
+			}
+		case 2:
+			if *r.ErrorCode != "" && r.N > 0 {
+				sum.ByErrorCode = append(sum.ByErrorCode, ErrorCodeCount{Code: ErrorCode(*r.ErrorCode), Count: r.N})
+			}
+		case 3:
+			start := r.Bucket.UTC()
+			b := buckets[start]
+			if b == nil {
+				b = &TimelineBucket{Start: start}
+				buckets[start] = b
+			}
+			addStatus(&b.Total, &b.Succeeded, &b.Failed, &b.Pending, EventStatus(*r.Status), r.N)
+		case 4:
+			if Direction(*r.Direction) == DirectionToHelpScout && EventStatus(*r.Status) != StatusPending {
+				sum.APICalls += r.N
+			}
+		}
+	}
+	for _, t := range EventTypes {
+		if tc := byType[t]; tc != nil && tc.Total > 0 {
+			sum.ByType = append(sum.ByType, *tc)
+		}
+	}
+	slices.SortFunc(sum.ByErrorCode, func(a, b ErrorCodeCount) int {
+		if a.Count != b.Count {
+			return int(b.Count - a.Count)
+		}
+		return strings.Compare(string(a.Code), string(b.Code))
+	})
+	sum.Timeline = fillTimeline(*f.From, *f.To, bucket, buckets)
+	return sum, nil
+}
+
+func addStatus(total, ok, failed, pending *int64, st EventStatus, n int64) {
+	*total += n
+	switch st {
+	case StatusSuccess:
+		*ok += n
+	case StatusFailed:
+		*failed += n
+	case StatusPending:
+		*pending += n
+	}
+}
+
+// fillTimeline lists every bucket from the one holding from up to the one
+// holding the instant before to, taking counts from got.
+func fillTimeline(from, to time.Time, bucket TimeBucket, got map[time.Time]*TimelineBucket) []TimelineBucket {
+	step := bucket.Duration()
+	start := from.UTC().Truncate(step)
+	var out []TimelineBucket
+	for t := start; t.Before(to); t = t.Add(step) {
+		if b := got[t]; b != nil {
+			out = append(out, *b)
+		} else {
+			out = append(out, TimelineBucket{Start: t})
+		}
+	}
+	return out
+}

@@ -1,0 +1,55 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/kivalogic/helpscout-log/internal/loaders"
+	"github.com/kivalogic/helpscout-log/internal/synclog"
+)
+
+// withRelations preloads the related records that the query selects on the
+// events of conn (the field being resolved), so that resolving them costs
+// one query per kind whatever the page size.
+func (r *Resolver) withRelations(ctx context.Context, conn *synclog.EventConnection) (*synclog.EventConnection, error) {
+	if !graphql.HasOperationContext(ctx) {
+		return conn, nil
+	}
+	oc := graphql.GetOperationContext(ctx)
+	var rel loaders.Relations
+	mark := func(sel ast.SelectionSet) {
+		for _, f := range graphql.CollectFields(oc, sel, []string{"SyncEvent"}) {
+			switch f.Name {
+			case "customer":
+				rel.Customer = true
+			case "conversation":
+				rel.Conversation = true
+			case "retryOf":
+				rel.RetryOf = true
+			case "retries":
+				rel.Retries = true
+			}
+		}
+	}
+	for _, f := range graphql.CollectFieldsCtx(ctx, []string{"SyncEventConnection"}) {
+		switch f.Name {
+		case "nodes":
+			mark(f.Selections)
+		case "edges":
+			for _, ef := range graphql.CollectFields(oc, f.Selections, []string{"SyncEventEdge"}) {
+				if ef.Name == "node" {
+					mark(ef.Selections)
+				}
+			}
+		}
+	}
+	if rel == (loaders.Relations{}) {
+		return conn, nil
+	}
+	if err := r.loaders(ctx).Preload(ctx, conn.Nodes(), rel); err != nil {
+		return nil, err
+	}
+	return conn, nil
+}

@@ -1,0 +1,156 @@
+// Package app wires helpscout-log together for the binary's subcommands:
+// it reads the configuration, sets up logging, provides the database (the
+// configured one, or the embedded demo server), and runs the HTTP service
+// with an orderly shutdown.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/uptrace/bun"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/internal/config"
+	"github.com/kivalogic/helpscout-log/internal/embeddedpg"
+)
+
+// Version is the build's version, set with -ldflags "-X ...app.Version=...".
+var Version = "dev"
+
+// demoDatabase is the database the embedded server holds.
+const demoDatabase = "helpscout_log"
+
+// NewLogger returns the process logger: readable console output for the
+// embedded demo, JSON otherwise, unless LOG_FORMAT says which.
+func NewLogger(cfg *config.Config, w io.Writer) zerolog.Logger {
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if cfg.Embedded() {
+			format = "console"
+		}
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	var out io.Writer = w
+	if format == "console" {
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+	}
+	return zerolog.New(out).Level(cfg.LogLevel).With().Timestamp().Logger()
+}
+
+// Database is an open database with whatever must be stopped after it.
+type Database struct {
+	// DB is the Bun handle.
+	DB *bun.DB
+	// DSN is the connection string (for tools that open their own pool).
+	DSN string
+	// Embedded is the demo server, when the service started one.
+	Embedded *embeddedpg.Server
+}
+
+// Close closes the pool, then stops the embedded server if there is one.
+func (d *Database) Close() error {
+	var errs []error
+	if d.DB != nil {
+		errs = append(errs, d.DB.Close())
+	}
+	if d.Embedded != nil {
+		errs = append(errs, d.Embedded.Stop())
+	}
+	return errors.Join(errs...)
+}
+
+// OpenDatabase connects to DATABASE_URL, or starts the embedded server and
+// its demo database when none is configured, and applies migrations.
+func OpenDatabase(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Database, error) {
+	d := &Database{DSN: cfg.DatabaseURL}
+	if cfg.Embedded() {
+		srv, err := embeddedpg.Start(ctx, embeddedpg.Options{
+			DataDir: filepath.Join(cfg.DataDir, "postgres"),
+			Log:     log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("error starting the embedded database (set DATABASE_URL to use your own): %w", err)
+		}
+		d.Embedded = srv
+		if err := ensureDatabase(ctx, srv.DSN("postgres"), demoDatabase); err != nil {
+			_ = srv.Stop()
+			return nil, err
+		}
+		d.DSN = srv.DSN(demoDatabase)
+	}
+	bdb, err := db.Open(ctx, d.DSN, db.Options{MaxOpenConns: cfg.DBMaxConns, StatementTimeout: cfg.StatementTimeout})
+	if err != nil {
+		_ = d.Close()
+		return nil, err
+	}
+	d.DB = bdb
+	applied, err := db.Migrate(ctx, bdb)
+	if err != nil {
+		_ = d.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.Info().Strs("migrations", applied).Msg("database migrated")
+	}
+	return d, nil
+}
+
+// ensureDatabase creates the named database on the server at adminDSN
+// unless it exists.
+func ensureDatabase(ctx context.Context, adminDSN, name string) error {
+	admin, err := db.Open(ctx, adminDSN, db.Options{MaxOpenConns: 1})
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	var exists bool
+	if err := admin.NewRaw("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ?)", name).Scan(ctx, &exists); err != nil {
+		return fmt.Errorf("error looking up database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE ?", bun.Ident(name)); err != nil {
+		return fmt.Errorf("error creating database %s: %w", name, err)
+	}
+	return nil
+}
+
+// Secret returns the JWT secret: JWT_SECRET, or for the embedded demo a
+// secret generated once and kept in the data folder, so that the token
+// subcommand signs tokens the running demo accepts.
+func Secret(cfg *config.Config) (secret string, demo bool, err error) {
+	if cfg.JWTSecret != "" {
+		return cfg.JWTSecret, false, nil
+	}
+	if !cfg.Embedded() {
+		return "", false, errors.New("JWT_SECRET is required when DATABASE_URL is set")
+	}
+	path := filepath.Join(cfg.DataDir, "demo-jwt-secret")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
+		return strings.TrimSpace(string(b)), true, nil
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", false, fmt.Errorf("error generating the demo secret: %w", err)
+	}
+	s := hex.EncodeToString(buf)
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return "", false, fmt.Errorf("error creating %s: %w", cfg.DataDir, err)
+	}
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", false, fmt.Errorf("error writing the demo secret: %w", err)
+	}
+	return s, true, nil
+}

@@ -1,0 +1,169 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/uptrace/bun"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/internal/auth"
+	"github.com/kivalogic/helpscout-log/internal/config"
+	"github.com/kivalogic/helpscout-log/internal/metrics"
+	"github.com/kivalogic/helpscout-log/internal/seed"
+	"github.com/kivalogic/helpscout-log/internal/server"
+	"github.com/kivalogic/helpscout-log/internal/synclog"
+	"github.com/kivalogic/helpscout-log/internal/web"
+)
+
+// demoTokenTTL is how long the tokens printed by the demo stay valid.
+const demoTokenTTL = 30 * 24 * time.Hour
+
+// Handler builds the service's HTTP handler over an open database.
+func Handler(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.Logger, playgroundHeaders map[string]string) http.Handler {
+	svc := synclog.New(bdb, Version)
+	m := metrics.New(bdb.DB)
+	return server.NewRouter(server.Deps{
+		Log:     log,
+		Service: svc,
+		Issuer:  issuer,
+		Metrics: m,
+		GraphQL: server.GraphQLOptions{
+			Introspection:   cfg.Introspection,
+			ComplexityLimit: cfg.ComplexityLimit,
+		},
+		AllowedOrigins: cfg.AllowedOrigins,
+		Ready: func(ctx context.Context) error {
+			_, pending, err := db.MigrationState(ctx, bdb)
+			if err != nil {
+				return errors.New("database unreachable")
+			}
+			if len(pending) > 0 {
+				return fmt.Errorf("%d migrations pending", len(pending))
+			}
+			return nil
+		},
+		Playground: web.Playground(web.PlaygroundOptions{
+			Title:    "HelpScout Log",
+			Endpoint: "/graphql",
+			Headers:  playgroundHeaders,
+			Examples: web.DefaultExamples(),
+		}),
+		Assets: web.Assets(),
+	})
+}
+
+// Serve runs the HTTP service until ctx ends, then shuts down in order:
+// stop accepting, finish requests in flight, close the database.
+func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, out io.Writer) error {
+	secret, demo, err := Secret(cfg)
+	if err != nil {
+		return err
+	}
+	issuer := auth.NewIssuer(secret)
+	database, err := OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := database.Close(); err != nil {
+			log.Error().Err(err).Msg("error closing the database")
+		}
+	}()
+	if cfg.Embedded() && cfg.SeedEvents > 0 {
+		if err := seedDemo(ctx, database, cfg.SeedEvents, log); err != nil {
+			return err
+		}
+	}
+
+	var headers map[string]string
+	tokens := map[auth.Role]string{}
+	if demo {
+		for _, r := range auth.Roles {
+			tok, err := issuer.Issue("demo-"+string(r), r, demoTokenTTL)
+			if err != nil {
+				return err
+			}
+			tokens[r] = tok
+		}
+		headers = map[string]string{"Authorization": "Bearer " + tokens[auth.RoleKivaAdmin]}
+	}
+
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return fmt.Errorf("error listening on port %d: %w", cfg.Port, err)
+	}
+	srv := &http.Server{
+		Handler:           Handler(database.DB, cfg, issuer, log, headers),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      10 * time.Minute, // long CSV exports
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          nil,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	base := fmt.Sprintf("http://localhost:%d", cfg.Port)
+	log.Info().Str("playground", base+"/").Str("graphql", base+"/graphql").Msg("serving")
+	if demo {
+		printDemo(out, base, tokens)
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("error serving http: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down: finishing requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("error shutting down http: %w", err)
+	}
+	log.Info().Msg("http stopped")
+	return nil
+}
+
+func printDemo(out io.Writer, base string, tokens map[auth.Role]string) {
+	fmt.Fprintf(out, "\nHelpScout Log demo is running.\n\n")
+	fmt.Fprintf(out, "  GraphiQL playground: %s/   (opens with example operations and a KIVA_ADMIN token)\n", base)
+	fmt.Fprintf(out, "  GraphQL endpoint:    %s/graphql\n", base)
+	fmt.Fprintf(out, "  CSV export:          %s/export/sync-events.csv?status=FAILED&within=LAST_24_HOURS\n\n", base)
+	fmt.Fprintf(out, "Tokens for this demo (send as Authorization: Bearer <token>; valid %d days):\n", int(demoTokenTTL.Hours()/24))
+	for _, r := range auth.Roles {
+		fmt.Fprintf(out, "  %-13s %s\n", r, tokens[r])
+	}
+	fmt.Fprintf(out, "\nMore tokens: go run . token -role MANAGER\n\n")
+}
+
+// seedDemo fills an empty demo database with realistic data.
+func seedDemo(ctx context.Context, database *Database, events int, log zerolog.Logger) error {
+	n, err := database.DB.NewSelect().Table("sync_events").Limit(1).Count(ctx)
+	if err != nil {
+		return fmt.Errorf("error checking for demo data: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	log.Info().Int("events", events).Msg("loading demo data (first start only)")
+	st, err := seed.Run(ctx, database.DB, seed.Options{
+		Events: events, Days: 30, Now: time.Now(), Seed: 1,
+		Progress: func(done, total int) {
+			log.Info().Int("done", done).Int("total", total).Msg("loading demo data")
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("error loading demo data: %w", err)
+	}
+	log.Info().Int("events", st.Events).Int("customers", st.Customers).
+		Int("conversations", st.Conversations).Dur("took", st.Elapsed).Msg("demo data loaded")
+	return nil
+}

@@ -1,0 +1,171 @@
+// Package config reads the service's settings from environment variables.
+// Every variable has a documented default (see the README); Load checks the
+// combination and reports what is wrong in one error.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config is the service's configuration.
+type Config struct {
+	// DatabaseURL is the PostgreSQL DSN; empty means start the embedded demo database.
+	DatabaseURL string
+	// Port is the HTTP port.
+	Port int
+	// JWTSecret signs and verifies tokens; required with DatabaseURL.
+	JWTSecret string
+	// LogLevel is zerolog's level name.
+	LogLevel zerolog.Level
+	// LogFormat is "json" or "console"; empty means console in the demo and json otherwise.
+	LogFormat string
+	// AllowedOrigins are the browser origins allowed by CORS (and, later, WebSockets).
+	AllowedOrigins []string
+	// Introspection enables GraphQL introspection.
+	Introspection bool
+	// ComplexityLimit caps a query's complexity.
+	ComplexityLimit int
+	// DataDir holds the embedded database and demo secret.
+	DataDir string
+	// DBMaxConns caps the connection pool.
+	DBMaxConns int
+	// StatementTimeout bounds each SQL statement of a request.
+	StatementTimeout time.Duration
+	// ShutdownTimeout bounds the graceful shutdown.
+	ShutdownTimeout time.Duration
+	// SeedEvents is how many demo events the embedded default loads on first start.
+	SeedEvents int
+}
+
+// Embedded reports whether the service runs its own demo database.
+func (c *Config) Embedded() bool { return c.DatabaseURL == "" }
+
+// Load reads the configuration from the environment via getenv.
+func Load(getenv func(string) string) (*Config, error) {
+	c := &Config{
+		DatabaseURL:     strings.TrimSpace(getenv("DATABASE_URL")),
+		JWTSecret:       getenv("JWT_SECRET"),
+		LogFormat:       strings.ToLower(getenv("LOG_FORMAT")),
+		DataDir:         orDefault(getenv("DATA_DIR"), ".data"),
+		AllowedOrigins:  splitList(getenv("ALLOWED_ORIGINS")),
+		ShutdownTimeout: 20 * time.Second,
+	}
+	var errs []error
+	var err error
+	if c.Port, err = intVar(getenv, "PORT", 8080); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ComplexityLimit, err = intVar(getenv, "GRAPHQL_COMPLEXITY_LIMIT", 50000); err != nil {
+		errs = append(errs, err)
+	}
+	if c.DBMaxConns, err = intVar(getenv, "DB_MAX_CONNS", 20); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SeedEvents, err = intVar(getenv, "DEMO_EVENTS", 200000); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Introspection, err = boolVar(getenv, "GRAPHQL_INTROSPECTION", true); err != nil {
+		errs = append(errs, err)
+	}
+	if c.StatementTimeout, err = durationVar(getenv, "DB_STATEMENT_TIMEOUT", 30*time.Second); err != nil {
+		errs = append(errs, err)
+	}
+	lvl := orDefault(getenv("LOG_LEVEL"), "info")
+	if c.LogLevel, err = zerolog.ParseLevel(strings.ToLower(lvl)); err != nil || lvl == "" {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not one of trace, debug, info, warn, error", lvl))
+	}
+	switch c.LogFormat {
+	case "", "json", "console":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_FORMAT: %q is not json or console", c.LogFormat))
+	}
+	if c.DatabaseURL != "" && c.JWTSecret == "" {
+		errs = append(errs, errors.New("JWT_SECRET is required when DATABASE_URL is set (only the embedded demo may use a generated secret)"))
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 16 {
+		errs = append(errs, errors.New("JWT_SECRET must be at least 16 characters"))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// Secretless returns a copy of c with every secret masked, for logs.
+func (c Config) Secretless() Config {
+	if c.JWTSecret != "" {
+		c.JWTSecret = "***"
+	}
+	if i := strings.Index(c.DatabaseURL, "@"); i > 0 {
+		if j := strings.Index(c.DatabaseURL, "://"); j > 0 && j < i {
+			userinfo := c.DatabaseURL[j+3 : i]
+			if k := strings.Index(userinfo, ":"); k >= 0 {
+				c.DatabaseURL = c.DatabaseURL[:j+3] + userinfo[:k] + ":***" + c.DatabaseURL[i:]
+			}
+		}
+	}
+	return c
+}
+
+func orDefault(v, def string) string {
+	if strings.TrimSpace(v) == "" {
+		return def
+	}
+	return strings.TrimSpace(v)
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func intVar(getenv func(string) string, name string, def int) (int, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s: %q is not a non-negative integer", name, v)
+	}
+	return n, nil
+}
+
+func boolVar(getenv func(string) string, name string, def bool) (bool, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s: %q is not true or false", name, v)
+	}
+	return b, nil
+}
+
+func durationVar(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s: %q is not a duration such as 30s", name, v)
+	}
+	return d, nil
+}
+
+// Getenv is os.Getenv, the usual source for Load.
+var Getenv = os.Getenv

@@ -1,0 +1,277 @@
+// Package export streams the filtered sync log as CSV. Rows are read in
+// keyset batches and written as they arrive, so any number of rows passes
+// through constant memory, and cells that a spreadsheet would run as a
+// formula are neutralised.
+package export
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/rs/zerolog"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/internal/apperr"
+	"github.com/kivalogic/helpscout-log/internal/auth"
+	"github.com/kivalogic/helpscout-log/internal/synclog"
+)
+
+// batchSize is how many rows each keyset query reads.
+const batchSize = 2000
+
+// flushEvery is how many rows are written between flushes to the client.
+const flushEvery = 2000
+
+var header = []string{"Timestamp", "Event ID", "Event Type", "Status", "Direction", "Customer Email",
+	"HelpScout Conversation ID", "Ticket Number", "HelpScout URL", "Error Code", "Error Message",
+	"HTTP Status", "Duration ms", "Attempt", "Retry Of", "Source", "Source Ref", "Actor", "Details"}
+
+// Handler serves GET /export/sync-events.csv for Managers and above. The
+// query parameters are the sync-event filter: from, to (RFC 3339), within,
+// type, status, direction, errorCode (each repeatable or comma-separated),
+// search, and order (desc or asc).
+func Handler(svc *synclog.Service, log zerolog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := auth.Require(r.Context(), auth.RoleManager); err != nil {
+			writeError(w, err)
+			return
+		}
+		in, desc, err := ParseQuery(r.URL.Query())
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		f, err := in.Resolve(svc.Now(), "")
+		if err == nil {
+			err = svc.ResolveSearch(r.Context(), &f)
+		}
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		name := "sync-events-" + svc.Now().UTC().Format("20060102-150405") + ".csv"
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+		w.Header().Set("Cache-Control", "no-store")
+		rows, err := Write(r.Context(), w, svc.Events, f, desc)
+		if err != nil && rows == 0 && r.Context().Err() == nil {
+			// Nothing has reached the client yet: answer with an error
+			// instead of an empty file.
+			log.Error().Err(err).Str("request_id", middleware.GetReqID(r.Context())).Msg("csv export failed")
+			w.Header().Del("Content-Disposition")
+			writeError(w, &apperr.Error{Code: apperr.Internal,
+				Message: "internal error; quote request id " + middleware.GetReqID(r.Context()) + " to support", Err: err})
+			return
+		}
+		if err != nil && r.Context().Err() == nil {
+			// Headers are gone; the truncated file ends with a marker row
+			// so that nobody mistakes it for a complete export.
+			log.Error().Err(err).Str("request_id", middleware.GetReqID(r.Context())).Int("rows", rows).Msg("csv export failed")
+		}
+	})
+}
+
+// Write streams the events matching f as CSV to w and returns how many rows
+// it wrote. The header row stays buffered until the first batch is read, so
+// a failure before any row leaves the response untouched; a failure after
+// that ends the file with a row saying the export is incomplete.
+func Write(ctx context.Context, w http.ResponseWriter, events *db.EventStore, f db.EventFilter, desc bool) (int, error) {
+	cw := csv.NewWriter(w)
+	flusher, _ := w.(http.Flusher)
+	if err := cw.Write(header); err != nil {
+		return 0, err
+	}
+	rows := 0
+	rec := make([]string, len(header))
+	err := events.Each(ctx, f, desc, batchSize, func(e *db.SyncEvent) error {
+		record(rec, e)
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+		rows++
+		if rows%flushEvery == 0 {
+			cw.Flush()
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		return cw.Error()
+	})
+	if err != nil && rows == 0 {
+		return 0, err
+	}
+	if err != nil {
+		_ = cw.Write([]string{"# export incomplete: an error stopped it after " + strconv.Itoa(rows) + " rows"})
+	}
+	cw.Flush()
+	return rows, err
+}
+
+func record(rec []string, e *db.SyncEvent) {
+	for i := range rec {
+		rec[i] = ""
+	}
+	rec[0] = e.OccurredAt.UTC().Format(time.RFC3339Nano)
+	rec[1] = strconv.FormatInt(e.ID, 10)
+	rec[2] = string(e.Type)
+	rec[3] = string(e.Status)
+	rec[4] = string(e.Direction)
+	rec[5] = Safe(str(e.CustomerEmail))
+	rec[6] = i64(e.ConversationID)
+	rec[7] = i64(e.TicketNumber)
+	if u := e.HelpScoutURL(); u != nil {
+		rec[8] = *u
+	}
+	if e.ErrorCode != nil {
+		rec[9] = string(*e.ErrorCode)
+	}
+	rec[10] = Safe(str(e.ErrorMessage))
+	if e.HTTPStatus != nil {
+		rec[11] = strconv.Itoa(*e.HTTPStatus)
+	}
+	if e.DurationMs != nil {
+		rec[12] = strconv.Itoa(*e.DurationMs)
+	}
+	rec[13] = strconv.Itoa(e.Attempt)
+	rec[14] = i64(e.RetryOfID)
+	rec[15] = string(e.Source)
+	rec[16] = Safe(str(e.SourceRef))
+	rec[17] = Safe(str(e.Actor))
+	if len(e.Details) > 0 {
+		if b, err := json.Marshal(e.Details); err == nil {
+			rec[18] = Safe(string(b))
+		}
+	}
+}
+
+// Safe neutralises a cell that a spreadsheet would evaluate as a formula
+// (one starting with =, +, -, @, a tab or a carriage return) by prefixing
+// a single quote.
+func Safe(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
+}
+
+func str(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func i64(n *int64) string {
+	if n == nil {
+		return ""
+	}
+	return strconv.FormatInt(*n, 10)
+}
+
+// ParseQuery reads the filter and order from query parameters.
+func ParseQuery(q url.Values) (*synclog.FilterInput, bool, error) {
+	in := &synclog.FilterInput{}
+	for _, p := range []struct {
+		name string
+		dst  **time.Time
+	}{{"from", &in.From}, {"to", &in.To}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return nil, false, apperr.BadInput(p.name, "%q is not an RFC 3339 time such as 2026-11-27T00:00:00Z", v)
+			}
+			*p.dst = &t
+		}
+	}
+	if v := q.Get("within"); v != "" {
+		r := synclog.RelativeRange(strings.ToUpper(v))
+		if _, _, ok := r.Bounds(time.Now()); !ok {
+			return nil, false, apperr.BadInput("within", "%q is not one of %s", v, joinEnum(synclog.RelativeRanges))
+		}
+		in.Within = &r
+	}
+	var err error
+	if in.Types, err = enumList(q, "type", db.EventTypes); err != nil {
+		return nil, false, err
+	}
+	if in.Statuses, err = enumList(q, "status", db.EventStatuses); err != nil {
+		return nil, false, err
+	}
+	if in.Directions, err = enumList(q, "direction", db.Directions); err != nil {
+		return nil, false, err
+	}
+	if in.ErrorCodes, err = enumList(q, "errorCode", db.ErrorCodes); err != nil {
+		return nil, false, err
+	}
+	if q.Has("search") {
+		s := q.Get("search")
+		in.Search = &s
+	}
+	desc := true
+	switch strings.ToLower(q.Get("order")) {
+	case "", "desc":
+	case "asc":
+		desc = false
+	default:
+		return nil, false, apperr.BadInput("order", "%q is not asc or desc", q.Get("order"))
+	}
+	return in, desc, nil
+}
+
+func enumList[T ~string](q url.Values, name string, all []T) ([]T, error) {
+	var out []T
+	for _, raw := range q[name] {
+		for _, v := range strings.Split(raw, ",") {
+			v = strings.ToUpper(strings.TrimSpace(v))
+			if v == "" {
+				continue
+			}
+			ok := false
+			for _, a := range all {
+				if string(a) == v {
+					ok = true
+					out = append(out, a)
+					break
+				}
+			}
+			if !ok {
+				return nil, apperr.BadInput(name, "%q is not one of %s", v, joinEnum(all))
+			}
+		}
+	}
+	return out, nil
+}
+
+func joinEnum[T ~string](all []T) string {
+	s := make([]string, len(all))
+	for i, a := range all {
+		s[i] = string(a)
+	}
+	return strings.Join(s, ", ")
+}
+
+// writeError answers with a JSON error body and the matching status.
+func writeError(w http.ResponseWriter, err error) {
+	ae, ok := apperr.As(err)
+	if !ok {
+		ae = &apperr.Error{Code: apperr.Internal, Message: "internal error"}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(ae.HTTPStatus())
+	body := map[string]any{"code": string(ae.Code), "message": ae.Message}
+	if ae.Argument != "" {
+		body["argument"] = ae.Argument
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": body})
+}

@@ -1,0 +1,105 @@
+// Package metrics holds the service's Prometheus collectors: GraphQL
+// requests by operation and outcome, HTTP latency, and the database pool.
+package metrics
+
+import (
+	"database/sql"
+	"net/http"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// maxOperations caps the distinct operation names used as label values;
+// later names are counted as "other" so clients cannot grow the series
+// without bound.
+const maxOperations = 200
+
+var operationName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// Metrics is the set of collectors of one process.
+type Metrics struct {
+	registry    *prometheus.Registry
+	gqlTotal    *prometheus.CounterVec
+	gqlLatency  *prometheus.HistogramVec
+	httpTotal   *prometheus.CounterVec
+	httpLatency *prometheus.HistogramVec
+
+	mu   sync.Mutex
+	seen map[string]struct{}
+}
+
+// New registers the collectors, including the pool statistics of sqldb.
+func New(sqldb *sql.DB) *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		gqlTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "helpscout_log_graphql_requests_total",
+			Help: "GraphQL operations by operation name and outcome (ok, error, partial).",
+		}, []string{"operation", "outcome"}),
+		gqlLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "helpscout_log_graphql_duration_seconds",
+			Help:    "GraphQL operation latency by operation name.",
+			Buckets: []float64{.001, .0025, .005, .01, .015, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"operation"}),
+		httpTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "helpscout_log_http_requests_total",
+			Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		httpLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "helpscout_log_http_duration_seconds",
+			Help:    "HTTP request latency by route.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route"}),
+		seen: map[string]struct{}{},
+	}
+	m.registry.MustRegister(m.gqlTotal, m.gqlLatency, m.httpTotal, m.httpLatency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if sqldb != nil {
+		m.registry.MustRegister(collectors.NewDBStatsCollector(sqldb, "helpscout_log"))
+	}
+	return m
+}
+
+// Handler serves the metrics in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// label returns the label value for an operation name.
+func (m *Metrics) label(op string) string {
+	if op == "" {
+		return "anonymous"
+	}
+	if !operationName.MatchString(op) {
+		return "other"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.seen[op]; ok {
+		return op
+	}
+	if len(m.seen) >= maxOperations {
+		return "other"
+	}
+	m.seen[op] = struct{}{}
+	return op
+}
+
+// ObserveOperation records one GraphQL operation.
+func (m *Metrics) ObserveOperation(op, outcome string, d time.Duration) {
+	l := m.label(op)
+	m.gqlTotal.WithLabelValues(l, outcome).Inc()
+	m.gqlLatency.WithLabelValues(l).Observe(d.Seconds())
+}
+
+// ObserveHTTP records one HTTP request.
+func (m *Metrics) ObserveHTTP(route string, code int, d time.Duration) {
+	m.httpTotal.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	m.httpLatency.WithLabelValues(route).Observe(d.Seconds())
+}

@@ -1,0 +1,163 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/rs/zerolog"
+	"github.com/uptrace/bun/driver/pgdriver"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/kivalogic/helpscout-log/internal/apperr"
+)
+
+// isInfrastructure reports whether err comes from the database, the network
+// or a timeout rather than from what the client sent.
+func isInfrastructure(err error) bool {
+	var pgErr pgdriver.Error
+	var netErr net.Error
+	return errors.As(err, &pgErr) || errors.As(err, &netErr) ||
+		errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded)
+}
+
+// errorPresenter maps every error to a client-safe message with an
+// extensions.code. Application errors keep their message; database and
+// network failures are logged with their cause and shown as INTERNAL with
+// the request id; gqlgen's own input errors are BAD_USER_INPUT.
+func errorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		if gqlErr.Extensions == nil {
+			gqlErr.Extensions = map[string]any{}
+		}
+		if ae, ok := apperr.As(err); ok {
+			gqlErr.Message = ae.Message
+			gqlErr.Extensions["code"] = string(ae.Code)
+			if ae.Argument != "" {
+				gqlErr.Extensions["argument"] = ae.Argument
+			}
+			if ae.Code == apperr.Internal {
+				logInternal(ctx, log, err)
+				gqlErr.Message = internalMessage(ctx)
+			}
+			return gqlErr
+		}
+		if code, ok := gqlErr.Extensions["code"]; ok {
+			if code == errcode.ValidationFailed && isBadValue(gqlErr) {
+				// A wrong value (an unknown enum, a string for an Int, a
+				// variable that does not coerce) is the caller's input
+				// mistake, not a malformed document.
+				gqlErr.Extensions["code"] = string(apperr.BadUserInput)
+				if len(gqlErr.Path) >= 2 && gqlErr.Path[0] == ast.PathName("variable") {
+					gqlErr.Extensions["argument"] = "$" + fmt.Sprint(gqlErr.Path[1])
+				}
+			}
+			return gqlErr
+		}
+		if errors.Is(err, context.Canceled) {
+			gqlErr.Message = "the request was cancelled"
+			gqlErr.Extensions["code"] = "CANCELLED"
+			return gqlErr
+		}
+		if gqlErr.Message == "introspection disabled" {
+			gqlErr.Message = "introspection is disabled on this server"
+			gqlErr.Extensions["code"] = string(apperr.Forbidden)
+			return gqlErr
+		}
+		if !isInfrastructure(err) && isArgumentError(ctx, gqlErr) {
+			// gqlgen could not coerce an argument value: the path runs
+			// past the field into the argument.
+			gqlErr.Extensions["code"] = string(apperr.BadUserInput)
+			if fc := graphql.GetFieldContext(ctx); fc != nil && len(gqlErr.Path) > len(fc.Path()) {
+				arg := pathString(gqlErr.Path[len(fc.Path()):])
+				gqlErr.Extensions["argument"] = arg
+				if !strings.HasPrefix(gqlErr.Message, arg) {
+					gqlErr.Message = arg + ": " + gqlErr.Message
+				}
+			}
+			return gqlErr
+		}
+		logInternal(ctx, log, err)
+		gqlErr.Message = internalMessage(ctx)
+		gqlErr.Extensions["code"] = string(apperr.Internal)
+		return gqlErr
+	}
+}
+
+// isArgumentError reports whether e is gqlgen's own error about an input
+// value: one raised outside any field (the operation) or one whose path
+// runs past the current field into its arguments.
+func isArgumentError(ctx context.Context, e *gqlerror.Error) bool {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return true
+	}
+	return len(e.Path) > len(fc.Path())
+}
+
+// pathString renders an argument path such as filter.from or types[0].
+func pathString(p ast.Path) string {
+	var b strings.Builder
+	for _, el := range p {
+		switch el := el.(type) {
+		case ast.PathIndex:
+			fmt.Fprintf(&b, "[%d]", int(el))
+		case ast.PathName:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(string(el))
+		}
+	}
+	return b.String()
+}
+
+// isBadValue reports whether a validation error is about a value rather
+// than the shape of the document.
+func isBadValue(e *gqlerror.Error) bool {
+	if len(e.Path) > 0 && e.Path[0] == ast.PathName("variable") {
+		return true
+	}
+	for _, marker := range []string{"does not exist in", "Expected value of type", "cannot represent", "is not a valid"} {
+		if strings.Contains(e.Message, marker) {
+			return true
+		}
+	}
+	return false
+}
+
+func internalMessage(ctx context.Context) string {
+	if id := middleware.GetReqID(ctx); id != "" {
+		return "internal error; quote request id " + id + " to support"
+	}
+	return "internal error"
+}
+
+func logInternal(ctx context.Context, log zerolog.Logger, err error) {
+	ev := log.Error().Err(err).Str("request_id", middleware.GetReqID(ctx))
+	if fc := graphql.GetFieldContext(ctx); fc != nil {
+		ev = ev.Str("path", fc.Path().String())
+	}
+	ev.Msg("graphql internal error")
+}
+
+// recoverFunc turns a panic in a resolver into an INTERNAL error and logs
+// it; the client never sees the panic value or a stack trace.
+func recoverFunc(log zerolog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.Error().Interface("panic", p).Str("request_id", middleware.GetReqID(ctx)).Stack().Msg("panic in resolver")
+		return &apperr.Error{Code: apperr.Internal, Message: "internal error"}
+	}
+}

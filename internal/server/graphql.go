@@ -1,0 +1,109 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/rs/zerolog"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/kivalogic/helpscout-log/graph"
+	"github.com/kivalogic/helpscout-log/internal/auth"
+	"github.com/kivalogic/helpscout-log/internal/metrics"
+	"github.com/kivalogic/helpscout-log/internal/synclog"
+)
+
+// GraphQLOptions configure the GraphQL handler.
+type GraphQLOptions struct {
+	// Introspection enables __schema and __type.
+	Introspection bool
+	// ComplexityLimit caps a query's complexity; zero disables the cap.
+	ComplexityLimit int
+}
+
+// NewGraphQL returns the gqlgen handler: GET and POST transports (with
+// application/graphql-response+json), introspection when enabled, a
+// complexity limit, automatic persisted queries, and the error presenter.
+func NewGraphQL(svc *synclog.Service, m *metrics.Metrics, log zerolog.Logger, opts GraphQLOptions) *handler.Server {
+	cfg := graph.Config{Resolvers: &graph.Resolver{Log: svc}}
+	cfg.Directives.HasRole = auth.HasRole
+	cfg.Complexity = complexity()
+	srv := handler.New(graph.NewExecutableSchema(cfg))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if opts.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	if opts.ComplexityLimit > 0 {
+		srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
+	}
+	srv.SetErrorPresenter(errorPresenter(log))
+	srv.SetRecoverFunc(recoverFunc(log))
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if !graphql.HasOperationContext(ctx) {
+			return resp
+		}
+		oc := graphql.GetOperationContext(ctx)
+		name := oc.OperationName
+		if oc.Operation != nil && oc.Operation.Name != "" {
+			name = oc.Operation.Name
+		}
+		outcome := "ok"
+		if resp != nil && len(resp.Errors) > 0 {
+			outcome = "error"
+			if len(resp.Data) > 0 && string(resp.Data) != "null" {
+				outcome = "partial"
+			}
+		}
+		recordOperation(ctx, name, outcome)
+		if m != nil {
+			m.ObserveOperation(name, outcome, time.Since(oc.Stats.OperationStart))
+		}
+		return resp
+	})
+	return srv
+}
+
+// pageCost is the complexity of a list field: its children times the page
+// size (the default page when none is given).
+func pageCost(child int, first, last *int) int {
+	n := 50
+	if first != nil && *first > 0 {
+		n = *first
+	} else if last != nil && *last > 0 {
+		n = *last
+	}
+	return 1 + child*n
+}
+
+// complexity charges list fields by their page size, so that deep nested
+// pages are refused before they run.
+func complexity() graph.ComplexityRoot {
+	var c graph.ComplexityRoot
+	c.Query.SyncEvents = func(child int, _ *synclog.FilterInput, first *int, _ *string, last *int, _ *string, _ *synclog.EventOrder) int {
+		return pageCost(child, first, last)
+	}
+	c.Query.Customers = func(child int, _ *synclog.CustomerFilterInput, first *int, _ *string, last *int, _ *string) int {
+		return pageCost(child, first, last)
+	}
+	c.Customer.Events = func(child int, _ *synclog.FilterInput, first *int, _ *string, last *int, _ *string) int {
+		return pageCost(child, first, last)
+	}
+	c.Customer.Conversations = func(child int, first *int, _ *string, last *int, _ *string) int {
+		return pageCost(child, first, last)
+	}
+	c.Conversation.Events = func(child int, first *int, _ *string, last *int, _ *string) int {
+		return pageCost(child, first, last)
+	}
+	c.SyncEvent.Retries = func(child int) int { return 1 + 3*child }
+	return c
+}

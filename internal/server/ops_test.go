@@ -1,0 +1,187 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kivalogic/helpscout-log/db/dbtest"
+)
+
+// TestHealthAndReadiness: /healthz answers while the process runs;
+// /readyz only with a reachable, fully migrated database.
+func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
+	ready := newEnv(t)
+
+	pendingDB := dbtest.New(t)
+	res, err := pendingDB.ExecContext(context.Background(), "DELETE FROM bun_migrations")
+	require.NoError(t, err)
+	n, _ := res.RowsAffected()
+	require.EqualValues(t, 1, n)
+	pending := newEnvOn(t, pendingDB)
+
+	downDB := dbtest.New(t)
+	down := newEnvOn(t, downDB)
+	require.NoError(t, downDB.Close())
+
+	cases := []struct {
+		name   string
+		env    *env
+		path   string
+		status int
+		body   map[string]string
+	}{
+		{"healthz", ready, "/healthz", http.StatusOK, map[string]string{"status": "ok"}},
+		{"readyz", ready, "/readyz", http.StatusOK, map[string]string{"status": "ready"}},
+		{"readyz, migration pending", pending, "/readyz", http.StatusServiceUnavailable,
+			map[string]string{"status": "unavailable", "reason": "1 migrations pending"}},
+		{"healthz, database down", down, "/healthz", http.StatusOK, map[string]string{"status": "ok"}},
+		{"readyz, database down", down, "/readyz", http.StatusServiceUnavailable,
+			map[string]string{"status": "unavailable", "reason": "database unreachable"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			resp, body := tc.env.httpGet(t, tc.path, callerNone)
+			require.Equal(t, tc.status, resp.StatusCode, "body: %s", body)
+			require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+			var got map[string]string
+			require.NoError(t, json.Unmarshal(body, &got))
+			require.Equal(t, tc.body, got)
+		})
+	}
+}
+
+// TestMetrics: /metrics counts GraphQL operations by name and outcome and
+// HTTP requests by route.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	op := func(caller, query, name string) *gqlResponse {
+		return e.postGQL(t, caller, gqlRequest{Query: query, OperationName: name}, nil)
+	}
+	op(callerManager, `query MetricsProbe { viewer { role } }`, "MetricsProbe").requireOK(t)
+	op(callerManager, `query MetricsProbe { viewer { role } }`, "MetricsProbe").requireOK(t)
+	require.Len(t, op(callerManager, `query MetricsPartial { viewer { role } diagnostics { version } }`, "MetricsPartial").Errors, 1)
+	require.Len(t, op(callerNone, `query MetricsDenied { viewer { role } }`, "MetricsDenied").Errors, 1)
+	op(callerManager, `query A { viewer { role } } query MetricsPicked { viewer { subject } }`, "MetricsPicked").requireOK(t)
+	op(callerManager, `{ viewer { role } }`, "").requireOK(t)
+
+	resp, body := e.httpGet(t, "/metrics", callerNone)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	text := string(body)
+	for _, want := range []string{
+		`helpscout_log_graphql_requests_total{operation="MetricsProbe",outcome="ok"} 2`,
+		`helpscout_log_graphql_requests_total{operation="MetricsPartial",outcome="partial"} 1`,
+		`helpscout_log_graphql_requests_total{operation="MetricsPicked",outcome="ok"} 1`,
+		`helpscout_log_graphql_requests_total{operation="anonymous",outcome="ok"} 1`,
+		`helpscout_log_graphql_duration_seconds_count{operation="MetricsProbe"} 2`,
+		`helpscout_log_http_requests_total{code="200",route="/graphql"} 6`,
+		`go_sql_max_open_connections{db_name="helpscout_log"}`,
+	} {
+		require.Contains(t, text, want)
+	}
+	// A refused viewer leaves {"viewer": null}: data, with an error.
+	require.Regexp(t, regexp.MustCompile(`helpscout_log_graphql_requests_total\{operation="MetricsDenied",outcome="(partial|error)"\} 1`), text)
+	require.NotContains(t, text, `operation="A"`, "only the operation that ran is counted")
+}
+
+// TestMetricsNameOperationFromDocument: most hand-written requests (curl,
+// scripts) name the operation in the document only and send no
+// operationName. The metrics should still carry the operation's name.
+func TestMetricsNameOperationFromDocument(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.postGQL(t, callerManager, gqlRequest{Query: `query NamedInDocument { viewer { role } }`}, nil).requireOK(t)
+	_, body := e.httpGet(t, "/metrics", callerNone)
+	require.Contains(t, string(body), `helpscout_log_graphql_requests_total{operation="NamedInDocument",outcome="ok"} 1`)
+}
+
+// TestRequestID: every response carries an X-Request-Id, a fresh one per
+// request unless the client sent its own.
+func TestRequestID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	gqlBody := `{"query":"{ viewer { role } }"}`
+	cases := []struct {
+		name, method, path, body, caller string
+	}{
+		{"healthz", http.MethodGet, "/healthz", "", callerNone},
+		{"readyz", http.MethodGet, "/readyz", "", callerNone},
+		{"metrics", http.MethodGet, "/metrics", "", callerNone},
+		{"graphql POST", http.MethodPost, "/graphql", gqlBody, callerManager},
+		{"graphql POST refused", http.MethodPost, "/graphql", gqlBody, callerNone},
+		{"graphql POST bad JSON", http.MethodPost, "/graphql", "{", callerManager},
+		{"graphql GET", http.MethodGet, "/graphql?query=%7Bviewer%7Brole%7D%7D", "", callerManager},
+		{"graphql PUT", http.MethodPut, "/graphql", gqlBody, callerManager},
+		{"export", http.MethodGet, "/export/sync-events.csv", "", callerManager},
+		{"export refused", http.MethodGet, "/export/sync-events.csv", "", callerNone},
+		{"export bad parameter", http.MethodGet, "/export/sync-events.csv?status=NOPE", "", callerManager},
+		{"playground", http.MethodGet, "/", "", callerNone},
+		{"unknown path", http.MethodGet, "/nope", "", callerNone},
+	}
+	seen := map[string]string{}
+	for _, tc := range cases {
+		req, err := http.NewRequest(tc.method, e.srv.URL+tc.path, bytes.NewReader([]byte(tc.body)))
+		require.NoError(t, err)
+		if tc.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		e.authorize(t, req, tc.caller)
+		resp, err := e.srv.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		id := resp.Header.Get("X-Request-Id")
+		require.NotEmpty(t, id, "%s: no X-Request-Id", tc.name)
+		require.Less(t, resp.StatusCode, 500, tc.name)
+		prev, dup := seen[id]
+		require.False(t, dup, "%s reused the request id of %s", tc.name, prev)
+		seen[id] = tc.name
+	}
+
+	// A client's own id is kept, so that logs can be correlated.
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/healthz", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Request-Id", "client-chosen-id-42")
+	resp, err := e.srv.Client().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "client-chosen-id-42", resp.Header.Get("X-Request-Id"))
+}
+
+// TestInternalErrorsAreNotBlamedOnTheClient: when the database fails, a
+// field fails with INTERNAL and a message that only quotes the request id
+// (README: "INTERNAL (logged with its cause; the message only quotes the
+// request id)") — not with BAD_USER_INPUT and the driver's error text.
+func TestInternalErrorsAreNotBlamedOnTheClient(t *testing.T) {
+	t.Parallel()
+	bdb := dbtest.New(t)
+	e := newEnvOn(t, bdb)
+	require.NoError(t, bdb.Close()) // every statement now fails
+
+	fields := []struct{ name, query string }{
+		{"syncEvents", `{ __typename syncEvents { totalCount } }`},
+		{"summary", `{ __typename summary { total } }`},
+		{"customer", `{ __typename customer(email: "someone@example.com") { email } }`},
+		{"syncEvent", `{ __typename syncEvent(id: "1") { id } }`},
+	}
+	for _, fl := range fields {
+		t.Run(fl.name, func(t *testing.T) {
+			t.Parallel()
+			resp := e.gql(t, callerManager, fl.query, nil)
+			require.Equal(t, http.StatusOK, resp.Status)
+			er := resp.singleError(t)
+			require.Equal(t, "INTERNAL", er.code(), "body: %s", resp.Body)
+			require.Equal(t, "internal error; quote request id "+resp.Header.Get("X-Request-Id")+" to support", er.Message)
+			require.False(t, strings.Contains(string(resp.Body), "sql:"), "body leaks the driver error: %s", resp.Body)
+			require.NotContains(t, string(resp.Body), "someone@example.com")
+		})
+	}
+}

@@ -1,0 +1,169 @@
+package server_test
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/internal/app"
+)
+
+var timestamp = regexp.MustCompile(`"(\d{4}-\d{2}-\d{2}T[0-9:.]+[^"]*)"`)
+
+// TestTimesAreUTC: the schema's Time is "always returned in UTC", also
+// when the process runs in another zone (TestMain sets one).
+func TestTimesAreUTC(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	queries := []string{
+		`{ syncEvents(first: 20) { nodes { occurredAt customer { firstSyncedAt lastSyncedAt lastEventAt } conversation { createdAt updatedAt } } } }`,
+		`{ summary(range: {within: LAST_48_HOURS}) { from to timeline { start } } }`,
+		`{ summary(range: {within: LAST_7_DAYS}) { from to timeline { start } } }`,
+		`{ customers(first: 20) { nodes { lastEventAt firstSyncedAt lastSyncedAt } } }`,
+		`{ diagnostics { oldestEventAt newestEventAt } }`,
+		`{ viewer { expiresAt } }`,
+	}
+	var notUTC []string
+	for _, q := range queries {
+		resp := f.gql(t, callerKivaAdmin, q, nil)
+		resp.requireOK(t)
+		found := timestamp.FindAllStringSubmatch(string(resp.Data), -1)
+		require.NotEmpty(t, found, "no times in %s", resp.Data)
+		for _, m := range found {
+			_, err := time.Parse(time.RFC3339Nano, m[1])
+			require.NoError(t, err)
+			if !strings.HasSuffix(m[1], "Z") {
+				notUTC = append(notUTC, m[1]+" in "+q)
+			}
+		}
+	}
+	require.Empty(t, notUTC, "times not in UTC")
+}
+
+// TestDiagnostics is the KIVA_ADMIN view of the deployment.
+func TestDiagnostics(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	resp := f.gql(t, callerKivaAdmin, `{ diagnostics {
+  postgresVersion databaseBytes version oldestEventAt newestEventAt
+  tables { name estimatedRows tableBytes indexBytes }
+  indexes { name table bytes scans valid }
+  migrations { current pending }
+  pool { open inUse idle maxOpen waitCount }
+} }`, nil)
+	resp.requireOK(t)
+	var out struct {
+		Diagnostics struct {
+			PostgresVersion              string
+			DatabaseBytes                int64
+			Version                      string
+			OldestEventAt, NewestEventAt time.Time
+			Tables                       []struct {
+				Name                                  string
+				EstimatedRows, TableBytes, IndexBytes int64
+			}
+			Indexes []struct {
+				Name, Table  string
+				Bytes, Scans int64
+				Valid        bool
+			}
+			Migrations struct {
+				Current *string
+				Pending []string
+			}
+			Pool struct{ Open, InUse, Idle, MaxOpen, WaitCount int }
+		}
+	}
+	resp.decode(t, &out)
+	d := out.Diagnostics
+	require.NotEmpty(t, d.PostgresVersion)
+	require.Positive(t, d.DatabaseBytes)
+	require.Equal(t, app.Version, d.Version)
+	sorted := f.sorted(false)
+	require.True(t, sorted[0].OccurredAt.Equal(d.OldestEventAt), "oldest %s", d.OldestEventAt)
+	require.True(t, sorted[len(sorted)-1].OccurredAt.Equal(d.NewestEventAt), "newest %s", d.NewestEventAt)
+	var tables []string
+	for _, tb := range d.Tables {
+		tables = append(tables, tb.Name)
+		require.GreaterOrEqual(t, tb.TableBytes, int64(0))
+	}
+	for _, want := range []string{"sync_events", "customers", "conversations", "sync_event_hourly"} {
+		require.Contains(t, tables, want)
+	}
+	var indexes []string
+	for _, ix := range d.Indexes {
+		indexes = append(indexes, ix.Name)
+		require.True(t, ix.Valid, "index %s", ix.Name)
+	}
+	require.Contains(t, indexes, "sync_events_time_idx")
+	require.NotNil(t, d.Migrations.Current)
+	require.Empty(t, d.Migrations.Pending)
+	require.NotNil(t, d.Migrations.Pending, "pending is a list, never null")
+	require.Equal(t, 16, d.Pool.MaxOpen)
+	require.GreaterOrEqual(t, d.Pool.Open, d.Pool.InUse)
+}
+
+// TestCustomersFilter lists customers by search (email or name) and by the
+// status of their latest sync.
+func TestCustomersFilter(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	byRecency := slices.Clone(f.customers)
+	slices.SortFunc(byRecency, func(a, b *db.Customer) int {
+		if c := b.LastEventAt.Compare(a.LastEventAt); c != 0 {
+			return c
+		}
+		return cmpInt(b.ID, a.ID)
+	})
+	cases := []struct {
+		name   string
+		filter map[string]any
+		match  func(c *db.Customer) bool
+	}{
+		{"no filter", nil, func(*db.Customer) bool { return true }},
+		{"email part", map[string]any{"search": "EXAMPLE.COM"}, func(c *db.Customer) bool { return strings.Contains(c.Email, "example.com") }},
+		{"name part", map[string]any{"search": "formula"}, func(c *db.Customer) bool { return strings.Contains(strings.ToLower(*c.Name), "formula") }},
+		{"underscore is literal", map[string]any{"search": "l_x"}, func(c *db.Customer) bool { return strings.Contains(c.Email, "l_x") }},
+		{"failed last sync", map[string]any{"lastSyncStatus": "FAILED"}, func(c *db.Customer) bool {
+			return c.LastSyncStatus != nil && *c.LastSyncStatus == db.StatusFailed
+		}},
+		{"succeeded last sync", map[string]any{"lastSyncStatus": "SUCCESS", "search": "e"}, func(c *db.Customer) bool {
+			return c.LastSyncStatus != nil && *c.LastSyncStatus == db.StatusSuccess && strings.Contains(c.Email+strings.ToLower(*c.Name), "e")
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var want []string
+			for _, c := range byRecency {
+				if tc.match(c) {
+					want = append(want, c.Email)
+				}
+			}
+			resp := f.gql(t, callerManager, `query($f: CustomerFilter) { customers(filter: $f, first: 100) { totalCount nodes { email lastSyncStatus } } }`,
+				map[string]any{"f": tc.filter})
+			resp.requireOK(t)
+			var out struct {
+				Customers struct {
+					TotalCount int
+					Nodes      []struct {
+						Email          string
+						LastSyncStatus *string
+					}
+				}
+			}
+			resp.decode(t, &out)
+			var got []string
+			for _, n := range out.Customers.Nodes {
+				got = append(got, n.Email)
+			}
+			require.Equal(t, want, got)
+			require.Equal(t, len(want), out.Customers.TotalCount)
+		})
+	}
+}

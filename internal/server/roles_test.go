@@ -1,0 +1,211 @@
+package server_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/kivalogic/helpscout-log/graph"
+	"github.com/kivalogic/helpscout-log/internal/auth"
+)
+
+// requiredRoles is the role every root field needs. A new root field must
+// be added here, so that its guard is a decision rather than an accident.
+var requiredRoles = map[string]map[string]auth.Role{
+	"Query": {
+		"viewer":       auth.RoleManager,
+		"syncEvents":   auth.RoleManager,
+		"syncEvent":    auth.RoleManager,
+		"customer":     auth.RoleManager,
+		"customers":    auth.RoleManager,
+		"conversation": auth.RoleManager,
+		"summary":      auth.RoleManager,
+		"diagnostics":  auth.RoleKivaAdmin,
+	},
+	"Mutation": {
+		"retrySync": auth.RoleAdministrator,
+	},
+}
+
+// TestRootFieldRoles asks every root field as every kind of caller and
+// checks that only the guarded field fails, with the right code, while the
+// rest of the response stays intact.
+func TestRootFieldRoles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+
+	fields := []struct {
+		field, op, query string
+		// allowedCode is the error an allowed caller gets; empty means data.
+		allowedCode string
+	}{
+		{field: "viewer", op: "Query", query: `{ __typename viewer { subject role canRetry canDiagnose } }`},
+		{field: "syncEvents", op: "Query", query: `{ __typename syncEvents(first: 1) { totalCount nodes { id } } }`},
+		{field: "syncEvent", op: "Query", query: `{ __typename syncEvent(id: "` + idStr(f.notFailed.ID) + `") { id status } }`},
+		{field: "customer", op: "Query", query: `{ __typename customer(email: "alice@example.com") { email } }`},
+		{field: "customers", op: "Query", query: `{ __typename customers(first: 2) { totalCount } }`},
+		{field: "conversation", op: "Query", query: `{ __typename conversation(id: "3100001") { id number } }`},
+		{field: "summary", op: "Query", query: `{ __typename summary { total health } }`},
+		{field: "diagnostics", op: "Query", query: `{ __typename diagnostics { postgresVersion migrations { current pending } tables { name } } }`},
+		{field: "retrySync", op: "Mutation", query: `mutation { __typename retrySync(id: "` + idStr(f.retryable.ID) + `") { id } }`, allowedCode: "UNAVAILABLE"},
+	}
+	callers := []struct {
+		name string
+		role auth.Role // empty: not authenticated
+	}{
+		{callerNone, ""}, {callerInvalid, ""}, {callerExpired, ""}, {callerWrongSecret, ""},
+		{callerUnknownRole, ""}, {callerNoExpiry, ""}, {callerNoSubject, ""}, {callerHS512, ""},
+		{callerAlgNone, ""}, {callerBasic, ""}, {callerLowerBearer, auth.RoleManager},
+		{callerManager, auth.RoleManager}, {callerAdmin, auth.RoleAdministrator},
+		{callerKivaAdmin, auth.RoleKivaAdmin}, {callerService, auth.RoleService},
+	}
+	// Every root field of the schema is covered.
+	covered := map[string]bool{}
+	for _, fl := range fields {
+		covered[fl.op+"."+fl.field] = true
+	}
+	for op, fs := range requiredRoles {
+		for name := range fs {
+			require.True(t, covered[op+"."+name], "%s.%s has no role test", op, name)
+		}
+	}
+
+	for _, fl := range fields {
+		for _, c := range callers {
+			t.Run(fl.field+"/"+c.name, func(t *testing.T) {
+				t.Parallel()
+				need := requiredRoles[fl.op][fl.field]
+				resp := f.gql(t, c.name, fl.query, nil)
+				require.Equal(t, 200, resp.Status, "body: %s", resp.Body)
+				data := resp.dataMap(t)
+				require.JSONEq(t, `"`+fl.op+`"`, string(data["__typename"]), "the unguarded field must still resolve")
+
+				wantCode := ""
+				switch {
+				case c.role == "":
+					wantCode = "UNAUTHENTICATED"
+				case !c.role.Satisfies(need):
+					wantCode = "FORBIDDEN"
+				default:
+					wantCode = fl.allowedCode
+				}
+				if wantCode == "" {
+					resp.requireOK(t)
+					require.NotEqual(t, "null", string(data[fl.field]), "body: %s", resp.Body)
+					if fl.field == "viewer" {
+						var v struct {
+							Subject, Role         string
+							CanRetry, CanDiagnose bool
+						}
+						require.NoError(t, json.Unmarshal(data["viewer"], &v))
+						require.Equal(t, string(c.role), v.Role)
+						require.Equal(t, "test-"+strings.ToLower(string(c.role)), v.Subject)
+						require.Equal(t, c.role.Satisfies(auth.RoleAdministrator), v.CanRetry)
+						require.Equal(t, c.role == auth.RoleKivaAdmin, v.CanDiagnose)
+					}
+					return
+				}
+				require.Equal(t, "null", string(data[fl.field]), "a refused field resolves to null; body: %s", resp.Body)
+				e := resp.singleError(t)
+				require.Equal(t, wantCode, e.code(), "body: %s", resp.Body)
+				require.Equal(t, []any{fl.field}, e.Path)
+				if c.name == callerExpired {
+					require.Contains(t, e.Message, "expired")
+				}
+				if wantCode == "FORBIDDEN" {
+					require.Contains(t, e.Message, string(need))
+				}
+			})
+		}
+	}
+}
+
+// TestRetrySyncOutcomes checks what an administrator gets for each kind of
+// event: only a failed, never retried event gets past the checks.
+func TestRetrySyncOutcomes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cases := []struct {
+		name, id, code, argument string
+	}{
+		{"failed and never retried", idStr(f.retryable.ID), "UNAVAILABLE", ""},
+		{"failed but already retried", idStr(f.retried.ID), "CONFLICT", ""},
+		{"succeeded", idStr(f.notFailed.ID), "CONFLICT", ""},
+		{"missing", "987654321", "NOT_FOUND", ""},
+		{"not a number", "abc", "BAD_USER_INPUT", "id"},
+		{"zero", "0", "BAD_USER_INPUT", "id"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			resp := f.gql(t, callerAdmin, `mutation($id: ID!) { retrySync(id: $id) { id } }`, map[string]any{"id": tc.id})
+			require.Equal(t, 200, resp.Status)
+			e := resp.singleError(t)
+			require.Equal(t, tc.code, e.code(), "body: %s", resp.Body)
+			require.Equal(t, tc.argument, e.argument())
+		})
+	}
+}
+
+// TestEveryRootFieldHasRole walks the schema, both as the server builds it
+// and as the .graphqls files declare it, and fails for any Query or
+// Mutation field without @hasRole or with another role than decided.
+func TestEveryRootFieldHasRole(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("../../schema/*.graphqls")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	var sources []*ast.Source
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		sources = append(sources, &ast.Source{Name: p, Input: string(b)})
+	}
+	fromFiles, gerr := gqlparser.LoadSchema(sources...)
+	require.NoError(t, gerr)
+
+	schemas := []struct {
+		name   string
+		schema *ast.Schema
+	}{
+		{"executable schema", graph.NewExecutableSchema(graph.Config{}).Schema()},
+		{"schema files", fromFiles},
+	}
+	for _, s := range schemas {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			for _, root := range []*ast.Definition{s.schema.Query, s.schema.Mutation} {
+				require.NotNil(t, root)
+				var seen []string
+				for _, fd := range root.Fields {
+					if strings.HasPrefix(fd.Name, "__") {
+						continue
+					}
+					seen = append(seen, fd.Name)
+					d := fd.Directives.ForName("hasRole")
+					require.NotNil(t, d, "%s.%s has no @hasRole", root.Name, fd.Name)
+					arg := d.Arguments.ForName("role")
+					require.NotNil(t, arg)
+					want, known := requiredRoles[root.Name][fd.Name]
+					require.True(t, known, "%s.%s is new: decide its role in requiredRoles", root.Name, fd.Name)
+					require.Equal(t, string(want), arg.Value.Raw, "%s.%s", root.Name, fd.Name)
+				}
+				var want []string
+				for name := range requiredRoles[root.Name] {
+					want = append(want, name)
+				}
+				sort.Strings(seen)
+				sort.Strings(want)
+				require.Equal(t, want, seen, "%s fields", root.Name)
+			}
+			require.Nil(t, s.schema.Subscription, "subscriptions would need their own guard")
+		})
+	}
+}

@@ -1,0 +1,158 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/cors"
+	"github.com/rs/zerolog"
+
+	"github.com/kivalogic/helpscout-log/internal/auth"
+	"github.com/kivalogic/helpscout-log/internal/export"
+	"github.com/kivalogic/helpscout-log/internal/loaders"
+	"github.com/kivalogic/helpscout-log/internal/metrics"
+	"github.com/kivalogic/helpscout-log/internal/synclog"
+)
+
+// Deps are what the router needs.
+type Deps struct {
+	Log     zerolog.Logger
+	Service *synclog.Service
+	Issuer  *auth.Issuer
+	Metrics *metrics.Metrics
+	// GraphQL configures the GraphQL handler.
+	GraphQL GraphQLOptions
+	// AllowedOrigins are the browser origins CORS admits; "*" admits any.
+	AllowedOrigins []string
+	// Ready reports whether the service can serve: database reachable and
+	// migrations current.
+	Ready func(ctx context.Context) error
+	// Playground serves the page at /; nil serves a plain pointer to /graphql.
+	Playground http.Handler
+	// Assets serves the playground's static files under /assets/.
+	Assets http.Handler
+}
+
+// NewRouter returns the service's HTTP handler.
+func NewRouter(d Deps) http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID)
+	r.Use(requestIDHeader)
+	r.Use(accessLog(d.Log, d.Metrics))
+	r.Use(middleware.Recoverer)
+	if len(d.AllowedOrigins) > 0 {
+		r.Use(cors.Handler(cors.Options{
+			AllowedOrigins:   d.AllowedOrigins,
+			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+			AllowedHeaders:   []string{"Authorization", "Content-Type", "Accept", "X-Request-Id"},
+			ExposedHeaders:   []string{"X-Request-Id", "Content-Disposition"},
+			AllowCredentials: false,
+			MaxAge:           600,
+		}))
+	}
+
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", func(w http.ResponseWriter, req *http.Request) {
+		ctx, cancel := context.WithTimeout(req.Context(), 3*time.Second)
+		defer cancel()
+		if err := d.Ready(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	if d.Metrics != nil {
+		r.Handle("/metrics", d.Metrics.Handler())
+	}
+
+	gql := NewGraphQL(d.Service, d.Metrics, d.Log, d.GraphQL)
+	stores := loaders.Stores{Events: d.Service.Events, Customers: d.Service.Customers, Conversations: d.Service.Conversations}
+	r.Group(func(r chi.Router) {
+		r.Use(d.Issuer.Middleware)
+		r.Handle("/graphql", loaders.Middleware(stores, gql))
+		r.Handle("/export/sync-events.csv", export.Handler(d.Service, d.Log))
+	})
+	if d.Assets != nil {
+		r.Handle("/assets/*", d.Assets)
+	}
+	if d.Playground != nil {
+		r.Handle("/", d.Playground)
+	}
+	return r
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func requestIDHeader(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", middleware.GetReqID(r.Context()))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// opInfo carries the GraphQL operation name and outcome from the gqlgen
+// handler back out to the access log.
+type opInfo struct {
+	name, outcome string
+}
+
+type opKey struct{}
+
+func recordOperation(ctx context.Context, name, outcome string) {
+	if oi, ok := ctx.Value(opKey{}).(*opInfo); ok {
+		oi.name, oi.outcome = name, outcome
+	}
+}
+
+// accessLog logs one line per request with its id, route, status,
+// duration and, for GraphQL, the operation name and outcome.
+func accessLog(log zerolog.Logger, m *metrics.Metrics) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			oi := &opInfo{}
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			next.ServeHTTP(ww, r.WithContext(context.WithValue(r.Context(), opKey{}, oi)))
+			d := time.Since(start)
+			status := ww.Status()
+			if status == 0 {
+				status = http.StatusOK
+			}
+			route := chi.RouteContext(r.Context()).RoutePattern()
+			if route == "" {
+				route = "unmatched"
+			}
+			if m != nil {
+				m.ObserveHTTP(route, status, d)
+			}
+			lvl := zerolog.InfoLevel
+			switch {
+			case status >= 500:
+				lvl = zerolog.ErrorLevel
+			case route == "/healthz" || route == "/readyz" || route == "/metrics" || route == "/assets/*":
+				lvl = zerolog.DebugLevel
+			}
+			ev := log.WithLevel(lvl).
+				Str("request_id", middleware.GetReqID(r.Context())).
+				Str("method", r.Method).
+				Str("path", r.URL.Path).
+				Int("status", status).
+				Int("bytes", ww.BytesWritten()).
+				Dur("duration", d)
+			if oi.outcome != "" {
+				ev = ev.Str("operation", oi.name).Str("outcome", oi.outcome)
+			}
+			ev.Msg("request")
+		})
+	}
+}

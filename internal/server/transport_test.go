@@ -1,0 +1,236 @@
+package server_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kivalogic/helpscout-log/internal/config"
+)
+
+// TestGraphQLOverHTTP covers the transports: GET with query parameters,
+// POST with either response media type, and what each answers for a
+// document that does not parse.
+func TestGraphQLOverHTTP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+
+	t.Run("GET with query parameters", func(t *testing.T) {
+		t.Parallel()
+		resp := e.getGQL(t, callerManager, url.Values{
+			"query":         {`query Who($n: Int) { viewer { role } syncEvents(first: $n) { totalCount } }`},
+			"operationName": {"Who"},
+			"variables":     {`{"n": 2}`},
+		})
+		resp.requireOK(t)
+		require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+		require.JSONEq(t, `{"viewer":{"role":"MANAGER"},"syncEvents":{"totalCount":0}}`, string(resp.Data))
+	})
+	t.Run("GET refuses a mutation", func(t *testing.T) {
+		t.Parallel()
+		resp := e.getGQL(t, callerAdmin, url.Values{"query": {`mutation { retrySync(id: "1") { id } }`}})
+		require.Equal(t, http.StatusNotAcceptable, resp.Status, "body: %s", resp.Body)
+		require.NotEmpty(t, resp.Errors)
+	})
+	t.Run("GET with bad variables JSON", func(t *testing.T) {
+		t.Parallel()
+		resp := e.getGQL(t, callerManager, url.Values{"query": {`{ viewer { role } }`}, "variables": {`{nope`}})
+		require.Equal(t, http.StatusBadRequest, resp.Status, "body: %s", resp.Body)
+	})
+
+	accepts := []struct {
+		accept, contentType string
+		// badStatus is the status of a document that does not parse.
+		badStatus int
+	}{
+		{"application/graphql-response+json", "application/graphql-response+json", http.StatusBadRequest},
+		{"application/json", "application/json", http.StatusUnprocessableEntity},
+		{"application/graphql-response+json, application/json;q=0.9", "application/graphql-response+json", http.StatusBadRequest},
+		{"", "application/json", http.StatusUnprocessableEntity},
+	}
+	for _, a := range accepts {
+		t.Run("POST accept "+a.accept, func(t *testing.T) {
+			t.Parallel()
+			headers := map[string]string{}
+			if a.accept != "" {
+				headers["Accept"] = a.accept
+			}
+			resp := e.postGQL(t, callerManager, gqlRequest{Query: `{ viewer { role subject } }`}, headers)
+			resp.requireOK(t)
+			require.Equal(t, a.contentType, resp.Header.Get("Content-Type"))
+			require.JSONEq(t, `{"viewer":{"role":"MANAGER","subject":"test-manager"}}`, string(resp.Data))
+
+			bad := e.postGQL(t, callerManager, gqlRequest{Query: `{ viewer { role `}, headers)
+			require.Equal(t, a.badStatus, bad.Status, "body: %s", bad.Body)
+			require.Equal(t, a.contentType, bad.Header.Get("Content-Type"))
+			require.Len(t, bad.Errors, 1)
+			require.Equal(t, "GRAPHQL_PARSE_FAILED", bad.Errors[0].code())
+		})
+	}
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// TestAutomaticPersistedQueries: a hash the server does not know is
+// answered with PersistedQueryNotFound; once the query was sent with its
+// hash, the hash alone works, over POST and GET.
+func TestAutomaticPersistedQueries(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	query := `query APQProbe { viewer { role } }`
+	hash := sha256Hex(query)
+	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}
+
+	first := e.postGQL(t, callerManager, gqlRequest{Extensions: ext}, nil)
+	require.Less(t, first.Status, 500)
+	e1 := first.singleError(t)
+	require.Equal(t, "PersistedQueryNotFound", e1.Message)
+	require.Equal(t, "PERSISTED_QUERY_NOT_FOUND", e1.code())
+
+	wrong := e.postGQL(t, callerManager, gqlRequest{Query: `{ viewer { subject } }`, Extensions: ext}, nil)
+	require.Less(t, wrong.Status, 500)
+	require.Contains(t, wrong.singleError(t).Message, "hash does not match")
+
+	reg := e.postGQL(t, callerManager, gqlRequest{Query: query, Extensions: ext}, nil)
+	reg.requireOK(t)
+	require.JSONEq(t, `{"viewer":{"role":"MANAGER"}}`, string(reg.Data))
+
+	again := e.postGQL(t, callerManager, gqlRequest{Extensions: ext}, nil)
+	again.requireOK(t)
+	require.JSONEq(t, `{"viewer":{"role":"MANAGER"}}`, string(again.Data))
+
+	extJSON, err := json.Marshal(ext)
+	require.NoError(t, err)
+	get := e.getGQL(t, callerAdmin, url.Values{"extensions": {string(extJSON)}})
+	get.requireOK(t)
+	require.JSONEq(t, `{"viewer":{"role":"ADMINISTRATOR"}}`, string(get.Data))
+
+	// The cached query is still guarded.
+	anon := e.postGQL(t, callerNone, gqlRequest{Extensions: ext}, nil)
+	require.Equal(t, "UNAUTHENTICATED", anon.singleError(t).code())
+
+	badVersion := e.postGQL(t, callerManager, gqlRequest{Extensions: map[string]any{
+		"persistedQuery": map[string]any{"version": 2, "sha256Hash": hash}}}, nil)
+	require.Less(t, badVersion.Status, 500)
+	require.NotEmpty(t, badVersion.Errors)
+}
+
+// TestComplexityLimit refuses deep nested pages before running them, and
+// lets the same shape through with a smaller page.
+func TestComplexityLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cases := []struct {
+		name    string
+		query   string
+		refused bool
+	}{
+		{"retries of retries on 500 events", `{ syncEvents(first: 500) { nodes { retries { retries { id } } } } }`, true},
+		{"deeper still", `{ syncEvents(first: 500) { nodes { retries { retries { retries { retries { id } } } } } } }`, true},
+		{"nested pages", `{ customers(first: 100) { nodes { events(first: 100) { nodes { id } } } } }`, true},
+		{"events of conversations of events", `{ syncEvents(last: 200) { nodes { conversation { events(first: 200) { nodes { id } } } } } }`, true},
+		{"same shape, small page", `{ syncEvents(first: 100) { nodes { retries { retries { id } } } } }`, false},
+		{"default page", `{ syncEvents { nodes { id type status retries { id } } } }`, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, accept := range []string{"application/json", "application/graphql-response+json"} {
+				resp := e.postGQL(t, callerManager, gqlRequest{Query: tc.query}, map[string]string{"Accept": accept})
+				require.Less(t, resp.Status, 500, "body: %s", resp.Body)
+				if !tc.refused {
+					resp.requireOK(t)
+					continue
+				}
+				er := resp.singleError(t)
+				require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", er.code(), "body: %s", resp.Body)
+				require.Contains(t, er.Message, "exceeds the limit of 5000")
+				require.Contains(t, []string{"", "null"}, string(resp.Data))
+			}
+		})
+	}
+}
+
+// TestFullPageOfLogColumns asks for the largest page the API promises (500)
+// with the log's columns (the documentation's "Report Data & Columns") and
+// what a client needs to page on. The documented page cap and the default
+// complexity limit must agree.
+func TestFullPageOfLogColumns(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *config.Config) {
+		// The configuration's own default (GRAPHQL_COMPLEXITY_LIMIT).
+		d, err := config.Load(func(k string) string { return "" })
+		require.NoError(t, err)
+		c.ComplexityLimit = d.ComplexityLimit
+	})
+	query := `query Log($after: String) {
+  syncEvents(first: 500, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    nodes { id occurredAt type customerEmail conversationId helpScoutUrl status direction details errorMessage }
+  }
+}`
+	resp := e.gql(t, callerManager, query, nil)
+	require.Less(t, resp.Status, 500)
+	resp.requireOK(t)
+}
+
+// TestIntrospection is on by configuration, and off refuses __schema and
+// __type while the rest of a request still runs.
+func TestIntrospection(t *testing.T) {
+	t.Parallel()
+	on := newEnv(t)
+	off := newEnvOn(t, on.bdb, func(c *config.Config) { c.Introspection = false })
+
+	q := `{ __schema { queryType { name } mutationType { name } types { name } } }`
+	resp := on.gql(t, callerNone, q, nil)
+	resp.requireOK(t)
+	var out struct {
+		Schema struct {
+			QueryType, MutationType struct{ Name string }
+			Types                   []struct{ Name string }
+		} `json:"__schema"`
+	}
+	resp.decode(t, &out)
+	require.Equal(t, "Query", out.Schema.QueryType.Name)
+	require.Equal(t, "Mutation", out.Schema.MutationType.Name)
+	var names []string
+	for _, ty := range out.Schema.Types {
+		names = append(names, ty.Name)
+	}
+	for _, want := range []string{"SyncEvent", "SyncEventFilter", "Summary", "Health", "Role"} {
+		require.Contains(t, names, want)
+	}
+
+	cases := []struct{ name, query, field string }{
+		{"__schema", `{ __typename __schema { queryType { name } } }`, "__schema"},
+		{"__type", `{ __typename __type(name: "SyncEvent") { name } }`, "__type"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			resp := off.gql(t, callerKivaAdmin, tc.query, nil)
+			require.Less(t, resp.Status, 500)
+			require.NotEmpty(t, resp.Errors, "body: %s", resp.Body)
+			require.True(t, strings.Contains(resp.Errors[0].Message, "introspection is disabled"), "body: %s", resp.Body)
+			require.Equal(t, "FORBIDDEN", resp.Errors[0].code(), "body: %s", resp.Body)
+			require.NotContains(t, string(resp.Data), "SyncEvent\"")
+
+			allowed := on.gql(t, callerKivaAdmin, tc.query, nil)
+			allowed.requireOK(t)
+		})
+	}
+	// Without introspection the API itself still works.
+	ok := off.gql(t, callerManager, `{ __typename viewer { role } }`, nil)
+	ok.requireOK(t)
+	require.JSONEq(t, `{"__typename":"Query","viewer":{"role":"MANAGER"}}`, string(ok.Data))
+}

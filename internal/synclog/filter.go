@@ -1,0 +1,187 @@
+package synclog
+
+import (
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/internal/apperr"
+)
+
+// MaxRange is the widest time range a filter or summary may span.
+const MaxRange = 366 * 24 * time.Hour
+
+// MaxHourlyRange is the widest range a summary may split into hourly buckets.
+const MaxHourlyRange = 31 * 24 * time.Hour
+
+// MaxSearchLength caps the search box, in characters.
+const MaxSearchLength = 200
+
+// RelativeRange is a time range computed when the request runs.
+type RelativeRange string
+
+// The relative ranges.
+const (
+	LastHour    RelativeRange = "LAST_HOUR"
+	Last24Hours RelativeRange = "LAST_24_HOURS"
+	Last48Hours RelativeRange = "LAST_48_HOURS"
+	Today       RelativeRange = "TODAY"
+	Yesterday   RelativeRange = "YESTERDAY"
+	Last7Days   RelativeRange = "LAST_7_DAYS"
+	Last30Days  RelativeRange = "LAST_30_DAYS"
+)
+
+// RelativeRanges lists every relative range.
+var RelativeRanges = []RelativeRange{LastHour, Last24Hours, Last48Hours, Today, Yesterday, Last7Days, Last30Days}
+
+// Bounds returns the range's [from, to) at now, in UTC.
+func (r RelativeRange) Bounds(now time.Time) (time.Time, time.Time, bool) {
+	now = now.UTC()
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	switch r {
+	case LastHour:
+		return now.Add(-time.Hour), now, true
+	case Last24Hours:
+		return now.Add(-24 * time.Hour), now, true
+	case Last48Hours:
+		return now.Add(-48 * time.Hour), now, true
+	case Today:
+		return midnight, now, true
+	case Yesterday:
+		return midnight.AddDate(0, 0, -1), midnight, true
+	case Last7Days:
+		return now.AddDate(0, 0, -7), now, true
+	case Last30Days:
+		return now.AddDate(0, 0, -30), now, true
+	}
+	return time.Time{}, time.Time{}, false
+}
+
+// FilterInput is the sync-event filter as clients send it, through GraphQL
+// or the CSV export's query parameters.
+type FilterInput struct {
+	From       *time.Time
+	To         *time.Time
+	Within     *RelativeRange
+	Types      []db.EventType
+	Statuses   []db.EventStatus
+	Directions []db.Direction
+	ErrorCodes []db.ErrorCode
+	Search     *string
+}
+
+// TimeRangeInput is a period as clients send it.
+type TimeRangeInput struct {
+	From   *time.Time
+	To     *time.Time
+	Within *RelativeRange
+}
+
+// hasRange reports whether the filter sets a time range.
+func (in *FilterInput) hasRange() bool {
+	return in != nil && (in.From != nil || in.To != nil || in.Within != nil)
+}
+
+// resolveRange checks a from/to/within triple and returns the absolute range.
+func resolveRange(from, to *time.Time, within *RelativeRange, now time.Time, prefix string) (*time.Time, *time.Time, error) {
+	if within != nil {
+		if from != nil || to != nil {
+			return nil, nil, apperr.BadInput(prefix+"within", "give either within or from/to, not both")
+		}
+		f, t, ok := within.Bounds(now)
+		if !ok {
+			return nil, nil, apperr.BadInput(prefix+"within", "unknown range %q", *within)
+		}
+		return &f, &t, nil
+	}
+	if from != nil && to != nil {
+		if !from.Before(*to) {
+			return nil, nil, apperr.BadInput(prefix+"from", "must be before to (from %s, to %s)",
+				from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+		}
+		if to.Sub(*from) > MaxRange {
+			return nil, nil, apperr.BadInput(prefix+"to", "the range spans %s; at most %d days are allowed",
+				humanDays(to.Sub(*from)), int(MaxRange.Hours()/24))
+		}
+	}
+	return from, to, nil
+}
+
+func humanDays(d time.Duration) string {
+	return fmt.Sprintf("%.1f days", d.Hours()/24)
+}
+
+// Resolve checks the filter and turns it into a store filter; relative
+// ranges are computed at now. argument prefixes the names in errors
+// (empty for the CSV export, whose parameters stand alone).
+func (in *FilterInput) Resolve(now time.Time, argument string) (db.EventFilter, error) {
+	var f db.EventFilter
+	if in == nil {
+		return f, nil
+	}
+	prefix := ""
+	if argument != "" {
+		prefix = argument + "."
+	}
+	from, to, err := resolveRange(in.From, in.To, in.Within, now, prefix)
+	if err != nil {
+		return f, err
+	}
+	f.From, f.To = utc(from), utc(to)
+	f.Types, f.Statuses, f.Directions, f.ErrorCodes = in.Types, in.Statuses, in.Directions, in.ErrorCodes
+	for _, t := range in.Types {
+		if !validEnum(t, db.EventTypes) {
+			return f, apperr.BadInput(prefix+"types", "unknown event type %q", t)
+		}
+	}
+	for _, s := range in.Statuses {
+		if !validEnum(s, db.EventStatuses) {
+			return f, apperr.BadInput(prefix+"statuses", "unknown status %q", s)
+		}
+	}
+	for _, d := range in.Directions {
+		if !validEnum(d, db.Directions) {
+			return f, apperr.BadInput(prefix+"directions", "unknown direction %q", d)
+		}
+	}
+	for _, c := range in.ErrorCodes {
+		if !validEnum(c, db.ErrorCodes) {
+			return f, apperr.BadInput(prefix+"errorCodes", "unknown error code %q", c)
+		}
+	}
+	if in.Search != nil {
+		if err := checkSearch(*in.Search, prefix+"search"); err != nil {
+			return f, err
+		}
+		f.Search = db.ParseSearch(*in.Search)
+	}
+	return f, nil
+}
+
+func checkSearch(s, argument string) error {
+	if n := utf8.RuneCountInString(s); n > MaxSearchLength {
+		return apperr.BadInput(argument, "at most %d characters, got %d", MaxSearchLength, n)
+	}
+	if !utf8.ValidString(s) {
+		return apperr.BadInput(argument, "not valid UTF-8")
+	}
+	return nil
+}
+
+func validEnum[T comparable](v T, all []T) bool {
+	for _, a := range all {
+		if a == v {
+			return true
+		}
+	}
+	return false
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

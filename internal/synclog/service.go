@@ -1,0 +1,247 @@
+package synclog
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/internal/apperr"
+	"github.com/kivalogic/helpscout-log/internal/pagination"
+)
+
+// Service answers the log's read queries.
+type Service struct {
+	DB            *bun.DB
+	Events        *db.EventStore
+	Rollups       *db.RollupStore
+	Customers     *db.CustomerStore
+	Conversations *db.ConversationStore
+	Diag          *db.DiagnosticsStore
+	// Now is the clock; tests may replace it.
+	Now func() time.Time
+	// Version is this build's version, for diagnostics.
+	Version string
+}
+
+// New returns a service over bdb.
+func New(bdb *bun.DB, version string) *Service {
+	return &Service{
+		DB:            bdb,
+		Events:        db.NewEventStore(bdb),
+		Rollups:       db.NewRollupStore(bdb),
+		Customers:     db.NewCustomerStore(bdb),
+		Conversations: db.NewConversationStore(bdb),
+		Diag:          db.NewDiagnosticsStore(bdb),
+		Now:           time.Now,
+		Version:       version,
+	}
+}
+
+// EventConnection is a page of sync events. Its total count is computed
+// only when asked for.
+type EventConnection struct {
+	events  []*db.SyncEvent
+	req     pagination.Request
+	more    bool
+	filter  db.EventFilter
+	rollups *db.RollupStore
+}
+
+// EventEdge is one event with its cursor.
+type EventEdge struct {
+	Cursor string
+	Node   *db.SyncEvent
+}
+
+// Edges returns the page's events with their cursors.
+func (c *EventConnection) Edges() []EventEdge {
+	edges := make([]EventEdge, len(c.events))
+	for i, e := range c.events {
+		edges[i] = EventEdge{Cursor: pagination.Encode(pagination.KindEvent, db.KeysetOf(e)), Node: e}
+	}
+	return edges
+}
+
+// Nodes returns the page's events.
+func (c *EventConnection) Nodes() []*db.SyncEvent { return c.events }
+
+// PageInfo says where the page stands.
+func (c *EventConnection) PageInfo() pagination.PageInfo {
+	return c.req.Info(len(c.events), c.more, func(i int) string {
+		return pagination.Encode(pagination.KindEvent, db.KeysetOf(c.events[i]))
+	})
+}
+
+// TotalCount counts every event matching the filter.
+func (c *EventConnection) TotalCount(ctx context.Context) (int, error) {
+	n, err := c.rollups.Count(ctx, c.filter)
+	return int(n), err
+}
+
+// SortDirection orders the event list.
+type SortDirection string
+
+// The directions.
+const (
+	SortAsc  SortDirection = "ASC"
+	SortDesc SortDirection = "DESC"
+)
+
+// EventOrder is the event list's order.
+type EventOrder struct {
+	Direction SortDirection
+}
+
+// ListEvents returns a page of the events matching in, within the extra
+// store conditions of scope (a customer, a conversation).
+func (s *Service) ListEvents(ctx context.Context, in *FilterInput, scope db.EventFilter, args pagination.Args, order *EventOrder) (*EventConnection, error) {
+	f, err := in.Resolve(s.Now(), "filter")
+	if err != nil {
+		return nil, err
+	}
+	f.CustomerEmail, f.ConversationID = scope.CustomerEmail, scope.ConversationID
+	if err := s.ResolveSearch(ctx, &f); err != nil {
+		return nil, err
+	}
+	desc := order == nil || order.Direction != SortAsc
+	req, err := pagination.Resolve(pagination.KindEvent, args, desc)
+	if err != nil {
+		return nil, err
+	}
+	events, more, err := s.Events.List(ctx, f, req.Page)
+	if err != nil {
+		return nil, err
+	}
+	if req.Backward {
+		reverse(events)
+	}
+	return &EventConnection{events: events, req: req, more: more, filter: f, rollups: s.Rollups}, nil
+}
+
+func reverse[T any](s []T) {
+	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+		s[i], s[j] = s[j], s[i]
+	}
+}
+
+// Event returns one event by its id, or nil when there is none.
+func (s *Service) Event(ctx context.Context, id int64) (*db.SyncEvent, error) {
+	e, err := s.Events.Get(ctx, id)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, nil
+	}
+	return e, err
+}
+
+// ParseID parses an id argument.
+func ParseID(argument, id string) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, apperr.BadInput(argument, "%q is not a valid id", id)
+	}
+	return n, nil
+}
+
+// Summary returns the summary dashboard of a period. The period comes from
+// rng, or else from the filter's range, or else the last 24 hours.
+func (s *Service) Summary(ctx context.Context, rng *TimeRangeInput, in *FilterInput, bucket *db.TimeBucket) (*db.Summary, error) {
+	now := s.Now()
+	if rng != nil && in.hasRange() {
+		return nil, apperr.BadInput("range", "give the period in range or in filter, not both")
+	}
+	f, err := in.Resolve(now, "filter")
+	if err != nil {
+		return nil, err
+	}
+	if rng != nil {
+		if rng.Within == nil && rng.From == nil {
+			return nil, apperr.BadInput("range.from", "required unless range.within is given")
+		}
+		from, to, err := resolveRange(rng.From, rng.To, rng.Within, now, "range.")
+		if err != nil {
+			return nil, err
+		}
+		f.From, f.To = utc(from), utc(to)
+	}
+	if f.From == nil && f.To == nil {
+		from, to, _ := Last24Hours.Bounds(now)
+		f.From, f.To = &from, &to
+	}
+	if f.From == nil {
+		return nil, apperr.BadInput("filter.from", "a summary needs the start of its period")
+	}
+	if f.To == nil {
+		t := now.UTC()
+		if !f.From.Before(t) {
+			return nil, apperr.BadInput("filter.from", "must be in the past when to is not given")
+		}
+		f.To = &t
+	}
+	span := f.To.Sub(*f.From)
+	if span > MaxRange {
+		return nil, apperr.BadInput("range", "the period spans %s; at most %d days are allowed", humanDays(span), int(MaxRange.Hours()/24))
+	}
+	b := db.BucketDay
+	if span <= 72*time.Hour {
+		b = db.BucketHour
+	}
+	if bucket != nil {
+		b = *bucket
+		if b == db.BucketHour && span > MaxHourlyRange {
+			return nil, apperr.BadInput("bucket", "hourly buckets cover at most %d days; this period spans %s", int(MaxHourlyRange.Hours()/24), humanDays(span))
+		}
+	}
+	if err := s.ResolveSearch(ctx, &f); err != nil {
+		return nil, err
+	}
+	return s.Rollups.Summarize(ctx, f, b)
+}
+
+// maxResolvedEmails is how many matching customer emails a search resolves
+// into a list before the event query matches them by subquery instead.
+const maxResolvedEmails = 100
+
+// ResolveSearch looks up the customer emails a search text matches, so
+// that the event queries compare with a short list.
+func (s *Service) ResolveSearch(ctx context.Context, f *db.EventFilter) error {
+	if f.Search == nil || f.Search.Resolved {
+		return nil
+	}
+	emails, complete, err := s.Customers.MatchEmails(ctx, f.Search.Email, maxResolvedEmails)
+	if err != nil {
+		return err
+	}
+	if complete {
+		f.Search.Emails, f.Search.Resolved = emails, true
+	}
+	return nil
+}
+
+// RetrySync checks that the event behind id can be retried. Re-queuing
+// needs the sync pipeline; until it runs, a retryable event is answered
+// with UNAVAILABLE rather than pretending the retry was queued.
+func (s *Service) RetrySync(ctx context.Context, id int64) (*db.SyncEvent, error) {
+	e, err := s.Events.Get(ctx, id)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, apperr.New(apperr.NotFound, "sync event %d does not exist", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if e.Status != db.StatusFailed {
+		return nil, apperr.New(apperr.Conflict, "sync event %d is %s; only failed events can be retried", id, e.Status)
+	}
+	retries, err := s.Events.RetriesOf(ctx, []int64{id})
+	if err != nil {
+		return nil, err
+	}
+	if len(retries) > 0 {
+		return nil, apperr.New(apperr.Conflict, "sync event %d was already retried by event %d", id, retries[len(retries)-1].ID)
+	}
+	return nil, apperr.New(apperr.Unavailable, "retrying needs the sync pipeline, which is not running in this deployment")
+}

@@ -1,0 +1,336 @@
+package web
+
+// DefaultExamples returns the example operations the playground opens with:
+// one per task of the HelpScout Log's Quick Reference Card, then "Who am I"
+// and paging. Each is a named query with variables, written against the
+// schema in schema/*.graphqls (the package's tests validate them against
+// it), and starts with a comment saying what it answers. The result is a new
+// slice on every call.
+func DefaultExamples() []Example {
+	return []Example{
+		{
+			Name: "Check if a ticket was created",
+			Query: `# Check if a ticket was created: did this customer's contact form
+# become a HelpScout ticket? Lists the "Ticket Created" events for
+# a customer email (the search also takes a ticket number, a
+# conversation id or an event id), newest first. Match occurredAt
+# with the form submission (sourceRef is the submission id); on
+# SUCCESS, helpScoutUrl opens the ticket in HelpScout; on FAILED,
+# errorCode and errorMessage say why. No event at all: the form
+# may have failed before the sync, or the customer used another
+# email address.
+query CheckTicketCreated($email: String!, $first: Int = 20) {
+  syncEvents(filter: {search: $email, types: [TICKET_CREATED]}, first: $first) {
+    totalCount
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    nodes {
+      id
+      occurredAt
+      status
+      customerEmail
+      conversationId
+      ticketNumber
+      helpScoutUrl
+      errorCode
+      errorMessage
+      sourceRef
+    }
+  }
+}
+`,
+			Variables: `{
+  "email": "alice.smith@example.com",
+  "first": 20
+}`,
+		},
+		{
+			Name: "View sync errors",
+			Query: `# View sync errors: which syncs failed in the last 24 hours, and
+# why? errorCode is our classification (INVALID_EMAIL,
+# MAILBOX_NOT_FOUND, AUTHENTICATION_FAILED, RATE_LIMITED, ...),
+# errorMessage HelpScout's own words, httpStatus its answer.
+# retries lists later attempts of the same sync; an Administrator
+# can retry one with:
+#   mutation { retrySync(id: "...") { id status attempt } }
+#
+# The same list as a CSV file (opens in a spreadsheet):
+#   GET /export/sync-events.csv?status=FAILED&within=LAST_24_HOURS
+# It takes the same filter as query parameters; authenticate with
+# the Authorization header or, for a plain download link, an
+# access_token parameter.
+query ViewSyncErrors($within: RelativeRange = LAST_24_HOURS, $first: Int = 50) {
+  syncEvents(filter: {statuses: [FAILED], within: $within}, first: $first) {
+    totalCount
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    nodes {
+      id
+      occurredAt
+      type
+      direction
+      customerEmail
+      ticketNumber
+      errorCode
+      errorMessage
+      httpStatus
+      durationMs
+      attempt
+      source
+      sourceRef
+      retries {
+        id
+        status
+      }
+    }
+  }
+}
+`,
+			Variables: `{
+  "within": "LAST_24_HOURS",
+  "first": 50
+}`,
+		},
+		{
+			Name: "Monitor integration health",
+			Query: `# Monitor integration health: is the HelpScout integration
+# working? All events of the last 48 hours. successRate should be
+# 0.95 or more (health HEALTHY); DEGRADED is 80-95%, FAILING under
+# 80%. byErrorCode shows persistent errors, rate-limit warnings
+# (RATE_LIMITED) and connection timeouts (TIMEOUT); apiCalls
+# counts the calls made to HelpScout's API; timeline is hourly.
+query MonitorIntegrationHealth($within: RelativeRange = LAST_48_HOURS) {
+  summary(range: {within: $within}) {
+    from
+    to
+    total
+    succeeded
+    failed
+    pending
+    successRate
+    errorRate
+    health
+    ticketsCreated
+    customersSynced
+    customersUpdated
+    apiCalls
+    byType {
+      type
+      total
+      succeeded
+      failed
+      pending
+    }
+    byErrorCode {
+      code
+      count
+    }
+    timeline {
+      start
+      total
+      succeeded
+      failed
+      pending
+    }
+    bucket
+  }
+}
+`,
+			Variables: `{
+  "within": "LAST_48_HOURS"
+}`,
+		},
+		{
+			Name: "Find a conversation",
+			Query: `# Find a conversation in HelpScout: by its ticket number (with or
+# without #); helpScoutUrl opens it in HelpScout. events is its
+# sync history, newest first. By HelpScout conversation id instead
+# (give exactly one of the two):
+#   conversation(id: "2716453210") { ... }
+#
+# null means the integration never created or heard of that
+# conversation.
+query FindConversation($number: String!) {
+  conversation(number: $number) {
+    id
+    number
+    subject
+    status
+    mailboxName
+    assignee
+    customerEmail
+    createdAt
+    updatedAt
+    helpScoutUrl
+    events(first: 20) {
+      totalCount
+      nodes {
+        id
+        occurredAt
+        type
+        status
+        direction
+        errorCode
+        errorMessage
+        source
+        actor
+      }
+    }
+  }
+}
+`,
+			Variables: `{
+  "number": "10482"
+}`,
+		},
+		{
+			Name: "Daily failed tickets check",
+			Query: `# Daily failed tickets check (each morning): which contact forms
+# failed to become tickets today (since midnight UTC)? Create
+# these tickets by hand in HelpScout, or have an Administrator
+# retry them (mutation retrySync), and look into recurring error
+# codes. Use YESTERDAY for the whole previous day.
+query DailyFailedTickets($within: RelativeRange = TODAY, $first: Int = 100) {
+  syncEvents(filter: {statuses: [FAILED], types: [TICKET_CREATED], within: $within}, first: $first) {
+    totalCount
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    nodes {
+      id
+      occurredAt
+      customerEmail
+      errorCode
+      errorMessage
+      httpStatus
+      attempt
+      sourceRef
+      retries {
+        id
+        status
+        occurredAt
+      }
+    }
+  }
+}
+`,
+			Variables: `{
+  "within": "TODAY",
+  "first": 100
+}`,
+		},
+		{
+			Name: "Customer sync status",
+			Query: `# Customer sync status: is this customer's data in HelpScout up to
+# date, and if not, why? The customer's latest sync result, its
+# "Customer Synced" (first creation in HelpScout) and "Customer
+# Updated" events, and its conversations. Common errors:
+# INVALID_EMAIL, RATE_LIMITED, MISSING_REQUIRED_FIELD,
+# INVALID_ENCODING (characters in the name). null: the log knows
+# no such customer.
+query CustomerSyncStatus($email: String!) {
+  customer(email: $email) {
+    email
+    name
+    helpScoutId
+    firstSyncedAt
+    lastSyncedAt
+    lastSyncStatus
+    lastSyncErrorCode
+    lastSyncError
+    lastEventAt
+    events(filter: {types: [CUSTOMER_SYNCED, CUSTOMER_UPDATED]}, first: 20) {
+      totalCount
+      nodes {
+        id
+        occurredAt
+        type
+        status
+        direction
+        errorCode
+        errorMessage
+        httpStatus
+        attempt
+        source
+        sourceRef
+      }
+    }
+    conversations(first: 10) {
+      totalCount
+      nodes {
+        id
+        number
+        subject
+        status
+        createdAt
+        helpScoutUrl
+      }
+    }
+  }
+}
+`,
+			Variables: `{
+  "email": "alice.smith@example.com"
+}`,
+		},
+		{
+			Name: "Who am I",
+			Query: `# Who am I: whose token is in the Headers tab, with which role,
+# until when, and may it retry failed syncs (Administrator) or
+# read diagnostics (Kiva Admin)?
+query WhoAmI {
+  viewer {
+    subject
+    role
+    expiresAt
+    canRetry
+    canDiagnose
+  }
+}
+`,
+		},
+		{
+			Name: "Page through sync events",
+			Query: `# Page through sync events: the whole log of the last 7 days, a
+# page at a time, newest first. To get the next page, copy
+# pageInfo.endCursor into the "after" variable and run again; stop
+# when hasNextPage is false. Pages hold 50 events by default, 500
+# at most. Backwards: last and before (startCursor).
+query PageThroughSyncEvents($within: RelativeRange = LAST_7_DAYS, $first: Int = 50, $after: String) {
+  syncEvents(filter: {within: $within}, first: $first, after: $after, orderBy: {direction: DESC}) {
+    totalCount
+    pageInfo {
+      hasNextPage
+      hasPreviousPage
+      startCursor
+      endCursor
+    }
+    edges {
+      cursor
+      node {
+        id
+        occurredAt
+        type
+        status
+        direction
+        customerEmail
+        ticketNumber
+        errorCode
+      }
+    }
+  }
+}
+`,
+			Variables: `{
+  "within": "LAST_7_DAYS",
+  "first": 50,
+  "after": null
+}`,
+		},
+	}
+}
