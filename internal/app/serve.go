@@ -68,6 +68,7 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, out io.W
 		return err
 	}
 	issuer := auth.NewIssuer(secret)
+	TuneRuntime()
 	database, err := OpenDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
