@@ -145,22 +145,34 @@ func printDemo(out io.Writer, base string, tokens map[auth.Role]string) {
 	fmt.Fprintf(out, "\nMore tokens: go run . token -role MANAGER\n\n")
 }
 
-// seedDemo fills an empty demo database with realistic data.
+// demoDays is the span of the demo data.
+const demoDays = 30
+
+// seedDemo fills an empty demo database with realistic data, and tops up
+// a demo database that has been idle, so that "last 24 hours" and "today"
+// show activity whenever the demo starts.
 func seedDemo(ctx context.Context, database *Database, events int, log zerolog.Logger) error {
-	n, err := database.DB.NewSelect().Table("sync_events").Limit(1).Count(ctx)
+	_, newest, err := db.NewEventStore(database.DB).Bounds(ctx)
 	if err != nil {
 		return fmt.Errorf("error checking for demo data: %w", err)
 	}
-	if n > 0 {
+	now := time.Now()
+	opts := seed.Options{Events: events, Days: demoDays, Now: now, Seed: now.UnixNano()}
+	switch {
+	case newest == nil:
+		log.Info().Int("events", events).Msg("loading demo data (first start only)")
+	case now.Sub(*newest) > time.Hour:
+		gap := now.Sub(*newest)
+		opts.Days = min(demoDays, int(gap.Hours()/24)+1)
+		opts.Events = min(events, max(100, int(float64(events)*gap.Hours()/(demoDays*24))))
+		log.Info().Int("events", opts.Events).Dur("idle", gap.Round(time.Minute)).Msg("topping up demo data for the time the demo was idle")
+	default:
 		return nil
 	}
-	log.Info().Int("events", events).Msg("loading demo data (first start only)")
-	st, err := seed.Run(ctx, database.DB, seed.Options{
-		Events: events, Days: 30, Now: time.Now(), Seed: 1,
-		Progress: func(done, total int) {
-			log.Info().Int("done", done).Int("total", total).Msg("loading demo data")
-		},
-	})
+	opts.Progress = func(done, total int) {
+		log.Info().Int("done", done).Int("total", total).Msg("loading demo data")
+	}
+	st, err := seed.Run(ctx, database.DB, opts)
 	if err != nil {
 		return fmt.Errorf("error loading demo data: %w", err)
 	}

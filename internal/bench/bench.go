@@ -176,8 +176,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
-	svc := synclog.New(bdb, app.Version)
-	cases, err := buildCases(ctx, svc)
+	cases, err := buildCases(ctx, newService(bdb))
 	if err != nil {
 		return err
 	}
@@ -344,3 +343,6 @@ func postGraphQL(ctx context.Context, client *http.Client, url, token, query str
 	}
 	return nil
 }
+
+// newService is the read service the raw measurements call.
+func newService(bdb *bun.DB) *synclog.Service { return synclog.New(bdb, app.Version) }

@@ -3,7 +3,6 @@ package synclog
 import (
 	"context"
 	"errors"
-	"net/mail"
 	"strconv"
 	"strings"
 
@@ -30,9 +29,7 @@ func (s *Service) Customer(ctx context.Context, email string) (*db.Customer, err
 
 // CustomerConnection is a page of customers.
 type CustomerConnection struct {
-	rows   []*db.Customer
-	req    pagination.Request
-	more   bool
+	page[*db.Customer]
 	filter db.CustomerFilter
 	store  *db.CustomerStore
 }
@@ -49,19 +46,7 @@ func customerCursor(c *db.Customer) string {
 
 // Edges returns the page's customers with their cursors.
 func (c *CustomerConnection) Edges() []CustomerEdge {
-	edges := make([]CustomerEdge, len(c.rows))
-	for i, r := range c.rows {
-		edges[i] = CustomerEdge{Cursor: customerCursor(r), Node: r}
-	}
-	return edges
-}
-
-// Nodes returns the page's customers.
-func (c *CustomerConnection) Nodes() []*db.Customer { return c.rows }
-
-// PageInfo says where the page stands.
-func (c *CustomerConnection) PageInfo() pagination.PageInfo {
-	return c.req.Info(len(c.rows), c.more, func(i int) string { return customerCursor(c.rows[i]) })
+	return edges(&c.page, func(cursor string, r *db.Customer) CustomerEdge { return CustomerEdge{Cursor: cursor, Node: r} })
 }
 
 // TotalCount counts every customer matching the filter.
@@ -96,17 +81,12 @@ func (s *Service) ListCustomers(ctx context.Context, in *CustomerFilterInput, ar
 	if err != nil {
 		return nil, err
 	}
-	if req.Backward {
-		reverse(rows)
-	}
-	return &CustomerConnection{rows: rows, req: req, more: more, filter: f, store: s.Customers}, nil
+	return &CustomerConnection{page: newPage(rows, req, more, customerCursor), filter: f, store: s.Customers}, nil
 }
 
 // ConversationConnection is a page of a customer's conversations.
 type ConversationConnection struct {
-	rows  []*db.Conversation
-	req   pagination.Request
-	more  bool
+	page[*db.Conversation]
 	email string
 	store *db.ConversationStore
 }
@@ -123,19 +103,9 @@ func conversationCursor(c *db.Conversation) string {
 
 // Edges returns the page's conversations with their cursors.
 func (c *ConversationConnection) Edges() []ConversationEdge {
-	edges := make([]ConversationEdge, len(c.rows))
-	for i, r := range c.rows {
-		edges[i] = ConversationEdge{Cursor: conversationCursor(r), Node: r}
-	}
-	return edges
-}
-
-// Nodes returns the page's conversations.
-func (c *ConversationConnection) Nodes() []*db.Conversation { return c.rows }
-
-// PageInfo says where the page stands.
-func (c *ConversationConnection) PageInfo() pagination.PageInfo {
-	return c.req.Info(len(c.rows), c.more, func(i int) string { return conversationCursor(c.rows[i]) })
+	return edges(&c.page, func(cursor string, r *db.Conversation) ConversationEdge {
+		return ConversationEdge{Cursor: cursor, Node: r}
+	})
 }
 
 // TotalCount counts the customer's conversations.
@@ -154,10 +124,7 @@ func (s *Service) CustomerConversations(ctx context.Context, email string, args 
 	if err != nil {
 		return nil, err
 	}
-	if req.Backward {
-		reverse(rows)
-	}
-	return &ConversationConnection{rows: rows, req: req, more: more, email: email, store: s.Conversations}, nil
+	return &ConversationConnection{page: newPage(rows, req, more, conversationCursor), email: email, store: s.Conversations}, nil
 }
 
 // Conversation returns a conversation by HelpScout id or ticket number
@@ -188,10 +155,4 @@ func (s *Service) Conversation(ctx context.Context, id, number *string) (*db.Con
 		return nil, nil
 	}
 	return c, err
-}
-
-// ValidEmail reports whether s is a plain email address.
-func ValidEmail(s string) bool {
-	a, err := mail.ParseAddress(s)
-	return err == nil && a.Address == s
 }

@@ -45,9 +45,7 @@ func New(bdb *bun.DB, version string) *Service {
 // EventConnection is a page of sync events. Its total count is computed
 // only when asked for.
 type EventConnection struct {
-	events  []*db.SyncEvent
-	req     pagination.Request
-	more    bool
+	page[*db.SyncEvent]
 	filter  db.EventFilter
 	rollups *db.RollupStore
 }
@@ -58,23 +56,13 @@ type EventEdge struct {
 	Node   *db.SyncEvent
 }
 
-// Edges returns the page's events with their cursors.
-func (c *EventConnection) Edges() []EventEdge {
-	edges := make([]EventEdge, len(c.events))
-	for i, e := range c.events {
-		edges[i] = EventEdge{Cursor: pagination.Encode(pagination.KindEvent, db.KeysetOf(e)), Node: e}
-	}
-	return edges
+func eventCursor(e *db.SyncEvent) string {
+	return pagination.Encode(pagination.KindEvent, db.KeysetOf(e))
 }
 
-// Nodes returns the page's events.
-func (c *EventConnection) Nodes() []*db.SyncEvent { return c.events }
-
-// PageInfo says where the page stands.
-func (c *EventConnection) PageInfo() pagination.PageInfo {
-	return c.req.Info(len(c.events), c.more, func(i int) string {
-		return pagination.Encode(pagination.KindEvent, db.KeysetOf(c.events[i]))
-	})
+// Edges returns the page's events with their cursors.
+func (c *EventConnection) Edges() []EventEdge {
+	return edges(&c.page, func(cursor string, e *db.SyncEvent) EventEdge { return EventEdge{Cursor: cursor, Node: e} })
 }
 
 // TotalCount counts every event matching the filter.
@@ -117,16 +105,7 @@ func (s *Service) ListEvents(ctx context.Context, in *FilterInput, scope db.Even
 	if err != nil {
 		return nil, err
 	}
-	if req.Backward {
-		reverse(events)
-	}
-	return &EventConnection{events: events, req: req, more: more, filter: f, rollups: s.Rollups}, nil
-}
-
-func reverse[T any](s []T) {
-	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
-		s[i], s[j] = s[j], s[i]
-	}
+	return &EventConnection{page: newPage(events, req, more, eventCursor), filter: f, rollups: s.Rollups}, nil
 }
 
 // Event returns one event by its id, or nil when there is none.
