@@ -125,6 +125,7 @@ type span struct{ lo, hi *time.Time }
 // plan splits a range into the parts each source answers: whole days from
 // the daily rollups (when daily is set), whole hours from the hourly
 // rollups, and the partial hours at the ends from the events themselves.
+// Each raw span lies within one hour.
 func plan(from, to *time.Time, daily bool) (raw, hourly, days []span) {
 	ceil := func(t time.Time, d time.Duration) time.Time {
 		c := t.Truncate(d)
@@ -143,6 +144,11 @@ func plan(from, to *time.Time, daily bool) (raw, hourly, days []span) {
 		hHi = &t
 	}
 	if hLo != nil && hHi != nil && !hLo.Before(*hHi) {
+		// No whole hour inside: one partial hour, or two split at the
+		// hour between them.
+		if hLo.Equal(*hHi) && from.Before(*hLo) && hLo.Before(*to) {
+			return []span{{from, hLo}, {hLo, to}}, nil, nil
+		}
 		return []span{{from, to}}, nil, nil
 	}
 	if from != nil && from.Before(*hLo) {
@@ -202,20 +208,21 @@ func spansCond(col string, spans []span) (string, []any) {
 // bucket is an hour, or a day for rows from the daily rollups, which are
 // used only when daily is set.
 func groupedCounts(f EventFilter, daily bool) (string, []any) {
-	raw := func(spans []span) (string, []any) {
+	conditions := func() *where {
 		w := &where{}
 		w.addDimensions(f, "error_code")
 		w.addRecordConditions(f)
-		if len(spans) > 0 {
-			c, a := spansCond("occurred_at", spans)
-			w.add(c, a...)
-		}
-		return `SELECT date_trunc('hour', occurred_at, 'UTC') AS bucket, type, status, direction,
-			coalesce(error_code, '') AS error_code, count(*) AS n
-			FROM sync_events WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5`, w.args
+		return w
 	}
 	if f.needsRawRows() {
-		return raw([]span{{f.From, f.To}})
+		// Sessions run in UTC (see Open): date_trunc without a zone cuts
+		// UTC hours and is much cheaper than naming the zone on every row.
+		w := conditions()
+		c, a := spansCond("occurred_at", []span{{f.From, f.To}})
+		w.add(c, a...)
+		return `SELECT date_trunc('hour', occurred_at) AS bucket, type, status, direction,
+			coalesce(error_code, '') AS error_code, count(*) AS n
+			FROM sync_events WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5`, w.args
 	}
 	rawSpans, hourly, days := plan(f.From, f.To, daily)
 	var parts []string
@@ -234,10 +241,16 @@ func groupedCounts(f EventFilter, daily bool) (string, []any) {
 		parts = append(parts, `SELECT bucket, type, status, direction, error_code, n FROM `+src.table+` WHERE `+w.sql())
 		args = append(args, w.args...)
 	}
-	if len(rawSpans) > 0 {
-		q, a := raw(rawSpans)
-		parts = append(parts, q)
-		args = append(args, a...)
+	// Each raw span lies within one hour, so its bucket is a constant.
+	for _, sp := range rawSpans {
+		w := conditions()
+		c, a := spansCond("occurred_at", []span{sp})
+		w.add(c, a...)
+		parts = append(parts, `SELECT ?::timestamptz AS bucket, type, status, direction,
+			coalesce(error_code, '') AS error_code, count(*) AS n
+			FROM sync_events WHERE `+w.sql()+` GROUP BY 2, 3, 4, 5`)
+		args = append(args, sp.lo.UTC().Truncate(time.Hour))
+		args = append(args, w.args...)
 	}
 	return strings.Join(parts, "\nUNION ALL\n"), args
 }
