@@ -2,10 +2,7 @@ package seed_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net/url"
 	"os"
 	"strconv"
 	"testing"
@@ -13,57 +10,17 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/db/dbtest"
 	"github.com/kivalogic/helpscout-log/internal/seed"
 )
 
-const defaultDSN = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 // newTestDB creates an empty, migrated database that is dropped when the
 // test ends.
 func newTestDB(t *testing.T) *bun.DB {
 	t.Helper()
-	ctx := context.Background()
-	dsn, explicit := os.LookupEnv("TEST_DATABASE_URL")
-	if !explicit {
-		dsn = defaultDSN
-	}
-	admin, err := db.Open(ctx, dsn, db.Options{MaxOpenConns: 2})
-	if err != nil {
-		if !explicit {
-			t.Skipf("no PostgreSQL at %s (set TEST_DATABASE_URL): %v", dsn, err)
-		}
-		t.Fatal(err)
-	}
-	var buf [6]byte
-	_, _ = rand.Read(buf[:])
-	name := "seed_test_" + hex.EncodeToString(buf[:])
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		_ = admin.Close()
-		t.Fatalf("error creating database %s: %v", name, err)
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	bdb, err := db.Open(ctx, u.String(), db.Options{})
-	t.Cleanup(func() {
-		if bdb != nil {
-			_ = bdb.Close()
-		}
-		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("error dropping database %s: %v", name, err)
-		}
-		_ = admin.Close()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Migrate(ctx, bdb); err != nil {
-		t.Fatal(err)
-	}
-	return bdb
+	return dbtest.New(t)
 }
 
 func queryInt(t *testing.T, bdb *bun.DB, query string, args ...any) int64 {
