@@ -165,7 +165,7 @@ func seedDemo(ctx context.Context, database *Database, events int, log zerolog.L
 		gap := now.Sub(*newest)
 		opts.Days = min(demoDays, int(gap.Hours()/24)+1)
 		opts.Events = min(events, max(100, int(float64(events)*gap.Hours()/(demoDays*24))))
-		log.Info().Int("events", opts.Events).Dur("idle", gap.Round(time.Minute)).Msg("topping up demo data for the time the demo was idle")
+		log.Info().Int("events", opts.Events).Str("idle", gap.Round(time.Minute).String()).Msg("topping up demo data for the time the demo was idle")
 	default:
 		return nil
 	}
