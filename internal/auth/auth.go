@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -87,11 +88,20 @@ type claims struct {
 type Issuer struct {
 	secret []byte
 	now    func() time.Time
+
+	// verified caches the callers of tokens already verified, so that a
+	// client sending the same token on every request pays for the
+	// signature check once; entries still expire with their token.
+	mu       sync.RWMutex
+	verified map[string]*Caller
 }
+
+// maxVerified bounds the cache of verified tokens; when full it starts over.
+const maxVerified = 10000
 
 // NewIssuer returns an issuer for secret.
 func NewIssuer(secret string) *Issuer {
-	return &Issuer{secret: []byte(secret), now: time.Now}
+	return &Issuer{secret: []byte(secret), now: time.Now, verified: map[string]*Caller{}}
 }
 
 // Issue returns a signed token for subject with role, valid for ttl.
@@ -115,6 +125,26 @@ var ErrInvalidToken = errors.New("invalid token")
 
 // Verify checks a token and returns its caller.
 func (i *Issuer) Verify(token string) (*Caller, error) {
+	i.mu.RLock()
+	c, ok := i.verified[token]
+	i.mu.RUnlock()
+	if ok && i.now().Before(c.ExpiresAt) {
+		return c, nil
+	}
+	c, err := i.verify(token)
+	if err != nil {
+		return nil, err
+	}
+	i.mu.Lock()
+	if len(i.verified) >= maxVerified {
+		clear(i.verified)
+	}
+	i.verified[token] = c
+	i.mu.Unlock()
+	return c, nil
+}
+
+func (i *Issuer) verify(token string) (*Caller, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		return i.secret, nil

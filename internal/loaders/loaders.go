@@ -7,6 +7,7 @@ package loaders
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -176,20 +177,38 @@ func fill(n int, err error) []error {
 
 type ctxKey struct{}
 
+// lazy builds a request's loaders on first use, so that requests that
+// resolve no related records do not pay for them.
+type lazy struct {
+	once    sync.Once
+	stores  Stores
+	loaders *Loaders
+}
+
+func (z *lazy) get() *Loaders {
+	z.once.Do(func() { z.loaders = New(z.stores) })
+	return z.loaders
+}
+
 // Middleware gives every request its own loaders.
 func Middleware(s Stores, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(With(r.Context(), New(s))))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &lazy{stores: s})))
 	})
 }
 
 // With returns ctx carrying l.
 func With(ctx context.Context, l *Loaders) context.Context {
-	return context.WithValue(ctx, ctxKey{}, l)
+	z := &lazy{loaders: l}
+	z.once.Do(func() {})
+	return context.WithValue(ctx, ctxKey{}, z)
 }
 
-// For returns the request's loaders.
+// For returns the request's loaders, or nil outside a request that passed
+// through Middleware or With.
 func For(ctx context.Context) *Loaders {
-	l, _ := ctx.Value(ctxKey{}).(*Loaders)
-	return l
+	if z, ok := ctx.Value(ctxKey{}).(*lazy); ok {
+		return z.get()
+	}
+	return nil
 }
