@@ -21,6 +21,7 @@ import (
 	"github.com/kivalogic/helpscout-log/internal/server"
 	"github.com/kivalogic/helpscout-log/internal/synclog"
 	"github.com/kivalogic/helpscout-log/internal/web"
+	"github.com/kivalogic/helpscout-log/internal/webhooks"
 )
 
 // demoTokenTTL is how long the tokens printed by the demo stay valid.
@@ -57,6 +58,11 @@ func Handler(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.L
 			Examples: web.DefaultExamples(),
 		}),
 		Assets: web.Assets(),
+		Webhooks: webhooks.New(webhooks.Options{
+			Secret: cfg.HelpScoutWebhookSecret,
+			Store:  db.NewWebhookStore(bdb),
+			Log:    log,
+		}),
 	})
 }
 

@@ -42,6 +42,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// SeedEvents is how many demo events the embedded default loads on first start.
 	SeedEvents int
+	// HelpScoutWebhookSecret verifies the signature of HelpScout's webhooks;
+	// empty refuses every webhook.
+	HelpScoutWebhookSecret string
 }
 
 // Embedded reports whether the service runs its own demo database.
@@ -56,6 +59,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		DataDir:         orDefault(getenv("DATA_DIR"), ".data"),
 		AllowedOrigins:  splitList(getenv("ALLOWED_ORIGINS")),
 		ShutdownTimeout: 20 * time.Second,
+
+		HelpScoutWebhookSecret: getenv("HELPSCOUT_WEBHOOK_SECRET"),
 	}
 	var errs []error
 	var err error
@@ -102,6 +107,9 @@ func Load(getenv func(string) string) (*Config, error) {
 func (c Config) Secretless() Config {
 	if c.JWTSecret != "" {
 		c.JWTSecret = "***"
+	}
+	if c.HelpScoutWebhookSecret != "" {
+		c.HelpScoutWebhookSecret = "***"
 	}
 	if i := strings.Index(c.DatabaseURL, "@"); i > 0 {
 		if j := strings.Index(c.DatabaseURL, "://"); j > 0 && j < i {

@@ -35,6 +35,9 @@ type Deps struct {
 	Playground http.Handler
 	// Assets serves the playground's static files under /assets/.
 	Assets http.Handler
+	// Webhooks receives HelpScout's webhooks at POST /webhooks/helpscout;
+	// they authenticate by signature, not by bearer token. Nil: not mounted.
+	Webhooks http.Handler
 }
 
 // NewRouter returns the service's HTTP handler.
@@ -78,6 +81,9 @@ func NewRouter(d Deps) http.Handler {
 		r.Handle("/graphql", loaders.Middleware(stores, gql))
 		r.Handle("/export/sync-events.csv", export.Handler(d.Service, d.Log))
 	})
+	if d.Webhooks != nil {
+		r.Method(http.MethodPost, "/webhooks/helpscout", d.Webhooks)
+	}
 	if d.Assets != nil {
 		r.Handle("/assets/*", d.Assets)
 	}

@@ -1,0 +1,394 @@
+package webhooks_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/db/dbtest"
+	"github.com/kivalogic/helpscout-log/internal/app"
+	"github.com/kivalogic/helpscout-log/internal/auth"
+	"github.com/kivalogic/helpscout-log/internal/config"
+	"github.com/kivalogic/helpscout-log/internal/helpscout"
+	"github.com/kivalogic/helpscout-log/internal/helpscoutsim"
+	"github.com/kivalogic/helpscout-log/internal/webhooks"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+const (
+	webhookSecret = "webhook-secret-0123"
+	jwtSecret     = "test-secret-0123456789"
+)
+
+// testBundle is the real service over a fresh database, and a simulated
+// HelpScout account that signs its webhooks with the service's secret.
+type testBundle struct {
+	bdb    *bun.DB
+	srv    *httptest.Server
+	hook   string
+	sim    *helpscoutsim.Server
+	client *helpscout.Client
+	issuer *auth.Issuer
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	bdb := dbtest.New(t)
+	cfg := &config.Config{Introspection: true, ComplexityLimit: 5000, LogLevel: zerolog.Disabled,
+		HelpScoutWebhookSecret: webhookSecret}
+	issuer := auth.NewIssuer(jwtSecret)
+	srv := httptest.NewServer(app.Handler(bdb, cfg, issuer, zerolog.Nop(), nil))
+	t.Cleanup(srv.Close)
+
+	sim := helpscoutsim.New(helpscoutsim.Options{ClientID: "id", ClientSecret: "secret", WebhookSecret: webhookSecret})
+	simSrv := httptest.NewServer(sim.Handler())
+	t.Cleanup(simSrv.Close)
+	t.Cleanup(sim.Stop)
+	client := helpscout.New(helpscout.Config{BaseURL: simSrv.URL, ClientID: "id", ClientSecret: "secret",
+		MailboxID: helpscoutsim.DefaultMailboxID, Timeout: 5 * time.Second})
+	return &testBundle{bdb: bdb, srv: srv, hook: srv.URL + "/webhooks/helpscout", sim: sim, client: client, issuer: issuer}
+}
+
+// conversation creates a conversation in the simulator, changes it with fn
+// and returns its webhook body.
+func (b *testBundle) conversation(t *testing.T, email string, fn func(*helpscoutsim.Conversation)) (helpscoutsim.Conversation, []byte) {
+	t.Helper()
+	ref, _, err := b.client.CreateConversation(context.Background(), helpscout.ConversationInput{
+		Subject: "Order missing", CustomerEmail: email, CustomerFirstName: "Ann", CustomerLastName: "Lee",
+		Text: "My order has not arrived.",
+	})
+	require.NoError(t, err)
+	c, ok := b.sim.UpdateConversation(ref.ID, fn)
+	require.True(t, ok)
+	body, ok := b.sim.ConversationJSON(ref.ID)
+	require.True(t, ok)
+	return c, body
+}
+
+func (b *testBundle) events(t *testing.T) []*db.SyncEvent {
+	t.Helper()
+	var es []*db.SyncEvent
+	require.NoError(t, b.bdb.NewSelect().Model(&es).OrderExpr("id").Scan(context.Background()))
+	return es
+}
+
+// post sends a webhook by hand, for bodies the simulator would not send.
+func (b *testBundle) post(t *testing.T, event string, body []byte, sig string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, b.hook, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set(helpscout.HeaderEvent, event)
+	if sig != "" {
+		req.Header.Set(helpscout.HeaderSignature, sig)
+	}
+	resp, err := b.srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var out map[string]any
+	require.NoError(t, json.Unmarshal(raw, &out), "body: %s", raw)
+	return resp.StatusCode, out
+}
+
+func TestConversationWebhook(t *testing.T) {
+	t.Parallel()
+	agent := &helpscoutsim.User{ID: 7, First: "Jo", Last: "Agent", Email: "jo@kivalogic.test"}
+	cases := []struct {
+		name       string
+		event      string
+		change     func(*helpscoutsim.Conversation)
+		wantStatus db.ConversationStatus
+		wantAgent  *string
+	}{
+		{"assigned", "convo.assigned", func(c *helpscoutsim.Conversation) { c.Assignee = agent },
+			db.ConversationActive, ptr("Jo Agent")},
+		{"closed", "convo.status", func(c *helpscoutsim.Conversation) { c.Status = "closed" },
+			db.ConversationClosed, nil},
+		{"pending and assigned", "convo.agent.reply.created", func(c *helpscoutsim.Conversation) {
+			c.Status, c.Assignee = "pending", agent
+		}, db.ConversationPending, ptr("Jo Agent")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			ctx := context.Background()
+			c, body := b.conversation(t, "Ann.Lee@Example.com", tc.change)
+
+			status, err := b.sim.SendWebhook(ctx, b.hook, tc.event, body)
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, status)
+
+			es := b.events(t)
+			require.Len(t, es, 1)
+			e := es[0]
+			require.Equal(t, db.EventConversationUpdated, e.Type)
+			require.Equal(t, db.StatusSuccess, e.Status)
+			require.Equal(t, db.DirectionFromHelpScout, e.Direction)
+			require.Equal(t, db.SourceWebhook, e.Source)
+			require.Equal(t, c.ID, *e.ConversationID)
+			require.Equal(t, c.Number, *e.TicketNumber)
+			require.Equal(t, "ann.lee@example.com", *e.CustomerEmail)
+			require.Equal(t, webhooks.DeliveryID(tc.event, body), *e.SourceRef)
+			require.Equal(t, tc.event, e.Details["event"])
+
+			cv, err := db.NewConversationStore(b.bdb).Get(ctx, c.ID)
+			require.NoError(t, err)
+			require.Equal(t, tc.wantStatus, cv.Status)
+			require.Equal(t, tc.wantAgent, cv.Assignee)
+			require.Equal(t, c.Number, cv.Number)
+			require.Equal(t, "ann.lee@example.com", *cv.CustomerEmail)
+			require.EqualValues(t, helpscoutsim.DefaultMailboxID, cv.MailboxID)
+
+			cu, err := db.NewCustomerStore(b.bdb).GetByEmail(ctx, "ann.lee@example.com")
+			require.NoError(t, err)
+			require.Equal(t, c.CustomerID, *cu.HelpScoutID)
+		})
+	}
+}
+
+// TestSignatureRefused: a bad or missing signature answers 401 and leaves
+// one ERROR event that does not hold the body.
+func TestSignatureRefused(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		sig     string
+		wantMsg string
+	}{
+		{"bad", helpscout.Sign("another-secret", []byte(`{"id":1}`)), webhooks.MessageSignatureInvalid},
+		{"not base64", "!!!", webhooks.MessageSignatureInvalid},
+		{"missing", "", webhooks.MessageSignatureMissing},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			ctx := context.Background()
+			_, body := b.conversation(t, "secret.customer@example.com", func(*helpscoutsim.Conversation) {})
+
+			status, err := b.sim.SendRawWebhook(ctx, b.hook, "convo.created", body, tc.sig)
+			require.NoError(t, err)
+			require.Equal(t, http.StatusUnauthorized, status)
+
+			es := b.events(t)
+			require.Len(t, es, 1)
+			e := es[0]
+			require.Equal(t, db.EventError, e.Type)
+			require.Equal(t, db.StatusFailed, e.Status)
+			require.Equal(t, db.DirectionFromHelpScout, e.Direction)
+			require.Equal(t, db.SourceWebhook, e.Source)
+			require.Equal(t, db.CodeAuthenticationFailed, *e.ErrorCode)
+			require.Equal(t, tc.wantMsg, *e.ErrorMessage)
+			require.Equal(t, http.StatusUnauthorized, *e.HTTPStatus)
+			require.Nil(t, e.CustomerEmail)
+			require.Nil(t, e.ConversationID)
+			details, err := json.Marshal(e.Details)
+			require.NoError(t, err)
+			require.NotContains(t, string(details), "secret.customer")
+			require.NotContains(t, string(details), "Order missing")
+			require.Equal(t, "convo.created", e.Details["event"])
+			require.EqualValues(t, len(body), e.Details["bodySize"])
+			require.NotEmpty(t, e.Details["remoteAddr"])
+
+			_, err = db.NewCustomerStore(b.bdb).GetByEmail(ctx, "secret.customer@example.com")
+			require.ErrorIs(t, err, db.ErrNotFound, "a refused webhook changes nothing")
+		})
+	}
+}
+
+// TestReplay: redelivering the same webhook answers 200 duplicate and is
+// recorded once; the same body under another event is another delivery.
+func TestReplay(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	_, body := b.conversation(t, "replay@example.com", func(c *helpscoutsim.Conversation) { c.Status = "pending" })
+
+	code, first := b.post(t, "convo.status", body, helpscout.Sign(webhookSecret, body))
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, true, first["ok"])
+	require.NotEmpty(t, first["eventId"])
+	for range 2 {
+		code, again := b.post(t, "convo.status", body, helpscout.Sign(webhookSecret, body))
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, true, again["duplicate"])
+		require.Equal(t, first["eventId"], again["eventId"])
+	}
+	require.Len(t, b.events(t), 1)
+
+	status, err := b.sim.SendWebhook(ctx, b.hook, "convo.tags", body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+	require.Len(t, b.events(t), 2)
+}
+
+func TestOtherEvents(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		event     string
+		body      string
+		wantCode  int
+		wantType  db.EventType // "" means nothing recorded
+		wantState db.EventStatus
+	}{
+		{"test ping", helpscout.EventTest, `{"id":1}`, http.StatusOK, db.EventConversationSynced, db.StatusSuccess},
+		{"unused event", "satisfaction.ratings", `{"id":5,"rating":"great"}`, http.StatusAccepted, "", ""},
+		{"unreadable conversation", "convo.created", `{"url":"https://api.helpscout.net/v2/conversations/1"}`,
+			http.StatusBadRequest, db.EventError, db.StatusFailed},
+		{"deleted unknown conversation", "convo.deleted", `{"id":42}`, http.StatusOK, db.EventConversationUpdated, db.StatusSuccess},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			body := []byte(tc.body)
+			code, _ := b.post(t, tc.event, body, helpscout.Sign(webhookSecret, body))
+			require.Equal(t, tc.wantCode, code)
+			es := b.events(t)
+			if tc.wantType == "" {
+				require.Empty(t, es)
+				return
+			}
+			require.Len(t, es, 1)
+			require.Equal(t, tc.wantType, es[0].Type)
+			require.Equal(t, tc.wantState, es[0].Status)
+			require.Equal(t, db.DirectionFromHelpScout, es[0].Direction)
+			require.Equal(t, tc.event, es[0].Details["event"])
+		})
+	}
+}
+
+func TestConversationDeletedKeepsRow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	c, body := b.conversation(t, "gone@example.com", func(*helpscoutsim.Conversation) {})
+	status, err := b.sim.SendWebhook(ctx, b.hook, "convo.created", body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+
+	status, err = b.sim.SendWebhook(ctx, b.hook, "convo.deleted", map[string]int64{"id": c.ID})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+
+	cv, err := db.NewConversationStore(b.bdb).Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, db.ConversationClosed, cv.Status)
+	es := b.events(t)
+	require.Len(t, es, 2)
+	require.Equal(t, c.Number, *es[1].TicketNumber, "taken from the stored row")
+	require.Equal(t, "gone@example.com", *es[1].CustomerEmail)
+}
+
+func TestCustomerUpdated(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	require.NoError(t, db.NewCustomerStore(b.bdb).Insert(ctx, b.bdb, []*db.Customer{
+		{Email: "mia@example.com", Name: ptr("Old Name"), LastEventAt: time.Now().Add(-time.Hour)},
+	}))
+	cu := b.sim.AddCustomer(helpscoutsim.Customer{FirstName: "Mia", LastName: "Wong",
+		Emails: []helpscoutsim.Entry{{Value: "Mia@Example.com"}, {Value: "mia.w@example.org"}}})
+	body, ok := b.sim.CustomerJSON(cu.ID)
+	require.True(t, ok)
+
+	status, err := b.sim.SendWebhook(ctx, b.hook, "customer.updated", body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+
+	for _, email := range []string{"mia@example.com", "mia.w@example.org"} {
+		got, err := db.NewCustomerStore(b.bdb).GetByEmail(ctx, email)
+		require.NoError(t, err)
+		require.Equal(t, "Mia Wong", *got.Name)
+		require.Equal(t, cu.ID, *got.HelpScoutID)
+	}
+	es := b.events(t)
+	require.Len(t, es, 1)
+	require.Equal(t, db.EventCustomerUpdated, es[0].Type)
+	require.Equal(t, "mia@example.com", *es[0].CustomerEmail)
+
+	status, err = b.sim.SendWebhook(ctx, b.hook, "customer.deleted", map[string]int64{"id": cu.ID})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+	es = b.events(t)
+	require.Len(t, es, 2)
+	require.Equal(t, "mia@example.com", *es[1].CustomerEmail, "found by HelpScout id")
+	_, err = db.NewCustomerStore(b.bdb).GetByEmail(ctx, "mia@example.com")
+	require.NoError(t, err, "a deleted customer's row stays")
+}
+
+func TestBodyTooLarge(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	body := []byte(`{"id":1,"pad":"` + strings.Repeat("x", webhooks.MaxBody) + `"}`)
+	status, err := b.sim.SendWebhook(context.Background(), b.hook, "convo.created", body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusRequestEntityTooLarge, status)
+	require.Empty(t, b.events(t))
+}
+
+// TestListedThroughGraphQL: an accepted webhook shows in syncEvents
+// filtered to FROM_HELPSCOUT, found by its customer's email.
+func TestListedThroughGraphQL(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	c, body := b.conversation(t, "graph@example.com", func(*helpscoutsim.Conversation) {})
+	status, err := b.sim.SendWebhook(ctx, b.hook, "convo.created", body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+
+	tok, err := b.issuer.Issue("test-manager", auth.RoleManager, time.Hour)
+	require.NoError(t, err)
+	q, err := json.Marshal(map[string]any{"query": `{ syncEvents(filter: {directions: [FROM_HELPSCOUT], search: "graph@example"}) {
+		totalCount nodes { type direction source conversationId customerEmail } } }`})
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, b.srv.URL+"/graphql", bytes.NewReader(q))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := b.srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var out struct {
+		Data struct {
+			SyncEvents struct {
+				TotalCount int
+				Nodes      []struct {
+					Type, Direction, Source, ConversationID, CustomerEmail string
+				}
+			}
+		}
+		Errors []any
+	}
+	require.NoError(t, json.Unmarshal(raw, &out), "body: %s", raw)
+	require.Empty(t, out.Errors, "body: %s", raw)
+	require.Equal(t, 1, out.Data.SyncEvents.TotalCount, "body: %s", raw)
+	n := out.Data.SyncEvents.Nodes[0]
+	require.Equal(t, "CONVERSATION_UPDATED", n.Type)
+	require.Equal(t, "FROM_HELPSCOUT", n.Direction)
+	require.Equal(t, "WEBHOOK", n.Source)
+	require.Equal(t, "graph@example.com", n.CustomerEmail)
+	require.Equal(t, strconv.FormatInt(c.ID, 10), n.ConversationID)
+}
+
+func ptr[T any](v T) *T { return &v }
