@@ -111,6 +111,17 @@ type ComplexityRoot struct {
 		Version         func(childComplexity int) int
 	}
 
+	DuplicateTicketGroup struct {
+		Count         func(childComplexity int) int
+		CustomerEmail func(childComplexity int) int
+		Events        func(childComplexity int) int
+		FirstAt       func(childComplexity int) int
+		LastAt        func(childComplexity int) int
+		Reason        func(childComplexity int) int
+		SourceRef     func(childComplexity int) int
+		Subject       func(childComplexity int) int
+	}
+
 	ErrorCodeCount struct {
 		Code  func(childComplexity int) int
 		Count func(childComplexity int) int
@@ -127,6 +138,17 @@ type ComplexityRoot struct {
 	MigrationStatus struct {
 		Current func(childComplexity int) int
 		Pending func(childComplexity int) int
+	}
+
+	MissingTicketReport struct {
+		Customer    func(childComplexity int) int
+		Email       func(childComplexity int) int
+		Events      func(childComplexity int) int
+		Explanation func(childComplexity int) int
+		From        func(childComplexity int) int
+		Tickets     func(childComplexity int) int
+		To          func(childComplexity int) int
+		Verdict     func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -149,14 +171,16 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Conversation func(childComplexity int, id *string, number *string) int
-		Customer     func(childComplexity int, email string) int
-		Customers    func(childComplexity int, filter *synclog.CustomerFilterInput, first *int, after *string, last *int, before *string) int
-		Diagnostics  func(childComplexity int) int
-		Summary      func(childComplexity int, rangeArg *synclog.TimeRangeInput, filter *synclog.FilterInput, bucket *db.TimeBucket) int
-		SyncEvent    func(childComplexity int, id string) int
-		SyncEvents   func(childComplexity int, filter *synclog.FilterInput, first *int, after *string, last *int, before *string, orderBy *synclog.EventOrder) int
-		Viewer       func(childComplexity int) int
+		Conversation               func(childComplexity int, id *string, number *string) int
+		Customer                   func(childComplexity int, email string) int
+		Customers                  func(childComplexity int, filter *synclog.CustomerFilterInput, first *int, after *string, last *int, before *string) int
+		Diagnostics                func(childComplexity int) int
+		DuplicateTickets           func(childComplexity int, rangeArg *synclog.TimeRangeInput, windowMinutes *int, first *int) int
+		MissingTicketInvestigation func(childComplexity int, email string, at time.Time, windowMinutes *int) int
+		Summary                    func(childComplexity int, rangeArg *synclog.TimeRangeInput, filter *synclog.FilterInput, bucket *db.TimeBucket) int
+		SyncEvent                  func(childComplexity int, id string) int
+		SyncEvents                 func(childComplexity int, filter *synclog.FilterInput, first *int, after *string, last *int, before *string, orderBy *synclog.EventOrder) int
+		Viewer                     func(childComplexity int) int
 	}
 
 	Summary struct {
@@ -272,6 +296,8 @@ type QueryResolver interface {
 	Diagnostics(ctx context.Context) (*model.Diagnostics, error)
 	SyncEvents(ctx context.Context, filter *synclog.FilterInput, first *int, after *string, last *int, before *string, orderBy *synclog.EventOrder) (*synclog.EventConnection, error)
 	SyncEvent(ctx context.Context, id string) (*db.SyncEvent, error)
+	DuplicateTickets(ctx context.Context, rangeArg *synclog.TimeRangeInput, windowMinutes *int, first *int) ([]*db.DuplicateGroup, error)
+	MissingTicketInvestigation(ctx context.Context, email string, at time.Time, windowMinutes *int) (*synclog.MissingTicketReport, error)
 	Summary(ctx context.Context, rangeArg *synclog.TimeRangeInput, filter *synclog.FilterInput, bucket *db.TimeBucket) (*db.Summary, error)
 }
 type SyncEventResolver interface {
@@ -593,6 +619,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Diagnostics.Version(childComplexity), true
 
+	case "DuplicateTicketGroup.count":
+		if e.ComplexityRoot.DuplicateTicketGroup.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateTicketGroup.Count(childComplexity), true
+	case "DuplicateTicketGroup.customerEmail":
+		if e.ComplexityRoot.DuplicateTicketGroup.CustomerEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateTicketGroup.CustomerEmail(childComplexity), true
+	case "DuplicateTicketGroup.events":
+		if e.ComplexityRoot.DuplicateTicketGroup.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateTicketGroup.Events(childComplexity), true
+	case "DuplicateTicketGroup.firstAt":
+		if e.ComplexityRoot.DuplicateTicketGroup.FirstAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateTicketGroup.FirstAt(childComplexity), true
+	case "DuplicateTicketGroup.lastAt":
+		if e.ComplexityRoot.DuplicateTicketGroup.LastAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateTicketGroup.LastAt(childComplexity), true
+	case "DuplicateTicketGroup.reason":
+		if e.ComplexityRoot.DuplicateTicketGroup.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateTicketGroup.Reason(childComplexity), true
+	case "DuplicateTicketGroup.sourceRef":
+		if e.ComplexityRoot.DuplicateTicketGroup.SourceRef == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateTicketGroup.SourceRef(childComplexity), true
+	case "DuplicateTicketGroup.subject":
+		if e.ComplexityRoot.DuplicateTicketGroup.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateTicketGroup.Subject(childComplexity), true
+
 	case "ErrorCodeCount.code":
 		if e.ComplexityRoot.ErrorCodeCount.Code == nil {
 			break
@@ -649,6 +724,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MigrationStatus.Pending(childComplexity), true
+
+	case "MissingTicketReport.customer":
+		if e.ComplexityRoot.MissingTicketReport.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MissingTicketReport.Customer(childComplexity), true
+	case "MissingTicketReport.email":
+		if e.ComplexityRoot.MissingTicketReport.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MissingTicketReport.Email(childComplexity), true
+	case "MissingTicketReport.events":
+		if e.ComplexityRoot.MissingTicketReport.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MissingTicketReport.Events(childComplexity), true
+	case "MissingTicketReport.explanation":
+		if e.ComplexityRoot.MissingTicketReport.Explanation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MissingTicketReport.Explanation(childComplexity), true
+	case "MissingTicketReport.from":
+		if e.ComplexityRoot.MissingTicketReport.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MissingTicketReport.From(childComplexity), true
+	case "MissingTicketReport.tickets":
+		if e.ComplexityRoot.MissingTicketReport.Tickets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MissingTicketReport.Tickets(childComplexity), true
+	case "MissingTicketReport.to":
+		if e.ComplexityRoot.MissingTicketReport.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MissingTicketReport.To(childComplexity), true
+	case "MissingTicketReport.verdict":
+		if e.ComplexityRoot.MissingTicketReport.Verdict == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MissingTicketReport.Verdict(childComplexity), true
 
 	case "Mutation.retrySync":
 		if e.ComplexityRoot.Mutation.RetrySync == nil {
@@ -757,7 +881,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Diagnostics(childComplexity), true
+	case "Query.duplicateTickets":
+		if e.ComplexityRoot.Query.DuplicateTickets == nil {
+			break
+		}
 
+		args, err := ec.field_Query_duplicateTickets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DuplicateTickets(childComplexity, args["range"].(*synclog.TimeRangeInput), args["windowMinutes"].(*int), args["first"].(*int)), true
+
+	case "Query.missingTicketInvestigation":
+		if e.ComplexityRoot.Query.MissingTicketInvestigation == nil {
+			break
+		}
+
+		args, err := ec.field_Query_missingTicketInvestigation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MissingTicketInvestigation(childComplexity, args["email"].(string), args["at"].(time.Time), args["windowMinutes"].(*int)), true
 	case "Query.summary":
 		if e.ComplexityRoot.Query.Summary == nil {
 			break
@@ -1753,6 +1899,99 @@ extend type Query {
   syncEvent("The event id." id: ID!): SyncEvent @hasRole(role: MANAGER)
 }
 `, BuiltIn: false},
+	{Name: "../schema/investigations.graphqls", Input: `"""Why a group of tickets looks like one request turned into several."""
+enum DuplicateReason {
+  "More than one ticket was created for the same form submission (sourceRef), for example a webhook or a retry firing twice."
+  SAME_SUBMISSION
+  "Tickets for the same customer email and subject, each within the window of the previous one, from different submissions: the customer probably sent the form several times."
+  SAME_EMAIL_AND_SUBJECT
+}
+
+"""Successful TICKET_CREATED events that look like duplicates of each other."""
+type DuplicateTicketGroup {
+  "Why these tickets are grouped."
+  reason: DuplicateReason!
+  "The form-submission id the tickets share; null for SAME_EMAIL_AND_SUBJECT."
+  sourceRef: String
+  "The customer email, lower-cased, of the group's first ticket."
+  customerEmail: String
+  "The ticket subject (details.subject) of the group's first ticket."
+  subject: String
+  "When the first ticket of the group was created."
+  firstAt: Time!
+  "When the last ticket of the group was created."
+  lastAt: Time!
+  "How many tickets are in the group."
+  count: Int!
+  """
+  The grouped TICKET_CREATED events, oldest first. Under SAME_EMAIL_AND_SUBJECT each
+  submission appears once, by its first ticket; its repeats are a SAME_SUBMISSION group.
+  """
+  events: [SyncEvent!]!
+}
+
+"""What the log says about a ticket a customer says is missing."""
+enum MissingTicketVerdict {
+  "A ticket was created successfully in the window; the explanation gives its conversation and link."
+  TICKET_CREATED
+  "The ticket (or the sync before it) is still queued or in flight."
+  SYNC_PENDING
+  "The sync failed; the explanation gives the latest error, and an Administrator can retry it."
+  SYNC_FAILED
+  "The customer is known but no ticket was logged in the window: the form probably failed before the sync; check the website form logs."
+  NO_LOG_ENTRY
+  "Neither a customer nor any event has this email: the customer may have used another address."
+  UNKNOWN_EMAIL
+}
+
+"""The log around a claimed contact-form submission (use case: missing ticket investigation)."""
+type MissingTicketReport {
+  "The email investigated, trimmed and lower-cased."
+  email: String!
+  "The window's start (inclusive)."
+  from: Time!
+  "The window's end (exclusive)."
+  to: Time!
+  "What the log shows."
+  verdict: MissingTicketVerdict!
+  "The verdict in words, with what to do next."
+  explanation: String!
+  "The customer record with this email, if any."
+  customer: Customer
+  "The TICKET_CREATED events for the email in the window, oldest first."
+  tickets: [SyncEvent!]!
+  "Every event for the email in the window, oldest first, at most 200."
+  events: [SyncEvent!]!
+}
+
+extend type Query {
+  """
+  Groups of successful TICKET_CREATED events that look like one request turned into
+  several tickets, newest lastAt first.
+  """
+  duplicateTickets(
+    "The period; the last 7 days when not given, at most 31 days."
+    range: TimeRangeInput
+    "SAME_EMAIL_AND_SUBJECT: the longest gap, in minutes, between consecutive tickets of a group; 1 to 1440."
+    windowMinutes: Int = 10
+    "How many groups at most; 1 to 200."
+    first: Int = 50
+  ): [DuplicateTicketGroup!] @hasRole(role: MANAGER)
+
+  """
+  What the log holds for an email around the time a customer says they submitted the
+  contact form, with a verdict and what to do next.
+  """
+  missingTicketInvestigation(
+    "The customer's email address; trimmed and compared case-insensitively."
+    email: String!
+    "When the customer says they submitted the form."
+    at: Time!
+    "How many minutes before and after at to look; 1 to 10080 (7 days)."
+    windowMinutes: Int = 120
+  ): MissingTicketReport @hasRole(role: MANAGER)
+}
+`, BuiltIn: false},
 	{Name: "../schema/schema.graphqls", Input: `"""
 Guards a field: the caller's token must carry at least this role.
 Roles form a ladder, MANAGER < ADMINISTRATOR < KIVA_ADMIN; SERVICE stands
@@ -2079,6 +2318,28 @@ func (ec *executionContext) childFields_Diagnostics(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type Diagnostics", field.Name)
 }
 
+func (ec *executionContext) childFields_DuplicateTicketGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "reason":
+		return ec.fieldContext_DuplicateTicketGroup_reason(ctx, field)
+	case "sourceRef":
+		return ec.fieldContext_DuplicateTicketGroup_sourceRef(ctx, field)
+	case "customerEmail":
+		return ec.fieldContext_DuplicateTicketGroup_customerEmail(ctx, field)
+	case "subject":
+		return ec.fieldContext_DuplicateTicketGroup_subject(ctx, field)
+	case "firstAt":
+		return ec.fieldContext_DuplicateTicketGroup_firstAt(ctx, field)
+	case "lastAt":
+		return ec.fieldContext_DuplicateTicketGroup_lastAt(ctx, field)
+	case "count":
+		return ec.fieldContext_DuplicateTicketGroup_count(ctx, field)
+	case "events":
+		return ec.fieldContext_DuplicateTicketGroup_events(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DuplicateTicketGroup", field.Name)
+}
+
 func (ec *executionContext) childFields_ErrorCodeCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "code":
@@ -2113,6 +2374,28 @@ func (ec *executionContext) childFields_MigrationStatus(ctx context.Context, fie
 		return ec.fieldContext_MigrationStatus_pending(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MigrationStatus", field.Name)
+}
+
+func (ec *executionContext) childFields_MissingTicketReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "email":
+		return ec.fieldContext_MissingTicketReport_email(ctx, field)
+	case "from":
+		return ec.fieldContext_MissingTicketReport_from(ctx, field)
+	case "to":
+		return ec.fieldContext_MissingTicketReport_to(ctx, field)
+	case "verdict":
+		return ec.fieldContext_MissingTicketReport_verdict(ctx, field)
+	case "explanation":
+		return ec.fieldContext_MissingTicketReport_explanation(ctx, field)
+	case "customer":
+		return ec.fieldContext_MissingTicketReport_customer(ctx, field)
+	case "tickets":
+		return ec.fieldContext_MissingTicketReport_tickets(ctx, field)
+	case "events":
+		return ec.fieldContext_MissingTicketReport_events(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MissingTicketReport", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2680,6 +2963,66 @@ func (ec *executionContext) field_Query_customers_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["before"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_duplicateTickets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "range",
+		func(ctx context.Context, v any) (*synclog.TimeRangeInput, error) {
+			return ec.unmarshalOTimeRangeInput2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐTimeRangeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["range"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "windowMinutes",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["windowMinutes"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_missingTicketInvestigation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "email",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["email"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "at",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["at"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "windowMinutes",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["windowMinutes"] = arg2
 	return args, nil
 }
 
@@ -4070,6 +4413,199 @@ func (ec *executionContext) fieldContext_Diagnostics_version(_ context.Context, 
 	return graphql.NewScalarFieldContext("Diagnostics", field, false, false, "String")
 }
 
+func (ec *executionContext) _DuplicateTicketGroup_reason(ctx context.Context, field graphql.CollectedField, obj *db.DuplicateGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DuplicateTicketGroup_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v db.DuplicateReason) graphql.Marshaler {
+			return ec.marshalNDuplicateReason2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐDuplicateReason(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DuplicateTicketGroup_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DuplicateTicketGroup", field, false, false, "DuplicateReason")
+}
+
+func (ec *executionContext) _DuplicateTicketGroup_sourceRef(ctx context.Context, field graphql.CollectedField, obj *db.DuplicateGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DuplicateTicketGroup_sourceRef(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceRef, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DuplicateTicketGroup_sourceRef(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DuplicateTicketGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _DuplicateTicketGroup_customerEmail(ctx context.Context, field graphql.CollectedField, obj *db.DuplicateGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DuplicateTicketGroup_customerEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerEmail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DuplicateTicketGroup_customerEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DuplicateTicketGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _DuplicateTicketGroup_subject(ctx context.Context, field graphql.CollectedField, obj *db.DuplicateGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DuplicateTicketGroup_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DuplicateTicketGroup_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DuplicateTicketGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _DuplicateTicketGroup_firstAt(ctx context.Context, field graphql.CollectedField, obj *db.DuplicateGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DuplicateTicketGroup_firstAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DuplicateTicketGroup_firstAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DuplicateTicketGroup", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DuplicateTicketGroup_lastAt(ctx context.Context, field graphql.CollectedField, obj *db.DuplicateGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DuplicateTicketGroup_lastAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DuplicateTicketGroup_lastAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DuplicateTicketGroup", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DuplicateTicketGroup_count(ctx context.Context, field graphql.CollectedField, obj *db.DuplicateGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DuplicateTicketGroup_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DuplicateTicketGroup_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DuplicateTicketGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DuplicateTicketGroup_events(ctx context.Context, field graphql.CollectedField, obj *db.DuplicateGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DuplicateTicketGroup_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*db.SyncEvent) graphql.Marshaler {
+			return ec.marshalNSyncEvent2ᚕᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSyncEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DuplicateTicketGroup_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DuplicateTicketGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ErrorCodeCount_code(ctx context.Context, field graphql.CollectedField, obj *db.ErrorCodeCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4275,6 +4811,217 @@ func (ec *executionContext) _MigrationStatus_pending(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_MigrationStatus_pending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MigrationStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _MissingTicketReport_email(ctx context.Context, field graphql.CollectedField, obj *synclog.MissingTicketReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MissingTicketReport_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MissingTicketReport_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MissingTicketReport", field, false, false, "String")
+}
+
+func (ec *executionContext) _MissingTicketReport_from(ctx context.Context, field graphql.CollectedField, obj *synclog.MissingTicketReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MissingTicketReport_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MissingTicketReport_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MissingTicketReport", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MissingTicketReport_to(ctx context.Context, field graphql.CollectedField, obj *synclog.MissingTicketReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MissingTicketReport_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MissingTicketReport_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MissingTicketReport", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MissingTicketReport_verdict(ctx context.Context, field graphql.CollectedField, obj *synclog.MissingTicketReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MissingTicketReport_verdict(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Verdict, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v synclog.MissingTicketVerdict) graphql.Marshaler {
+			return ec.marshalNMissingTicketVerdict2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐMissingTicketVerdict(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MissingTicketReport_verdict(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MissingTicketReport", field, false, false, "MissingTicketVerdict")
+}
+
+func (ec *executionContext) _MissingTicketReport_explanation(ctx context.Context, field graphql.CollectedField, obj *synclog.MissingTicketReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MissingTicketReport_explanation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Explanation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MissingTicketReport_explanation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MissingTicketReport", field, false, false, "String")
+}
+
+func (ec *executionContext) _MissingTicketReport_customer(ctx context.Context, field graphql.CollectedField, obj *synclog.MissingTicketReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MissingTicketReport_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
+			return ec.marshalOCustomer2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐCustomer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MissingTicketReport_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MissingTicketReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MissingTicketReport_tickets(ctx context.Context, field graphql.CollectedField, obj *synclog.MissingTicketReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MissingTicketReport_tickets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tickets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*db.SyncEvent) graphql.Marshaler {
+			return ec.marshalNSyncEvent2ᚕᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSyncEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MissingTicketReport_tickets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MissingTicketReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MissingTicketReport_events(ctx context.Context, field graphql.CollectedField, obj *synclog.MissingTicketReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MissingTicketReport_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*db.SyncEvent) graphql.Marshaler {
+			return ec.marshalNSyncEvent2ᚕᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSyncEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MissingTicketReport_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MissingTicketReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncEvent(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_retrySync(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -4950,6 +5697,130 @@ func (ec *executionContext) fieldContext_Query_syncEvent(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_syncEvent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_duplicateTickets(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_duplicateTickets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DuplicateTickets(ctx, fc.Args["range"].(*synclog.TimeRangeInput), fc.Args["windowMinutes"].(*int), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal []*db.DuplicateGroup
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []*db.DuplicateGroup
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*db.DuplicateGroup) graphql.Marshaler {
+			return ec.marshalODuplicateTicketGroup2ᚕᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐDuplicateGroupᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_duplicateTickets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DuplicateTicketGroup(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_duplicateTickets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_missingTicketInvestigation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_missingTicketInvestigation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MissingTicketInvestigation(ctx, fc.Args["email"].(string), fc.Args["at"].(time.Time), fc.Args["windowMinutes"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *synclog.MissingTicketReport
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *synclog.MissingTicketReport
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *synclog.MissingTicketReport) graphql.Marshaler {
+			return ec.marshalOMissingTicketReport2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐMissingTicketReport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_missingTicketInvestigation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MissingTicketReport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_missingTicketInvestigation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8415,6 +9286,74 @@ func (ec *executionContext) _Diagnostics(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var duplicateTicketGroupImplementors = []string{"DuplicateTicketGroup"}
+
+func (ec *executionContext) _DuplicateTicketGroup(ctx context.Context, sel ast.SelectionSet, obj *db.DuplicateGroup) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, duplicateTicketGroupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DuplicateTicketGroup")
+		case "reason":
+			out.Values[i] = ec._DuplicateTicketGroup_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sourceRef":
+			out.Values[i] = ec._DuplicateTicketGroup_sourceRef(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "customerEmail":
+			out.Values[i] = ec._DuplicateTicketGroup_customerEmail(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "subject":
+			out.Values[i] = ec._DuplicateTicketGroup_subject(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "firstAt":
+			out.Values[i] = ec._DuplicateTicketGroup_firstAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastAt":
+			out.Values[i] = ec._DuplicateTicketGroup_lastAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._DuplicateTicketGroup_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "events":
+			out.Values[i] = ec._DuplicateTicketGroup_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var errorCodeCountImplementors = []string{"ErrorCodeCount"}
 
 func (ec *executionContext) _ErrorCodeCount(ctx context.Context, sel ast.SelectionSet, obj *db.ErrorCodeCount) graphql.Marshaler {
@@ -8524,6 +9463,74 @@ func (ec *executionContext) _MigrationStatus(ctx context.Context, sel ast.Select
 			}
 		case "pending":
 			out.Values[i] = ec._MigrationStatus_pending(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var missingTicketReportImplementors = []string{"MissingTicketReport"}
+
+func (ec *executionContext) _MissingTicketReport(ctx context.Context, sel ast.SelectionSet, obj *synclog.MissingTicketReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, missingTicketReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MissingTicketReport")
+		case "email":
+			out.Values[i] = ec._MissingTicketReport_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._MissingTicketReport_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._MissingTicketReport_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verdict":
+			out.Values[i] = ec._MissingTicketReport_verdict(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "explanation":
+			out.Values[i] = ec._MissingTicketReport_explanation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customer":
+			out.Values[i] = ec._MissingTicketReport_customer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "tickets":
+			out.Values[i] = ec._MissingTicketReport_tickets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "events":
+			out.Values[i] = ec._MissingTicketReport_events(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -8748,6 +9755,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_syncEvent(ctx, field)
+				})
+		case "duplicateTickets":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_duplicateTickets(ctx, field)
+				})
+		case "missingTicketInvestigation":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_missingTicketInvestigation(ctx, field)
 				})
 		case "summary":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -9863,6 +10882,40 @@ var (
 	}
 )
 
+func (ec *executionContext) unmarshalNDuplicateReason2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐDuplicateReason(ctx context.Context, v any) (db.DuplicateReason, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNDuplicateReason2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐDuplicateReason[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDuplicateReason2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐDuplicateReason(ctx context.Context, sel ast.SelectionSet, v db.DuplicateReason) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNDuplicateReason2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐDuplicateReason[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DuplicateReason!")
+	}
+	return res
+}
+
+var (
+	unmarshalNDuplicateReason2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐDuplicateReason = map[string]db.DuplicateReason{
+		"SAME_SUBMISSION":        db.DuplicateSameSubmission,
+		"SAME_EMAIL_AND_SUBJECT": db.DuplicateSameEmailAndSubject,
+	}
+	marshalNDuplicateReason2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐDuplicateReason = map[db.DuplicateReason]string{
+		db.DuplicateSameSubmission:      "SAME_SUBMISSION",
+		db.DuplicateSameEmailAndSubject: "SAME_EMAIL_AND_SUBJECT",
+	}
+)
+
+func (ec *executionContext) marshalNDuplicateTicketGroup2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐDuplicateGroup(ctx context.Context, sel ast.SelectionSet, v *db.DuplicateGroup) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DuplicateTicketGroup!")
+		return graphql.Null
+	}
+	return ec._DuplicateTicketGroup(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNErrorCode2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐErrorCode(ctx context.Context, v any) (db.ErrorCode, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNErrorCode2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐErrorCode[tmp]
@@ -10138,6 +11191,38 @@ func (ec *executionContext) marshalNMigrationStatus2ᚖgithubᚗcomᚋkivalogic�
 	}
 	return ec._MigrationStatus(ctx, sel, v)
 }
+
+func (ec *executionContext) unmarshalNMissingTicketVerdict2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐMissingTicketVerdict(ctx context.Context, v any) (synclog.MissingTicketVerdict, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNMissingTicketVerdict2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐMissingTicketVerdict[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMissingTicketVerdict2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐMissingTicketVerdict(ctx context.Context, sel ast.SelectionSet, v synclog.MissingTicketVerdict) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNMissingTicketVerdict2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐMissingTicketVerdict[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "MissingTicketVerdict!")
+	}
+	return res
+}
+
+var (
+	unmarshalNMissingTicketVerdict2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐMissingTicketVerdict = map[string]synclog.MissingTicketVerdict{
+		"TICKET_CREATED": synclog.VerdictTicketCreated,
+		"SYNC_PENDING":   synclog.VerdictSyncPending,
+		"SYNC_FAILED":    synclog.VerdictSyncFailed,
+		"NO_LOG_ENTRY":   synclog.VerdictNoLogEntry,
+		"UNKNOWN_EMAIL":  synclog.VerdictUnknownEmail,
+	}
+	marshalNMissingTicketVerdict2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐMissingTicketVerdict = map[synclog.MissingTicketVerdict]string{
+		synclog.VerdictTicketCreated: "TICKET_CREATED",
+		synclog.VerdictSyncPending:   "SYNC_PENDING",
+		synclog.VerdictSyncFailed:    "SYNC_FAILED",
+		synclog.VerdictNoLogEntry:    "NO_LOG_ENTRY",
+		synclog.VerdictUnknownEmail:  "UNKNOWN_EMAIL",
+	}
+)
 
 func (ec *executionContext) marshalNPageInfo2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋpaginationᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v pagination.PageInfo) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
@@ -10650,6 +11735,25 @@ func (ec *executionContext) marshalODirection2ᚕgithubᚗcomᚋkivalogicᚋhelp
 	return ret
 }
 
+func (ec *executionContext) marshalODuplicateTicketGroup2ᚕᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐDuplicateGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.DuplicateGroup) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDuplicateTicketGroup2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐDuplicateGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOErrorCode2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐErrorCodeᚄ(ctx context.Context, v any) ([]db.ErrorCode, error) {
 	if v == nil {
 		return nil, nil
@@ -10943,6 +12047,13 @@ func (ec *executionContext) marshalOJSON2map(ctx context.Context, sel ast.Select
 	_ = ctx
 	res := graphql.MarshalMap(v)
 	return res
+}
+
+func (ec *executionContext) marshalOMissingTicketReport2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐMissingTicketReport(ctx context.Context, sel ast.SelectionSet, v *synclog.MissingTicketReport) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._MissingTicketReport(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalORelativeRange2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐRelativeRange(ctx context.Context, v any) (*synclog.RelativeRange, error) {

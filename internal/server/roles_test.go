@@ -20,14 +20,16 @@ import (
 // be added here, so that its guard is a decision rather than an accident.
 var requiredRoles = map[string]map[string]auth.Role{
 	"Query": {
-		"viewer":       auth.RoleManager,
-		"syncEvents":   auth.RoleManager,
-		"syncEvent":    auth.RoleManager,
-		"customer":     auth.RoleManager,
-		"customers":    auth.RoleManager,
-		"conversation": auth.RoleManager,
-		"summary":      auth.RoleManager,
-		"diagnostics":  auth.RoleKivaAdmin,
+		"viewer":                     auth.RoleManager,
+		"syncEvents":                 auth.RoleManager,
+		"syncEvent":                  auth.RoleManager,
+		"customer":                   auth.RoleManager,
+		"customers":                  auth.RoleManager,
+		"conversation":               auth.RoleManager,
+		"summary":                    auth.RoleManager,
+		"duplicateTickets":           auth.RoleManager,
+		"missingTicketInvestigation": auth.RoleManager,
+		"diagnostics":                auth.RoleKivaAdmin,
 	},
 	"Mutation": {
 		"retrySync": auth.RoleAdministrator,
@@ -53,6 +55,8 @@ func TestRootFieldRoles(t *testing.T) {
 		{field: "customers", op: "Query", query: `{ __typename customers(first: 2) { totalCount } }`},
 		{field: "conversation", op: "Query", query: `{ __typename conversation(id: "3100001") { id number } }`},
 		{field: "summary", op: "Query", query: `{ __typename summary { total health } }`},
+		{field: "duplicateTickets", op: "Query", query: `{ __typename duplicateTickets { reason count } }`},
+		{field: "missingTicketInvestigation", op: "Query", query: `{ __typename missingTicketInvestigation(email: "alice@example.com", at: "2026-01-01T00:00:00Z") { verdict } }`},
 		{field: "diagnostics", op: "Query", query: `{ __typename diagnostics { postgresVersion migrations { current pending } tables { name } } }`},
 		{field: "retrySync", op: "Mutation", query: `mutation { __typename retrySync(id: "` + idStr(f.retryable.ID) + `") { id } }`, allowedCode: "UNAVAILABLE"},
 	}

@@ -279,6 +279,49 @@ query CustomerSyncStatus($email: String!) {
 }`,
 		},
 		{
+			Name: "Investigate a missing ticket",
+			Query: `# Investigate a missing ticket: a customer says they submitted
+# the contact form but got no answer. What does the log hold for
+# their email around that time? The verdict says whether a ticket
+# was created (with its link), is pending, failed (and why), or
+# whether nothing reached the sync at all.
+query InvestigateMissingTicket($email: String!, $at: Time!) {
+  missingTicketInvestigation(email: $email, at: $at, windowMinutes: 180) {
+    verdict
+    explanation
+    from
+    to
+    customer { email name lastSyncStatus lastSyncError }
+    tickets { id occurredAt status conversationId ticketNumber helpScoutUrl errorCode errorMessage }
+    events { id occurredAt type status errorCode }
+  }
+}
+`,
+			Variables: `{
+  "email": "alice.smith@example.com",
+  "at": "2026-11-27T09:00:00Z"
+}`,
+		},
+		{
+			Name: "Find duplicate tickets",
+			Query: `# Find duplicate tickets: one form submission that became several
+# tickets (a webhook or retry firing twice), or one customer sending
+# the same subject again within minutes. Merge them in HelpScout.
+query DuplicateTickets {
+  duplicateTickets(range: {within: LAST_7_DAYS}, windowMinutes: 10, first: 20) {
+    reason
+    count
+    customerEmail
+    subject
+    sourceRef
+    firstAt
+    lastAt
+    events { id occurredAt conversationId ticketNumber helpScoutUrl }
+  }
+}
+`,
+		},
+		{
 			Name: "Who am I",
 			Query: `# Who am I: whose token is in the Headers tab, with which role,
 # until when, and may it retry failed syncs (Administrator) or

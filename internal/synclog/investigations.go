@@ -1,0 +1,236 @@
+package synclog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/internal/apperr"
+)
+
+// Limits of the investigation queries.
+const (
+	// MaxDuplicateRange is the widest period duplicateTickets may scan.
+	MaxDuplicateRange = 31 * 24 * time.Hour
+	// DefaultDuplicateWindow is the default gap, in minutes, between
+	// tickets of one SAME_EMAIL_AND_SUBJECT group.
+	DefaultDuplicateWindow = 10
+	// MaxDuplicateWindow is the widest such gap, in minutes (one day).
+	MaxDuplicateWindow = 1440
+	// DefaultDuplicateGroups is how many groups duplicateTickets returns by default.
+	DefaultDuplicateGroups = 50
+	// MaxDuplicateGroups is the most groups duplicateTickets returns.
+	MaxDuplicateGroups = 200
+	// DefaultInvestigationWindow is the default half-width, in minutes, of
+	// a missing-ticket investigation window.
+	DefaultInvestigationWindow = 120
+	// MaxInvestigationWindow is the widest half-width, in minutes (7 days).
+	MaxInvestigationWindow = 10080
+	// MaxInvestigationEvents caps the events an investigation lists.
+	MaxInvestigationEvents = 200
+	// MaxEmailLength is the longest email address accepted, in characters.
+	MaxEmailLength = 254
+)
+
+// DuplicateTickets returns groups of successful TICKET_CREATED events that
+// look like one request turned into several tickets, newest last ticket
+// first. The period comes from rng, or else the last 7 days.
+func (s *Service) DuplicateTickets(ctx context.Context, rng *TimeRangeInput, windowMinutes, first *int) ([]*db.DuplicateGroup, error) {
+	now := s.Now()
+	from, to, _ := Last7Days.Bounds(now)
+	if rng != nil {
+		if rng.Within == nil && rng.From == nil {
+			return nil, apperr.BadInput("range.from", "required unless range.within is given")
+		}
+		f, t, err := resolveRange(rng.From, rng.To, rng.Within, now, "range.")
+		if err != nil {
+			return nil, err
+		}
+		from = f.UTC()
+		if t != nil {
+			to = t.UTC()
+		} else {
+			to = now.UTC()
+			if !from.Before(to) {
+				return nil, apperr.BadInput("range.from", "must be in the past when to is not given")
+			}
+		}
+	}
+	if span := to.Sub(from); span > MaxDuplicateRange {
+		return nil, apperr.BadInput("range", "the period spans %s; at most %d days are allowed", humanDays(span), int(MaxDuplicateRange.Hours()/24))
+	}
+	window, err := intArg("windowMinutes", windowMinutes, DefaultDuplicateWindow, 1, MaxDuplicateWindow)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := intArg("first", first, DefaultDuplicateGroups, 1, MaxDuplicateGroups)
+	if err != nil {
+		return nil, err
+	}
+	return s.Events.DuplicateTickets(ctx, from, to, time.Duration(window)*time.Minute, limit)
+}
+
+// intArg returns the value of an optional integer argument, or def when it
+// is not given, and checks that it lies in [lo, hi].
+func intArg(argument string, v *int, def, lo, hi int) (int, error) {
+	if v == nil {
+		return def, nil
+	}
+	if *v < lo || *v > hi {
+		return 0, apperr.BadInput(argument, "must be from %d to %d, got %d", lo, hi, *v)
+	}
+	return *v, nil
+}
+
+// MissingTicketVerdict says what the log shows about a missing ticket.
+type MissingTicketVerdict string
+
+// The verdicts, as exposed through GraphQL.
+const (
+	// VerdictTicketCreated: a ticket was created successfully in the window.
+	VerdictTicketCreated MissingTicketVerdict = "TICKET_CREATED"
+	// VerdictSyncPending: the latest attempt is still queued or in flight.
+	VerdictSyncPending MissingTicketVerdict = "SYNC_PENDING"
+	// VerdictSyncFailed: the latest attempt failed.
+	VerdictSyncFailed MissingTicketVerdict = "SYNC_FAILED"
+	// VerdictNoLogEntry: the customer is known but no ticket was logged.
+	VerdictNoLogEntry MissingTicketVerdict = "NO_LOG_ENTRY"
+	// VerdictUnknownEmail: nothing at all is known about the email.
+	VerdictUnknownEmail MissingTicketVerdict = "UNKNOWN_EMAIL"
+)
+
+// MissingTicketReport is what the log holds for an email around the time
+// a customer says they submitted the contact form.
+type MissingTicketReport struct {
+	// Email is the investigated email, trimmed and lower-cased.
+	Email string
+	// From is the window's start, inclusive.
+	From time.Time
+	// To is the window's end, exclusive.
+	To time.Time
+	// Verdict is what the log shows.
+	Verdict MissingTicketVerdict
+	// Explanation says the verdict in words, with what to do next.
+	Explanation string
+	// Customer is the customer with this email, if any.
+	Customer *db.Customer
+	// Tickets are the TICKET_CREATED events in the window, oldest first.
+	Tickets []*db.SyncEvent
+	// Events are all events for the email in the window, oldest first.
+	Events []*db.SyncEvent
+}
+
+// InvestigateMissingTicket reports what the log holds for email in
+// [at - windowMinutes, at + windowMinutes) and gives a verdict.
+func (s *Service) InvestigateMissingTicket(ctx context.Context, email string, at time.Time, windowMinutes *int) (*MissingTicketReport, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if email == "" {
+		return nil, apperr.BadInput("email", "required")
+	}
+	if !utf8.ValidString(email) {
+		return nil, apperr.BadInput("email", "not valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(email); n > MaxEmailLength {
+		return nil, apperr.BadInput("email", "at most %d characters, got %d", MaxEmailLength, n)
+	}
+	minutes, err := intArg("windowMinutes", windowMinutes, DefaultInvestigationWindow, 1, MaxInvestigationWindow)
+	if err != nil {
+		return nil, err
+	}
+	half := time.Duration(minutes) * time.Minute
+	from, to := at.UTC().Add(-half), at.UTC().Add(half)
+	rep := &MissingTicketReport{Email: email, From: from, To: to}
+
+	c, err := s.Customers.GetByEmail(ctx, email)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		rep.Customer = c
+	}
+	window := db.EventFilter{CustomerEmail: &email, From: &from, To: &to}
+	page := db.Page{Limit: MaxInvestigationEvents}
+	if rep.Events, _, err = s.Events.List(ctx, window, page); err != nil {
+		return nil, err
+	}
+	window.Types = []db.EventType{db.EventTicketCreated}
+	if rep.Tickets, _, err = s.Events.List(ctx, window, page); err != nil {
+		return nil, err
+	}
+	known := rep.Customer != nil || len(rep.Events) > 0
+	if !known {
+		if known, err = s.Events.HasEmail(ctx, email); err != nil {
+			return nil, err
+		}
+	}
+	rep.Verdict, rep.Explanation = verdict(rep, known)
+	return rep, nil
+}
+
+// verdict decides what the report shows: a successful ticket wins; else
+// the latest unfinished or failed ticket attempt, or, without any ticket
+// attempt, the latest unfinished or failed event of the customer.
+func verdict(rep *MissingTicketReport, known bool) (MissingTicketVerdict, string) {
+	span := fmt.Sprintf("between %s and %s", rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339))
+	var created []*db.SyncEvent
+	for _, e := range rep.Tickets {
+		if e.Status == db.StatusSuccess {
+			created = append(created, e)
+		}
+	}
+	if len(created) > 0 {
+		e := created[len(created)-1]
+		msg := fmt.Sprintf("A ticket was created for %s at %s", rep.Email, e.OccurredAt.UTC().Format(time.RFC3339))
+		if e.ConversationID != nil {
+			msg += fmt.Sprintf(": HelpScout conversation %d", *e.ConversationID)
+		}
+		if e.TicketNumber != nil {
+			msg += fmt.Sprintf(", ticket #%d", *e.TicketNumber)
+		}
+		if u := e.HelpScoutURL(); u != nil {
+			msg += ", " + *u
+		}
+		msg += "."
+		if len(created) > 1 {
+			msg += fmt.Sprintf(" %d tickets were created in the window; this is the latest.", len(created))
+		}
+		return VerdictTicketCreated, msg + " Check the mailbox and assignee in HelpScout; the ticket may have been filed, merged or marked as spam."
+	}
+	candidates := rep.Tickets
+	if len(candidates) == 0 {
+		candidates = rep.Events
+	}
+	var latest *db.SyncEvent
+	for _, e := range candidates {
+		if e.Status != db.StatusSuccess {
+			latest = e
+		}
+	}
+	if latest != nil {
+		what := fmt.Sprintf("%s event %d at %s", latest.Type, latest.ID, latest.OccurredAt.UTC().Format(time.RFC3339))
+		if latest.Status == db.StatusPending {
+			return VerdictSyncPending, fmt.Sprintf("No ticket was created yet for %s %s: the latest attempt (%s) is still pending. Check again shortly; if it stays pending, look for HelpScout outages or rate limits.", rep.Email, span, what)
+		}
+		code, text := "UNKNOWN", "no message"
+		if latest.ErrorCode != nil {
+			code = string(*latest.ErrorCode)
+		}
+		if latest.ErrorMessage != nil && *latest.ErrorMessage != "" {
+			text = *latest.ErrorMessage
+		}
+		return VerdictSyncFailed, fmt.Sprintf("The sync for %s %s failed: the latest attempt (%s) ended with %s: %s. Fix the cause, then an Administrator can retry it (retrySync), or create the ticket by hand in HelpScout.", rep.Email, span, what, code, text)
+	}
+	if known {
+		msg := fmt.Sprintf("No ticket creation was logged for %s %s.", rep.Email, span)
+		if n := len(rep.Events); n > 0 {
+			msg += fmt.Sprintf(" The %d other event(s) in the window all succeeded.", n)
+		}
+		return VerdictNoLogEntry, msg + " The form submission probably failed before the HelpScout sync: check the website form submission logs, and create the ticket by hand if needed."
+	}
+	return VerdictUnknownEmail, fmt.Sprintf("No customer and no sync event have ever had the email %s. The customer may have used another address: ask which one, or search by name.", rep.Email)
+}
