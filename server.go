@@ -8,6 +8,7 @@
 //	helpscout-log seed        load realistic demo data
 //	helpscout-log token       print a bearer token for a role
 //	helpscout-log bench       measure the API against the same SQL run directly
+//	helpscout-log simulate-helpscout   serve a simulated HelpScout API
 //
 // Each subcommand takes -h. Configuration comes from environment variables;
 // see the README.
@@ -46,6 +47,8 @@ commands:
   seed      load realistic demo data (-events N -days D)
   token     print a bearer token (-role MANAGER|ADMINISTRATOR|KIVA_ADMIN|SERVICE)
   bench     seed a fresh database and measure the API beside the raw SQL
+  simulate-helpscout
+            serve a simulated HelpScout API with switchable faults (-addr)
 
 Run "helpscout-log <command> -h" for a command's flags. Without DATABASE_URL
 the service starts its own PostgreSQL with demo data in ./.data.
@@ -87,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return app.Token(cfg, args, stdout)
 	case "bench":
 		return bench.Main(ctx, cfg, args, stdout)
+	case "simulate-helpscout":
+		return app.Simulate(ctx, args, stdout)
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
