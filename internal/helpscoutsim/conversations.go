@@ -29,13 +29,8 @@ type newConversation struct {
 
 // handleCreateConversation is POST /v2/conversations.
 func (s *Server) handleCreateConversation(w http.ResponseWriter, rq *request) {
-	v, ok := decodeBody(w, rq)
+	m, ok := decodeObject(w, rq)
 	if !ok {
-		return
-	}
-	m, isObj := v.(map[string]any)
-	if !isObj {
-		writeBadRequest(w, rq.corr, errList{{Path: "", Message: "Expected a JSON object"}})
 		return
 	}
 	var errs errList

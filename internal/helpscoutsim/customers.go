@@ -58,13 +58,8 @@ func (s *Server) duplicateEmails(self int64, emails []Entry, path string) errLis
 
 // handleCreateCustomer is POST /v2/customers.
 func (s *Server) handleCreateCustomer(w http.ResponseWriter, rq *request) {
-	v, ok := decodeBody(w, rq)
+	m, ok := decodeObject(w, rq)
 	if !ok {
-		return
-	}
-	m, isObj := v.(map[string]any)
-	if !isObj {
-		writeBadRequest(w, rq.corr, errList{{Message: "Expected a JSON object"}})
 		return
 	}
 	var errs errList
@@ -133,13 +128,8 @@ func (s *Server) handlePutCustomer(w http.ResponseWriter, rq *request) {
 	if !ok {
 		return
 	}
-	v, ok := decodeBody(w, rq)
+	m, ok := decodeObject(w, rq)
 	if !ok {
-		return
-	}
-	m, isObj := v.(map[string]any)
-	if !isObj {
-		writeBadRequest(w, rq.corr, errList{{Message: "Expected a JSON object"}})
 		return
 	}
 	var errs errList

@@ -39,6 +39,21 @@ func javaLen(s string) int {
 	return len(utf16.Encode([]rune(s)))
 }
 
+// decodeObject reads the request body as a JSON object, answering 400 as
+// decodeBody does, or with "Expected a JSON object" for any other value.
+func decodeObject(w http.ResponseWriter, rq *request) (map[string]any, bool) {
+	v, ok := decodeBody(w, rq)
+	if !ok {
+		return nil, false
+	}
+	m, isObj := v.(map[string]any)
+	if !isObj {
+		writeBadRequest(w, rq.corr, errList{{Message: "Expected a JSON object"}})
+		return nil, false
+	}
+	return m, true
+}
+
 // decodeBody reads a JSON body. It refuses bytes that are not UTF-8 and
 // strings holding NUL with an encoding error, and unreadable JSON with a
 // plain bad request. On failure the answer is written and ok is false.
