@@ -197,15 +197,8 @@ func Middleware(s Stores, next http.Handler) http.Handler {
 	})
 }
 
-// With returns ctx carrying l.
-func With(ctx context.Context, l *Loaders) context.Context {
-	z := &lazy{loaders: l}
-	z.once.Do(func() {})
-	return context.WithValue(ctx, ctxKey{}, z)
-}
-
 // For returns the request's loaders, or nil outside a request that passed
-// through Middleware or With.
+// through Middleware.
 func For(ctx context.Context) *Loaders {
 	if z, ok := ctx.Value(ctxKey{}).(*lazy); ok {
 		return z.get()
