@@ -48,6 +48,8 @@ type SyncEvent struct {
 	SourceRef *string `bun:"source_ref"`
 	// Actor is who started the event by hand.
 	Actor *string `bun:"actor"`
+	// JobID is the sync job this event is an attempt of, if any.
+	JobID *int64 `bun:"job_id"`
 }
 
 // HelpScoutURL returns the link that opens the event's conversation in

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"encoding/json"
+
 	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/graph/model"
 	"github.com/kivalogic/helpscout-log/internal/auth"
@@ -50,4 +52,14 @@ func diagnosticsModel(d *synclog.Diagnostics) *model.Diagnostics {
 		m.Indexes[i] = &d.Stats.Indexes[i]
 	}
 	return m
+}
+
+// summaryKey identifies a summary subscription's arguments, so that
+// subscribers asking for the same summary share one computation.
+func summaryKey(w synclog.RelativeRange, f *synclog.FilterInput) string {
+	b, _ := json.Marshal(struct {
+		W synclog.RelativeRange
+		F *synclog.FilterInput
+	}{w, f})
+	return string(b)
 }

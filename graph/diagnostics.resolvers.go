@@ -18,3 +18,7 @@ func (r *queryResolver) Diagnostics(ctx context.Context) (*model.Diagnostics, er
 	}
 	return diagnosticsModel(d), nil
 }
+
+func (r *Resolver) Diagnostics() DiagnosticsResolver { return &diagnosticsResolver{r} }
+
+type diagnosticsResolver struct{ *Resolver }

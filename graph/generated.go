@@ -17,7 +17,9 @@ import (
 	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/graph/model"
 	"github.com/kivalogic/helpscout-log/internal/auth"
+	"github.com/kivalogic/helpscout-log/internal/live"
 	"github.com/kivalogic/helpscout-log/internal/pagination"
+	"github.com/kivalogic/helpscout-log/internal/syncer"
 	"github.com/kivalogic/helpscout-log/internal/synclog"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -35,8 +37,10 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Conversation() ConversationResolver
 	Customer() CustomerResolver
+	Diagnostics() DiagnosticsResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 	SyncEvent() SyncEventResolver
 }
 
@@ -45,6 +49,46 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	ApiUsage struct {
+		Buckets            func(childComplexity int) int
+		Calls              func(childComplexity int) int
+		From               func(childComplexity int) int
+		LimitPerMinute     func(childComplexity int) int
+		PeakUnitsPerMinute func(childComplexity int) int
+		PeakUtilization    func(childComplexity int) int
+		RateLimited        func(childComplexity int) int
+		To                 func(childComplexity int) int
+		Units              func(childComplexity int) int
+	}
+
+	ApiUsageBucket struct {
+		Calls              func(childComplexity int) int
+		Failed             func(childComplexity int) int
+		MinRemaining       func(childComplexity int) int
+		PeakUnitsPerMinute func(childComplexity int) int
+		RateLimited        func(childComplexity int) int
+		Start              func(childComplexity int) int
+		Units              func(childComplexity int) int
+	}
+
+	BulkRetryResult struct {
+		Events    func(childComplexity int) int
+		Queued    func(childComplexity int) int
+		Skipped   func(childComplexity int) int
+		Truncated func(childComplexity int) int
+	}
+
+	ConnectionTestResult struct {
+		DurationMs     func(childComplexity int) int
+		ErrorCode      func(childComplexity int) int
+		HTTPStatus     func(childComplexity int) int
+		MailboxName    func(childComplexity int) int
+		Message        func(childComplexity int) int
+		OK             func(childComplexity int) int
+		RateLimit      func(childComplexity int) int
+		TokenExpiresAt func(childComplexity int) int
+	}
+
 	Conversation struct {
 		Assignee      func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
@@ -107,6 +151,7 @@ type ComplexityRoot struct {
 		OldestEventAt   func(childComplexity int) int
 		Pool            func(childComplexity int) int
 		PostgresVersion func(childComplexity int) int
+		Queue           func(childComplexity int) int
 		Tables          func(childComplexity int) int
 		Version         func(childComplexity int) int
 	}
@@ -135,6 +180,23 @@ type ComplexityRoot struct {
 		Valid func(childComplexity int) int
 	}
 
+	IntakeResult struct {
+		Duplicate func(childComplexity int) int
+		Event     func(childComplexity int) int
+	}
+
+	IntegrationSettings struct {
+		APIURL               func(childComplexity int) int
+		BatchIntervalSeconds func(childComplexity int) int
+		ClientID             func(childComplexity int) int
+		ClientSecretSet      func(childComplexity int) int
+		MailboxID            func(childComplexity int) int
+		Paused               func(childComplexity int) int
+		UpdatedAt            func(childComplexity int) int
+		UpdatedBy            func(childComplexity int) int
+		WebhookSecretSet     func(childComplexity int) int
+	}
+
 	MigrationStatus struct {
 		Current func(childComplexity int) int
 		Pending func(childComplexity int) int
@@ -152,7 +214,12 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		RetrySync func(childComplexity int, id string) int
+		RetryFailedSyncs          func(childComplexity int, filter *synclog.FilterInput, limit *int) int
+		RetrySync                 func(childComplexity int, id string) int
+		SubmitContactForm         func(childComplexity int, input syncer.ContactForm) int
+		SyncCustomer              func(childComplexity int, input syncer.CustomerRecord) int
+		TestHelpScoutConnection   func(childComplexity int) int
+		UpdateIntegrationSettings func(childComplexity int, input syncer.SettingsInput) int
 	}
 
 	PageInfo struct {
@@ -171,16 +238,34 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		APIUsage                   func(childComplexity int, rangeArg *synclog.TimeRangeInput, bucket *syncer.UsageBucket) int
 		Conversation               func(childComplexity int, id *string, number *string) int
 		Customer                   func(childComplexity int, email string) int
 		Customers                  func(childComplexity int, filter *synclog.CustomerFilterInput, first *int, after *string, last *int, before *string) int
 		Diagnostics                func(childComplexity int) int
 		DuplicateTickets           func(childComplexity int, rangeArg *synclog.TimeRangeInput, windowMinutes *int, first *int) int
+		IntegrationSettings        func(childComplexity int) int
 		MissingTicketInvestigation func(childComplexity int, email string, at time.Time, windowMinutes *int) int
+		RateLimitBudget            func(childComplexity int) int
 		Summary                    func(childComplexity int, rangeArg *synclog.TimeRangeInput, filter *synclog.FilterInput, bucket *db.TimeBucket) int
 		SyncEvent                  func(childComplexity int, id string) int
 		SyncEvents                 func(childComplexity int, filter *synclog.FilterInput, first *int, after *string, last *int, before *string, orderBy *synclog.EventOrder) int
 		Viewer                     func(childComplexity int) int
+	}
+
+	RateLimitBudget struct {
+		Limit          func(childComplexity int) int
+		PausedUntil    func(childComplexity int) int
+		ReadAt         func(childComplexity int) int
+		Remaining      func(childComplexity int) int
+		RemainingRatio func(childComplexity int) int
+		Used           func(childComplexity int) int
+		WindowStart    func(childComplexity int) int
+	}
+
+	Subscription struct {
+		Summary    func(childComplexity int, window *synclog.RelativeRange, filter *synclog.FilterInput) int
+		SyncEvents func(childComplexity int, filter *synclog.FilterInput, after *string) int
 	}
 
 	Summary struct {
@@ -228,6 +313,13 @@ type ComplexityRoot struct {
 		Type           func(childComplexity int) int
 	}
 
+	SyncEventChange struct {
+		Cursor func(childComplexity int) int
+		Event  func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Replay func(childComplexity int) int
+	}
+
 	SyncEventConnection struct {
 		Edges      func(childComplexity int) int
 		Nodes      func(childComplexity int) int
@@ -238,6 +330,17 @@ type ComplexityRoot struct {
 	SyncEventEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	SyncQueue struct {
+		Budget         func(childComplexity int) int
+		Due            func(childComplexity int) int
+		Failed         func(childComplexity int) int
+		OldestDueAt    func(childComplexity int) int
+		Queued         func(childComplexity int) int
+		Running        func(childComplexity int) int
+		TokenExpiresAt func(childComplexity int) int
+		Workers        func(childComplexity int) int
 	}
 
 	TableStat struct {
@@ -270,6 +373,17 @@ type ComplexityRoot struct {
 		Role        func(childComplexity int) int
 		Subject     func(childComplexity int) int
 	}
+
+	WorkerHeartbeat struct {
+		Alive      func(childComplexity int) int
+		Hostname   func(childComplexity int) int
+		ID         func(childComplexity int) int
+		JobsDone   func(childComplexity int) int
+		JobsFailed func(childComplexity int) int
+		LastSeenAt func(childComplexity int) int
+		StartedAt  func(childComplexity int) int
+		Version    func(childComplexity int) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
@@ -285,8 +399,16 @@ type CustomerResolver interface {
 	Events(ctx context.Context, obj *db.Customer, filter *synclog.FilterInput, first *int, after *string, last *int, before *string) (*synclog.EventConnection, error)
 	Conversations(ctx context.Context, obj *db.Customer, first *int, after *string, last *int, before *string) (*synclog.ConversationConnection, error)
 }
+type DiagnosticsResolver interface {
+	Queue(ctx context.Context, obj *model.Diagnostics) (*syncer.Queue, error)
+}
 type MutationResolver interface {
 	RetrySync(ctx context.Context, id string) (*db.SyncEvent, error)
+	SubmitContactForm(ctx context.Context, input syncer.ContactForm) (*syncer.IntakeResult, error)
+	SyncCustomer(ctx context.Context, input syncer.CustomerRecord) (*syncer.IntakeResult, error)
+	RetryFailedSyncs(ctx context.Context, filter *synclog.FilterInput, limit *int) (*syncer.BulkRetryResult, error)
+	UpdateIntegrationSettings(ctx context.Context, input syncer.SettingsInput) (*syncer.Settings, error)
+	TestHelpScoutConnection(ctx context.Context) (*syncer.ConnectionTest, error)
 }
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.Viewer, error)
@@ -299,6 +421,13 @@ type QueryResolver interface {
 	DuplicateTickets(ctx context.Context, rangeArg *synclog.TimeRangeInput, windowMinutes *int, first *int) ([]*db.DuplicateGroup, error)
 	MissingTicketInvestigation(ctx context.Context, email string, at time.Time, windowMinutes *int) (*synclog.MissingTicketReport, error)
 	Summary(ctx context.Context, rangeArg *synclog.TimeRangeInput, filter *synclog.FilterInput, bucket *db.TimeBucket) (*db.Summary, error)
+	APIUsage(ctx context.Context, rangeArg *synclog.TimeRangeInput, bucket *syncer.UsageBucket) (*syncer.APIUsage, error)
+	RateLimitBudget(ctx context.Context) (*syncer.Budget, error)
+	IntegrationSettings(ctx context.Context) (*syncer.Settings, error)
+}
+type SubscriptionResolver interface {
+	SyncEvents(ctx context.Context, filter *synclog.FilterInput, after *string) (<-chan *live.Change, error)
+	Summary(ctx context.Context, window *synclog.RelativeRange, filter *synclog.FilterInput) (<-chan *db.Summary, error)
 }
 type SyncEventResolver interface {
 	Customer(ctx context.Context, obj *db.SyncEvent) (*db.Customer, error)
@@ -326,6 +455,178 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "ApiUsage.buckets":
+		if e.ComplexityRoot.ApiUsage.Buckets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsage.Buckets(childComplexity), true
+	case "ApiUsage.calls":
+		if e.ComplexityRoot.ApiUsage.Calls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsage.Calls(childComplexity), true
+	case "ApiUsage.from":
+		if e.ComplexityRoot.ApiUsage.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsage.From(childComplexity), true
+	case "ApiUsage.limitPerMinute":
+		if e.ComplexityRoot.ApiUsage.LimitPerMinute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsage.LimitPerMinute(childComplexity), true
+	case "ApiUsage.peakUnitsPerMinute":
+		if e.ComplexityRoot.ApiUsage.PeakUnitsPerMinute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsage.PeakUnitsPerMinute(childComplexity), true
+	case "ApiUsage.peakUtilization":
+		if e.ComplexityRoot.ApiUsage.PeakUtilization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsage.PeakUtilization(childComplexity), true
+	case "ApiUsage.rateLimited":
+		if e.ComplexityRoot.ApiUsage.RateLimited == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsage.RateLimited(childComplexity), true
+	case "ApiUsage.to":
+		if e.ComplexityRoot.ApiUsage.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsage.To(childComplexity), true
+	case "ApiUsage.units":
+		if e.ComplexityRoot.ApiUsage.Units == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsage.Units(childComplexity), true
+
+	case "ApiUsageBucket.calls":
+		if e.ComplexityRoot.ApiUsageBucket.Calls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsageBucket.Calls(childComplexity), true
+	case "ApiUsageBucket.failed":
+		if e.ComplexityRoot.ApiUsageBucket.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsageBucket.Failed(childComplexity), true
+	case "ApiUsageBucket.minRemaining":
+		if e.ComplexityRoot.ApiUsageBucket.MinRemaining == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsageBucket.MinRemaining(childComplexity), true
+	case "ApiUsageBucket.peakUnitsPerMinute":
+		if e.ComplexityRoot.ApiUsageBucket.PeakUnitsPerMinute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsageBucket.PeakUnitsPerMinute(childComplexity), true
+	case "ApiUsageBucket.rateLimited":
+		if e.ComplexityRoot.ApiUsageBucket.RateLimited == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsageBucket.RateLimited(childComplexity), true
+	case "ApiUsageBucket.start":
+		if e.ComplexityRoot.ApiUsageBucket.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsageBucket.Start(childComplexity), true
+	case "ApiUsageBucket.units":
+		if e.ComplexityRoot.ApiUsageBucket.Units == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiUsageBucket.Units(childComplexity), true
+
+	case "BulkRetryResult.events":
+		if e.ComplexityRoot.BulkRetryResult.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkRetryResult.Events(childComplexity), true
+	case "BulkRetryResult.queued":
+		if e.ComplexityRoot.BulkRetryResult.Queued == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkRetryResult.Queued(childComplexity), true
+	case "BulkRetryResult.skipped":
+		if e.ComplexityRoot.BulkRetryResult.Skipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkRetryResult.Skipped(childComplexity), true
+	case "BulkRetryResult.truncated":
+		if e.ComplexityRoot.BulkRetryResult.Truncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkRetryResult.Truncated(childComplexity), true
+
+	case "ConnectionTestResult.durationMs":
+		if e.ComplexityRoot.ConnectionTestResult.DurationMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionTestResult.DurationMs(childComplexity), true
+	case "ConnectionTestResult.errorCode":
+		if e.ComplexityRoot.ConnectionTestResult.ErrorCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionTestResult.ErrorCode(childComplexity), true
+	case "ConnectionTestResult.httpStatus":
+		if e.ComplexityRoot.ConnectionTestResult.HTTPStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionTestResult.HTTPStatus(childComplexity), true
+	case "ConnectionTestResult.mailboxName":
+		if e.ComplexityRoot.ConnectionTestResult.MailboxName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionTestResult.MailboxName(childComplexity), true
+	case "ConnectionTestResult.message":
+		if e.ComplexityRoot.ConnectionTestResult.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionTestResult.Message(childComplexity), true
+	case "ConnectionTestResult.ok":
+		if e.ComplexityRoot.ConnectionTestResult.OK == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionTestResult.OK(childComplexity), true
+	case "ConnectionTestResult.rateLimit":
+		if e.ComplexityRoot.ConnectionTestResult.RateLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionTestResult.RateLimit(childComplexity), true
+	case "ConnectionTestResult.tokenExpiresAt":
+		if e.ComplexityRoot.ConnectionTestResult.TokenExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionTestResult.TokenExpiresAt(childComplexity), true
 
 	case "Conversation.assignee":
 		if e.ComplexityRoot.Conversation.Assignee == nil {
@@ -606,6 +907,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Diagnostics.PostgresVersion(childComplexity), true
+	case "Diagnostics.queue":
+		if e.ComplexityRoot.Diagnostics.Queue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Diagnostics.Queue(childComplexity), true
 	case "Diagnostics.tables":
 		if e.ComplexityRoot.Diagnostics.Tables == nil {
 			break
@@ -712,6 +1019,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.IndexStat.Valid(childComplexity), true
 
+	case "IntakeResult.duplicate":
+		if e.ComplexityRoot.IntakeResult.Duplicate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntakeResult.Duplicate(childComplexity), true
+	case "IntakeResult.event":
+		if e.ComplexityRoot.IntakeResult.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntakeResult.Event(childComplexity), true
+
+	case "IntegrationSettings.apiUrl":
+		if e.ComplexityRoot.IntegrationSettings.APIURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationSettings.APIURL(childComplexity), true
+	case "IntegrationSettings.batchIntervalSeconds":
+		if e.ComplexityRoot.IntegrationSettings.BatchIntervalSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationSettings.BatchIntervalSeconds(childComplexity), true
+	case "IntegrationSettings.clientId":
+		if e.ComplexityRoot.IntegrationSettings.ClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationSettings.ClientID(childComplexity), true
+	case "IntegrationSettings.clientSecretSet":
+		if e.ComplexityRoot.IntegrationSettings.ClientSecretSet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationSettings.ClientSecretSet(childComplexity), true
+	case "IntegrationSettings.mailboxId":
+		if e.ComplexityRoot.IntegrationSettings.MailboxID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationSettings.MailboxID(childComplexity), true
+	case "IntegrationSettings.paused":
+		if e.ComplexityRoot.IntegrationSettings.Paused == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationSettings.Paused(childComplexity), true
+	case "IntegrationSettings.updatedAt":
+		if e.ComplexityRoot.IntegrationSettings.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationSettings.UpdatedAt(childComplexity), true
+	case "IntegrationSettings.updatedBy":
+		if e.ComplexityRoot.IntegrationSettings.UpdatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationSettings.UpdatedBy(childComplexity), true
+	case "IntegrationSettings.webhookSecretSet":
+		if e.ComplexityRoot.IntegrationSettings.WebhookSecretSet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationSettings.WebhookSecretSet(childComplexity), true
+
 	case "MigrationStatus.current":
 		if e.ComplexityRoot.MigrationStatus.Current == nil {
 			break
@@ -774,6 +1149,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MissingTicketReport.Verdict(childComplexity), true
 
+	case "Mutation.retryFailedSyncs":
+		if e.ComplexityRoot.Mutation.RetryFailedSyncs == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retryFailedSyncs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetryFailedSyncs(childComplexity, args["filter"].(*synclog.FilterInput), args["limit"].(*int)), true
 	case "Mutation.retrySync":
 		if e.ComplexityRoot.Mutation.RetrySync == nil {
 			break
@@ -785,6 +1171,45 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RetrySync(childComplexity, args["id"].(string)), true
+	case "Mutation.submitContactForm":
+		if e.ComplexityRoot.Mutation.SubmitContactForm == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_submitContactForm_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SubmitContactForm(childComplexity, args["input"].(syncer.ContactForm)), true
+	case "Mutation.syncCustomer":
+		if e.ComplexityRoot.Mutation.SyncCustomer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_syncCustomer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SyncCustomer(childComplexity, args["input"].(syncer.CustomerRecord)), true
+	case "Mutation.testHelpScoutConnection":
+		if e.ComplexityRoot.Mutation.TestHelpScoutConnection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.TestHelpScoutConnection(childComplexity), true
+	case "Mutation.updateIntegrationSettings":
+		if e.ComplexityRoot.Mutation.UpdateIntegrationSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateIntegrationSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateIntegrationSettings(childComplexity, args["input"].(syncer.SettingsInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -842,6 +1267,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PoolStat.WaitCount(childComplexity), true
 
+	case "Query.apiUsage":
+		if e.ComplexityRoot.Query.APIUsage == nil {
+			break
+		}
+
+		args, err := ec.field_Query_apiUsage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.APIUsage(childComplexity, args["range"].(*synclog.TimeRangeInput), args["bucket"].(*syncer.UsageBucket)), true
 	case "Query.conversation":
 		if e.ComplexityRoot.Query.Conversation == nil {
 			break
@@ -892,6 +1328,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.DuplicateTickets(childComplexity, args["range"].(*synclog.TimeRangeInput), args["windowMinutes"].(*int), args["first"].(*int)), true
+	case "Query.integrationSettings":
+		if e.ComplexityRoot.Query.IntegrationSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.IntegrationSettings(childComplexity), true
 
 	case "Query.missingTicketInvestigation":
 		if e.ComplexityRoot.Query.MissingTicketInvestigation == nil {
@@ -904,6 +1346,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.MissingTicketInvestigation(childComplexity, args["email"].(string), args["at"].(time.Time), args["windowMinutes"].(*int)), true
+	case "Query.rateLimitBudget":
+		if e.ComplexityRoot.Query.RateLimitBudget == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.RateLimitBudget(childComplexity), true
 	case "Query.summary":
 		if e.ComplexityRoot.Query.Summary == nil {
 			break
@@ -943,6 +1391,72 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "RateLimitBudget.limit":
+		if e.ComplexityRoot.RateLimitBudget.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitBudget.Limit(childComplexity), true
+	case "RateLimitBudget.pausedUntil":
+		if e.ComplexityRoot.RateLimitBudget.PausedUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitBudget.PausedUntil(childComplexity), true
+	case "RateLimitBudget.readAt":
+		if e.ComplexityRoot.RateLimitBudget.ReadAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitBudget.ReadAt(childComplexity), true
+	case "RateLimitBudget.remaining":
+		if e.ComplexityRoot.RateLimitBudget.Remaining == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitBudget.Remaining(childComplexity), true
+	case "RateLimitBudget.remainingRatio":
+		if e.ComplexityRoot.RateLimitBudget.RemainingRatio == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitBudget.RemainingRatio(childComplexity), true
+	case "RateLimitBudget.used":
+		if e.ComplexityRoot.RateLimitBudget.Used == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitBudget.Used(childComplexity), true
+	case "RateLimitBudget.windowStart":
+		if e.ComplexityRoot.RateLimitBudget.WindowStart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitBudget.WindowStart(childComplexity), true
+
+	case "Subscription.summary":
+		if e.ComplexityRoot.Subscription.Summary == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_summary_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.Summary(childComplexity, args["window"].(*synclog.RelativeRange), args["filter"].(*synclog.FilterInput)), true
+	case "Subscription.syncEvents":
+		if e.ComplexityRoot.Subscription.SyncEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_syncEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.SyncEvents(childComplexity, args["filter"].(*synclog.FilterInput), args["after"].(*string)), true
 
 	case "Summary.apiCalls":
 		if e.ComplexityRoot.Summary.APICalls == nil {
@@ -1180,6 +1694,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SyncEvent.Type(childComplexity), true
 
+	case "SyncEventChange.cursor":
+		if e.ComplexityRoot.SyncEventChange.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncEventChange.Cursor(childComplexity), true
+	case "SyncEventChange.event":
+		if e.ComplexityRoot.SyncEventChange.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncEventChange.Event(childComplexity), true
+	case "SyncEventChange.kind":
+		if e.ComplexityRoot.SyncEventChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncEventChange.Kind(childComplexity), true
+	case "SyncEventChange.replay":
+		if e.ComplexityRoot.SyncEventChange.Replay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncEventChange.Replay(childComplexity), true
+
 	case "SyncEventConnection.edges":
 		if e.ComplexityRoot.SyncEventConnection.Edges == nil {
 			break
@@ -1217,6 +1756,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncEventEdge.Node(childComplexity), true
+
+	case "SyncQueue.budget":
+		if e.ComplexityRoot.SyncQueue.Budget == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncQueue.Budget(childComplexity), true
+	case "SyncQueue.due":
+		if e.ComplexityRoot.SyncQueue.Due == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncQueue.Due(childComplexity), true
+	case "SyncQueue.failed":
+		if e.ComplexityRoot.SyncQueue.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncQueue.Failed(childComplexity), true
+	case "SyncQueue.oldestDueAt":
+		if e.ComplexityRoot.SyncQueue.OldestDueAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncQueue.OldestDueAt(childComplexity), true
+	case "SyncQueue.queued":
+		if e.ComplexityRoot.SyncQueue.Queued == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncQueue.Queued(childComplexity), true
+	case "SyncQueue.running":
+		if e.ComplexityRoot.SyncQueue.Running == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncQueue.Running(childComplexity), true
+	case "SyncQueue.tokenExpiresAt":
+		if e.ComplexityRoot.SyncQueue.TokenExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncQueue.TokenExpiresAt(childComplexity), true
+	case "SyncQueue.workers":
+		if e.ComplexityRoot.SyncQueue.Workers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncQueue.Workers(childComplexity), true
 
 	case "TableStat.estimatedRows":
 		if e.ComplexityRoot.TableStat.EstimatedRows == nil {
@@ -1336,6 +1924,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Viewer.Subject(childComplexity), true
 
+	case "WorkerHeartbeat.alive":
+		if e.ComplexityRoot.WorkerHeartbeat.Alive == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkerHeartbeat.Alive(childComplexity), true
+	case "WorkerHeartbeat.hostname":
+		if e.ComplexityRoot.WorkerHeartbeat.Hostname == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkerHeartbeat.Hostname(childComplexity), true
+	case "WorkerHeartbeat.id":
+		if e.ComplexityRoot.WorkerHeartbeat.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkerHeartbeat.ID(childComplexity), true
+	case "WorkerHeartbeat.jobsDone":
+		if e.ComplexityRoot.WorkerHeartbeat.JobsDone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkerHeartbeat.JobsDone(childComplexity), true
+	case "WorkerHeartbeat.jobsFailed":
+		if e.ComplexityRoot.WorkerHeartbeat.JobsFailed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkerHeartbeat.JobsFailed(childComplexity), true
+	case "WorkerHeartbeat.lastSeenAt":
+		if e.ComplexityRoot.WorkerHeartbeat.LastSeenAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkerHeartbeat.LastSeenAt(childComplexity), true
+	case "WorkerHeartbeat.startedAt":
+		if e.ComplexityRoot.WorkerHeartbeat.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkerHeartbeat.StartedAt(childComplexity), true
+	case "WorkerHeartbeat.version":
+		if e.ComplexityRoot.WorkerHeartbeat.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkerHeartbeat.Version(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -1345,7 +1982,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("ContactFormInput", ec.unmarshalInputContactFormInput),
 			graphql.NewInputUnmarshaler("CustomerFilter", ec.unmarshalInputCustomerFilter),
+			graphql.NewInputUnmarshaler("CustomerSyncInput", ec.unmarshalInputCustomerSyncInput),
+			graphql.NewInputUnmarshaler("IntegrationSettingsInput", ec.unmarshalInputIntegrationSettingsInput),
 			graphql.NewInputUnmarshaler("SyncEventFilter", ec.unmarshalInputSyncEventFilter),
 			graphql.NewInputUnmarshaler("SyncEventOrder", ec.unmarshalInputSyncEventOrder),
 			graphql.NewInputUnmarshaler("TimeRangeInput", ec.unmarshalInputTimeRangeInput),
@@ -1393,6 +2033,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -1992,6 +2649,51 @@ extend type Query {
   ): MissingTicketReport @hasRole(role: MANAGER)
 }
 `, BuiltIn: false},
+	{Name: "../schema/live.graphqls", Input: `"""How an event changed."""
+enum ChangeKind {
+  "The event was written."
+  CREATED
+  "The event changed, for example from PENDING to SUCCESS or FAILED."
+  UPDATED
+}
+
+"""One change of a sync event, as the live feed delivers it."""
+type SyncEventChange {
+  """
+  The position of this change in the feed. Pass it as after to resume
+  after a disconnect without a gap or a duplicate.
+  """
+  cursor: String!
+  "Whether the event was written or changed."
+  kind: ChangeKind!
+  "Whether the change is replayed from before the subscription started (catch-up)."
+  replay: Boolean!
+  "The event as it is after the change."
+  event: SyncEvent!
+}
+
+"""Live updates, over WebSocket (graphql-transport-ws or graphql-ws)."""
+type Subscription {
+  """
+  Every new event and every status change that matches the filter. With
+  after (a cursor from this feed, or from the syncEvents list), first
+  everything since that cursor, in order, then live changes.
+  """
+  syncEvents(
+    "Which events."
+    filter: SyncEventFilter
+    "Resume after this cursor."
+    after: String
+  ): SyncEventChange! @hasRole(role: MANAGER)
+  "The summary of the last window, pushed when it changes (at most once a second)."
+  summary(
+    "The window."
+    window: RelativeRange = LAST_24_HOURS
+    "Which events."
+    filter: SyncEventFilter
+  ): Summary! @hasRole(role: MANAGER)
+}
+`, BuiltIn: false},
 	{Name: "../schema/schema.graphqls", Input: `"""
 Guards a field: the caller's token must carry at least this role.
 Roles form a ladder, MANAGER < ADMINISTRATOR < KIVA_ADMIN; SERVICE stands
@@ -2179,12 +2881,365 @@ extend type Query {
   ): Summary @hasRole(role: MANAGER)
 }
 `, BuiltIn: false},
+	{Name: "../schema/sync.graphqls", Input: `"""
+A contact-form submission from the host system. It becomes a HelpScout
+conversation (a ticket) in the configured mailbox.
+"""
+input ContactFormInput {
+  "The host system's id for the submission. Sending the same id again never creates a second ticket."
+  submissionId: String!
+  "The customer's email address."
+  email: String!
+  "The customer's full name, as typed into the form."
+  name: String
+  "The subject line."
+  subject: String!
+  "The customer's message."
+  message: String!
+  "When the customer submitted the form; defaults to now."
+  submittedAt: Time
+}
+
+"""A customer record from the host system, to create or update in HelpScout."""
+input CustomerSyncInput {
+  "The customer's email address; the key that finds the customer again."
+  email: String!
+  "First name, 1 to 40 characters."
+  firstName: String
+  "Last name, 1 to 40 characters."
+  lastName: String
+  "Job title, at most 60 characters."
+  jobTitle: String
+  "Location, at most 60 characters."
+  location: String
+  "Organization, at most 60 characters."
+  organization: String
+  "Free notes, at most 200 characters."
+  background: String
+  "A phone number (sent when the customer is created)."
+  phone: String
+}
+
+"""What an intake call queued."""
+type IntakeResult {
+  """
+  The PENDING event of the queued attempt. For a duplicate submission, the
+  event of the submission accepted first.
+  """
+  event: SyncEvent!
+  "Whether the same submission was accepted before, so that nothing new was queued."
+  duplicate: Boolean!
+}
+
+"""The outcome of a bulk retry."""
+type BulkRetryResult {
+  "How many failed events were queued again as new attempts."
+  queued: Int!
+  "Failed events the filter selected that could not be retried (already retried, or not tied to a job)."
+  skipped: Int!
+  "Whether the filter selected more failed events than the limit allowed."
+  truncated: Boolean!
+  "The new PENDING attempts."
+  events: [SyncEvent!]!
+}
+
+"""The HelpScout connection as configured. Secrets are never returned."""
+type IntegrationSettings {
+  "The API's base URL."
+  apiUrl: String!
+  "The OAuth2 App ID."
+  clientId: String
+  "Whether an OAuth2 App Secret is configured."
+  clientSecretSet: Boolean!
+  "The mailbox that contact forms go to."
+  mailboxId: Int
+  "Whether a webhook secret is configured."
+  webhookSecretSet: Boolean!
+  "How often changed customers are sent in one batch, in seconds."
+  batchIntervalSeconds: Int!
+  "Whether the workers are paused (nothing is sent to HelpScout)."
+  paused: Boolean!
+  "Who changed the settings last."
+  updatedBy: String
+  "When the settings were changed last."
+  updatedAt: Time
+}
+
+"""Changes to the integration settings; fields left out keep their value."""
+input IntegrationSettingsInput {
+  "The API's base URL (https, or http for a local simulator)."
+  apiUrl: String
+  "The OAuth2 App ID."
+  clientId: String
+  "The OAuth2 App Secret (write-only)."
+  clientSecret: String
+  "The mailbox that contact forms go to."
+  mailboxId: Int
+  "The secret HelpScout signs webhooks with (write-only)."
+  webhookSecret: String
+  "How often changed customers are sent in one batch, in seconds (10 to 86400)."
+  batchIntervalSeconds: Int
+  "Pause or resume the workers."
+  paused: Boolean
+}
+
+"""The account's HelpScout rate-limit budget, shared by every replica."""
+type RateLimitBudget {
+  "Units allowed per minute (a write costs 2, a read 1)."
+  limit: Int!
+  "Units our replicas have spent in the current minute."
+  used: Int!
+  "Units left in the current minute according to HelpScout's latest answer."
+  remaining: Int
+  "The share of the minute's budget still available, from 0 to 1."
+  remainingRatio: Float!
+  "The start of the current minute window."
+  windowStart: Time!
+  "When HelpScout's headers were last read."
+  readAt: Time
+  "Set while every replica waits out a 429 from HelpScout."
+  pausedUntil: Time
+}
+
+"""The outcome of a connection test."""
+type ConnectionTestResult {
+  "Whether the credentials work and the mailbox exists."
+  ok: Boolean!
+  "Why the test failed."
+  errorCode: ErrorCode
+  "A readable outcome, with HelpScout's own message on failure."
+  message: String!
+  "HelpScout's HTTP status."
+  httpStatus: Int
+  "How long the test took."
+  durationMs: Int!
+  "The configured mailbox's name, when found."
+  mailboxName: String
+  "When the access token expires."
+  tokenExpiresAt: Time
+  "The rate-limit reading of the test's answer."
+  rateLimit: RateLimitBudget
+}
+
+"""The width of an API-usage bucket."""
+enum UsageBucket {
+  "One minute; ranges up to 24 hours."
+  MINUTE
+  "One hour."
+  HOUR
+  "One day."
+  DAY
+}
+
+"""HelpScout API use in one bucket."""
+type ApiUsageBucket {
+  "The bucket's start (UTC)."
+  start: Time!
+  "HTTP requests sent."
+  calls: Int!
+  "Rate-limit units spent (a write costs 2)."
+  units: Int!
+  "Requests HelpScout refused with 429."
+  rateLimited: Int!
+  "Requests that failed for another reason."
+  failed: Int!
+  "The busiest minute's units in the bucket."
+  peakUnitsPerMinute: Int!
+  "The lowest remaining budget HelpScout reported in the bucket."
+  minRemaining: Int
+}
+
+"""HelpScout API use over a period, against the rate limit."""
+type ApiUsage {
+  "The period's start."
+  from: Time!
+  "The period's end."
+  to: Time!
+  "HTTP requests sent."
+  calls: Int!
+  "Rate-limit units spent."
+  units: Int!
+  "Requests refused with 429."
+  rateLimited: Int!
+  "The busiest minute's units."
+  peakUnitsPerMinute: Int!
+  "The account's limit in units per minute."
+  limitPerMinute: Int!
+  "The busiest minute's use of the limit, from 0 to 1."
+  peakUtilization: Float!
+  "Use per bucket, oldest first; buckets without calls are left out."
+  buckets: [ApiUsageBucket!]!
+}
+
+"""A worker process, as its heartbeat shows it."""
+type WorkerHeartbeat {
+  "The worker's id (host and process)."
+  id: String!
+  "The host name."
+  hostname: String!
+  "The build's version."
+  version: String!
+  "When the worker started."
+  startedAt: Time!
+  "The latest heartbeat."
+  lastSeenAt: Time!
+  "Whether the heartbeat is recent."
+  alive: Boolean!
+  "Jobs finished successfully."
+  jobsDone: Int!
+  "Attempts that failed."
+  jobsFailed: Int!
+}
+
+"""The sync queue."""
+type SyncQueue {
+  "Jobs waiting, due or not."
+  queued: Int!
+  "Jobs due now."
+  due: Int!
+  "Jobs a worker is carrying out."
+  running: Int!
+  "Jobs stopped by a permanent error, waiting for a retry."
+  failed: Int!
+  "When the oldest due job became due."
+  oldestDueAt: Time
+  "Worker heartbeats, newest first."
+  workers: [WorkerHeartbeat!]!
+  "When the current HelpScout access token expires."
+  tokenExpiresAt: Time
+  "The current rate-limit budget."
+  budget: RateLimitBudget!
+}
+
+extend type Diagnostics {
+  "The sync queue, the workers and the HelpScout budget."
+  queue: SyncQueue
+}
+
+extend type Query {
+  "HelpScout API use over a period (default the last 24 hours), in buckets."
+  apiUsage(
+    "The period; the last 24 hours when left out."
+    range: TimeRangeInput
+    "The bucket width."
+    bucket: UsageBucket = HOUR
+  ): ApiUsage @hasRole(role: MANAGER)
+  "The current HelpScout rate-limit budget."
+  rateLimitBudget: RateLimitBudget @hasRole(role: MANAGER)
+  "The integration settings (secrets are never returned)."
+  integrationSettings: IntegrationSettings @hasRole(role: ADMINISTRATOR)
+}
+
+extend type Mutation {
+  """
+  Queues a contact-form submission as a HelpScout conversation and returns
+  its PENDING event. The same submission id sent twice queues nothing new.
+  """
+  submitContactForm(input: ContactFormInput!): IntakeResult @hasRole(role: SERVICE)
+  """
+  Queues a customer record: created in HelpScout the first time
+  (CUSTOMER_SYNCED), updated later (CUSTOMER_UPDATED).
+  """
+  syncCustomer(input: CustomerSyncInput!): IntakeResult @hasRole(role: SERVICE)
+  "Retries what the filter selects among failed events, at most limit of them (1 to 500)."
+  retryFailedSyncs(
+    "Which events; only failed events that were not retried yet are taken."
+    filter: SyncEventFilter
+    "At most this many."
+    limit: Int = 100
+  ): BulkRetryResult @hasRole(role: ADMINISTRATOR)
+  "Changes the integration settings; secrets are write-only."
+  updateIntegrationSettings(input: IntegrationSettingsInput!): IntegrationSettings @hasRole(role: ADMINISTRATOR)
+  "Fetches a token and reads the configured mailbox, to check the settings."
+  testHelpScoutConnection: ConnectionTestResult @hasRole(role: ADMINISTRATOR)
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_ApiUsage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_ApiUsage_from(ctx, field)
+	case "to":
+		return ec.fieldContext_ApiUsage_to(ctx, field)
+	case "calls":
+		return ec.fieldContext_ApiUsage_calls(ctx, field)
+	case "units":
+		return ec.fieldContext_ApiUsage_units(ctx, field)
+	case "rateLimited":
+		return ec.fieldContext_ApiUsage_rateLimited(ctx, field)
+	case "peakUnitsPerMinute":
+		return ec.fieldContext_ApiUsage_peakUnitsPerMinute(ctx, field)
+	case "limitPerMinute":
+		return ec.fieldContext_ApiUsage_limitPerMinute(ctx, field)
+	case "peakUtilization":
+		return ec.fieldContext_ApiUsage_peakUtilization(ctx, field)
+	case "buckets":
+		return ec.fieldContext_ApiUsage_buckets(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiUsage", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiUsageBucket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "start":
+		return ec.fieldContext_ApiUsageBucket_start(ctx, field)
+	case "calls":
+		return ec.fieldContext_ApiUsageBucket_calls(ctx, field)
+	case "units":
+		return ec.fieldContext_ApiUsageBucket_units(ctx, field)
+	case "rateLimited":
+		return ec.fieldContext_ApiUsageBucket_rateLimited(ctx, field)
+	case "failed":
+		return ec.fieldContext_ApiUsageBucket_failed(ctx, field)
+	case "peakUnitsPerMinute":
+		return ec.fieldContext_ApiUsageBucket_peakUnitsPerMinute(ctx, field)
+	case "minRemaining":
+		return ec.fieldContext_ApiUsageBucket_minRemaining(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiUsageBucket", field.Name)
+}
+
+func (ec *executionContext) childFields_BulkRetryResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "queued":
+		return ec.fieldContext_BulkRetryResult_queued(ctx, field)
+	case "skipped":
+		return ec.fieldContext_BulkRetryResult_skipped(ctx, field)
+	case "truncated":
+		return ec.fieldContext_BulkRetryResult_truncated(ctx, field)
+	case "events":
+		return ec.fieldContext_BulkRetryResult_events(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BulkRetryResult", field.Name)
+}
+
+func (ec *executionContext) childFields_ConnectionTestResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_ConnectionTestResult_ok(ctx, field)
+	case "errorCode":
+		return ec.fieldContext_ConnectionTestResult_errorCode(ctx, field)
+	case "message":
+		return ec.fieldContext_ConnectionTestResult_message(ctx, field)
+	case "httpStatus":
+		return ec.fieldContext_ConnectionTestResult_httpStatus(ctx, field)
+	case "durationMs":
+		return ec.fieldContext_ConnectionTestResult_durationMs(ctx, field)
+	case "mailboxName":
+		return ec.fieldContext_ConnectionTestResult_mailboxName(ctx, field)
+	case "tokenExpiresAt":
+		return ec.fieldContext_ConnectionTestResult_tokenExpiresAt(ctx, field)
+	case "rateLimit":
+		return ec.fieldContext_ConnectionTestResult_rateLimit(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConnectionTestResult", field.Name)
+}
 
 func (ec *executionContext) childFields_Conversation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -2314,6 +3369,8 @@ func (ec *executionContext) childFields_Diagnostics(ctx context.Context, field g
 		return ec.fieldContext_Diagnostics_newestEventAt(ctx, field)
 	case "version":
 		return ec.fieldContext_Diagnostics_version(ctx, field)
+	case "queue":
+		return ec.fieldContext_Diagnostics_queue(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Diagnostics", field.Name)
 }
@@ -2364,6 +3421,40 @@ func (ec *executionContext) childFields_IndexStat(ctx context.Context, field gra
 		return ec.fieldContext_IndexStat_valid(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IndexStat", field.Name)
+}
+
+func (ec *executionContext) childFields_IntakeResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "event":
+		return ec.fieldContext_IntakeResult_event(ctx, field)
+	case "duplicate":
+		return ec.fieldContext_IntakeResult_duplicate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntakeResult", field.Name)
+}
+
+func (ec *executionContext) childFields_IntegrationSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "apiUrl":
+		return ec.fieldContext_IntegrationSettings_apiUrl(ctx, field)
+	case "clientId":
+		return ec.fieldContext_IntegrationSettings_clientId(ctx, field)
+	case "clientSecretSet":
+		return ec.fieldContext_IntegrationSettings_clientSecretSet(ctx, field)
+	case "mailboxId":
+		return ec.fieldContext_IntegrationSettings_mailboxId(ctx, field)
+	case "webhookSecretSet":
+		return ec.fieldContext_IntegrationSettings_webhookSecretSet(ctx, field)
+	case "batchIntervalSeconds":
+		return ec.fieldContext_IntegrationSettings_batchIntervalSeconds(ctx, field)
+	case "paused":
+		return ec.fieldContext_IntegrationSettings_paused(ctx, field)
+	case "updatedBy":
+		return ec.fieldContext_IntegrationSettings_updatedBy(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_IntegrationSettings_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntegrationSettings", field.Name)
 }
 
 func (ec *executionContext) childFields_MigrationStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2426,6 +3517,26 @@ func (ec *executionContext) childFields_PoolStat(ctx context.Context, field grap
 		return ec.fieldContext_PoolStat_waitCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PoolStat", field.Name)
+}
+
+func (ec *executionContext) childFields_RateLimitBudget(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "limit":
+		return ec.fieldContext_RateLimitBudget_limit(ctx, field)
+	case "used":
+		return ec.fieldContext_RateLimitBudget_used(ctx, field)
+	case "remaining":
+		return ec.fieldContext_RateLimitBudget_remaining(ctx, field)
+	case "remainingRatio":
+		return ec.fieldContext_RateLimitBudget_remainingRatio(ctx, field)
+	case "windowStart":
+		return ec.fieldContext_RateLimitBudget_windowStart(ctx, field)
+	case "readAt":
+		return ec.fieldContext_RateLimitBudget_readAt(ctx, field)
+	case "pausedUntil":
+		return ec.fieldContext_RateLimitBudget_pausedUntil(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RateLimitBudget", field.Name)
 }
 
 func (ec *executionContext) childFields_Summary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2518,6 +3629,20 @@ func (ec *executionContext) childFields_SyncEvent(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type SyncEvent", field.Name)
 }
 
+func (ec *executionContext) childFields_SyncEventChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_SyncEventChange_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_SyncEventChange_kind(ctx, field)
+	case "replay":
+		return ec.fieldContext_SyncEventChange_replay(ctx, field)
+	case "event":
+		return ec.fieldContext_SyncEventChange_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncEventChange", field.Name)
+}
+
 func (ec *executionContext) childFields_SyncEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -2540,6 +3665,28 @@ func (ec *executionContext) childFields_SyncEventEdge(ctx context.Context, field
 		return ec.fieldContext_SyncEventEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SyncEventEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SyncQueue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "queued":
+		return ec.fieldContext_SyncQueue_queued(ctx, field)
+	case "due":
+		return ec.fieldContext_SyncQueue_due(ctx, field)
+	case "running":
+		return ec.fieldContext_SyncQueue_running(ctx, field)
+	case "failed":
+		return ec.fieldContext_SyncQueue_failed(ctx, field)
+	case "oldestDueAt":
+		return ec.fieldContext_SyncQueue_oldestDueAt(ctx, field)
+	case "workers":
+		return ec.fieldContext_SyncQueue_workers(ctx, field)
+	case "tokenExpiresAt":
+		return ec.fieldContext_SyncQueue_tokenExpiresAt(ctx, field)
+	case "budget":
+		return ec.fieldContext_SyncQueue_budget(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncQueue", field.Name)
 }
 
 func (ec *executionContext) childFields_TableStat(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2602,6 +3749,28 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_canDiagnose(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
+}
+
+func (ec *executionContext) childFields_WorkerHeartbeat(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WorkerHeartbeat_id(ctx, field)
+	case "hostname":
+		return ec.fieldContext_WorkerHeartbeat_hostname(ctx, field)
+	case "version":
+		return ec.fieldContext_WorkerHeartbeat_version(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_WorkerHeartbeat_startedAt(ctx, field)
+	case "lastSeenAt":
+		return ec.fieldContext_WorkerHeartbeat_lastSeenAt(ctx, field)
+	case "alive":
+		return ec.fieldContext_WorkerHeartbeat_alive(ctx, field)
+	case "jobsDone":
+		return ec.fieldContext_WorkerHeartbeat_jobsDone(ctx, field)
+	case "jobsFailed":
+		return ec.fieldContext_WorkerHeartbeat_jobsFailed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkerHeartbeat", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2856,6 +4025,28 @@ func (ec *executionContext) field_Customer_events_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_retryFailedSyncs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*synclog.FilterInput, error) {
+			return ec.unmarshalOSyncEventFilter2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐFilterInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["limit"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_retrySync_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2870,6 +4061,48 @@ func (ec *executionContext) field_Mutation_retrySync_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_submitContactForm_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (syncer.ContactForm, error) {
+			return ec.unmarshalNContactFormInput2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐContactForm(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_syncCustomer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (syncer.CustomerRecord, error) {
+			return ec.unmarshalNCustomerSyncInput2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐCustomerRecord(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateIntegrationSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (syncer.SettingsInput, error) {
+			return ec.unmarshalNIntegrationSettingsInput2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐSettingsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2881,6 +4114,28 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_apiUsage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "range",
+		func(ctx context.Context, v any) (*synclog.TimeRangeInput, error) {
+			return ec.unmarshalOTimeRangeInput2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐTimeRangeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["range"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "bucket",
+		func(ctx context.Context, v any) (*syncer.UsageBucket, error) {
+			return ec.unmarshalOUsageBucket2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐUsageBucket(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["bucket"] = arg1
 	return args, nil
 }
 
@@ -3124,6 +4379,50 @@ func (ec *executionContext) field_Query_syncEvents_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_summary_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "window",
+		func(ctx context.Context, v any) (*synclog.RelativeRange, error) {
+			return ec.unmarshalORelativeRange2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐRelativeRange(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["window"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*synclog.FilterInput, error) {
+			return ec.unmarshalOSyncEventFilter2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐFilterInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_syncEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*synclog.FilterInput, error) {
+			return ec.unmarshalOSyncEventFilter2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐFilterInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field___Directive_args_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3197,6 +4496,677 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _ApiUsage_from(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsage_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsage_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiUsage", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ApiUsage_to(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsage_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsage_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiUsage", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ApiUsage_calls(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsage_calls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Calls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsage_calls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ApiUsage_units(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsage_units(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Units, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsage_units(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ApiUsage_rateLimited(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsage_rateLimited(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RateLimited, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsage_rateLimited(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ApiUsage_peakUnitsPerMinute(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsage_peakUnitsPerMinute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeakUnitsPerMinute, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsage_peakUnitsPerMinute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ApiUsage_limitPerMinute(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsage_limitPerMinute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LimitPerMinute, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsage_limitPerMinute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ApiUsage_peakUtilization(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsage_peakUtilization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeakUtilization(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsage_peakUtilization(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiUsage", field, true, false, "Float")
+}
+
+func (ec *executionContext) _ApiUsage_buckets(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsage_buckets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Buckets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []syncer.APIUsageBucket) graphql.Marshaler {
+			return ec.marshalNApiUsageBucket2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐAPIUsageBucketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsage_buckets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApiUsage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApiUsageBucket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApiUsageBucket_start(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsageBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsageBucket_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsageBucket_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiUsageBucket", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ApiUsageBucket_calls(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsageBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsageBucket_calls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Calls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsageBucket_calls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiUsageBucket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ApiUsageBucket_units(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsageBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsageBucket_units(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Units, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsageBucket_units(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiUsageBucket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ApiUsageBucket_rateLimited(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsageBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsageBucket_rateLimited(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RateLimited, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsageBucket_rateLimited(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiUsageBucket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ApiUsageBucket_failed(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsageBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsageBucket_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsageBucket_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiUsageBucket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ApiUsageBucket_peakUnitsPerMinute(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsageBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsageBucket_peakUnitsPerMinute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeakUnitsPerMinute, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsageBucket_peakUnitsPerMinute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiUsageBucket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ApiUsageBucket_minRemaining(ctx context.Context, field graphql.CollectedField, obj *syncer.APIUsageBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiUsageBucket_minRemaining(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinRemaining, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApiUsageBucket_minRemaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiUsageBucket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BulkRetryResult_queued(ctx context.Context, field graphql.CollectedField, obj *syncer.BulkRetryResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkRetryResult_queued(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Queued, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkRetryResult_queued(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkRetryResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BulkRetryResult_skipped(ctx context.Context, field graphql.CollectedField, obj *syncer.BulkRetryResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkRetryResult_skipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Skipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkRetryResult_skipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkRetryResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BulkRetryResult_truncated(ctx context.Context, field graphql.CollectedField, obj *syncer.BulkRetryResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkRetryResult_truncated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Truncated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkRetryResult_truncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkRetryResult", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _BulkRetryResult_events(ctx context.Context, field graphql.CollectedField, obj *syncer.BulkRetryResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkRetryResult_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*db.SyncEvent) graphql.Marshaler {
+			return ec.marshalNSyncEvent2ᚕᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSyncEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkRetryResult_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BulkRetryResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConnectionTestResult_ok(ctx context.Context, field graphql.CollectedField, obj *syncer.ConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionTestResult_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OK, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionTestResult_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionTestResult", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ConnectionTestResult_errorCode(ctx context.Context, field graphql.CollectedField, obj *syncer.ConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionTestResult_errorCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.ErrorCode) graphql.Marshaler {
+			return ec.marshalOErrorCode2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐErrorCode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionTestResult_errorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionTestResult", field, false, false, "ErrorCode")
+}
+
+func (ec *executionContext) _ConnectionTestResult_message(ctx context.Context, field graphql.CollectedField, obj *syncer.ConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionTestResult_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionTestResult_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionTestResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConnectionTestResult_httpStatus(ctx context.Context, field graphql.CollectedField, obj *syncer.ConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionTestResult_httpStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HTTPStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionTestResult_httpStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionTestResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ConnectionTestResult_durationMs(ctx context.Context, field graphql.CollectedField, obj *syncer.ConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionTestResult_durationMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionTestResult_durationMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionTestResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ConnectionTestResult_mailboxName(ctx context.Context, field graphql.CollectedField, obj *syncer.ConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionTestResult_mailboxName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MailboxName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionTestResult_mailboxName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionTestResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConnectionTestResult_tokenExpiresAt(ctx context.Context, field graphql.CollectedField, obj *syncer.ConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionTestResult_tokenExpiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TokenExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionTestResult_tokenExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionTestResult", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ConnectionTestResult_rateLimit(ctx context.Context, field graphql.CollectedField, obj *syncer.ConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionTestResult_rateLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RateLimit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *syncer.Budget) graphql.Marshaler {
+			return ec.marshalORateLimitBudget2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐBudget(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionTestResult_rateLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConnectionTestResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimitBudget(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.CollectedField, obj *db.Conversation) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -4413,6 +6383,38 @@ func (ec *executionContext) fieldContext_Diagnostics_version(_ context.Context, 
 	return graphql.NewScalarFieldContext("Diagnostics", field, false, false, "String")
 }
 
+func (ec *executionContext) _Diagnostics_queue(ctx context.Context, field graphql.CollectedField, obj *model.Diagnostics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Diagnostics_queue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Diagnostics().Queue(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *syncer.Queue) graphql.Marshaler {
+			return ec.marshalOSyncQueue2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐQueue(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Diagnostics_queue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Diagnostics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncQueue(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DuplicateTicketGroup_reason(ctx context.Context, field graphql.CollectedField, obj *db.DuplicateGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4767,6 +6769,268 @@ func (ec *executionContext) fieldContext_IndexStat_valid(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("IndexStat", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _IntakeResult_event(ctx context.Context, field graphql.CollectedField, obj *syncer.IntakeResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntakeResult_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.SyncEvent) graphql.Marshaler {
+			return ec.marshalNSyncEvent2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSyncEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntakeResult_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IntakeResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IntakeResult_duplicate(ctx context.Context, field graphql.CollectedField, obj *syncer.IntakeResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntakeResult_duplicate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Duplicate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntakeResult_duplicate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntakeResult", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _IntegrationSettings_apiUrl(ctx context.Context, field graphql.CollectedField, obj *syncer.Settings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrationSettings_apiUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.APIURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrationSettings_apiUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrationSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _IntegrationSettings_clientId(ctx context.Context, field graphql.CollectedField, obj *syncer.Settings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrationSettings_clientId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrationSettings_clientId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrationSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _IntegrationSettings_clientSecretSet(ctx context.Context, field graphql.CollectedField, obj *syncer.Settings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrationSettings_clientSecretSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientSecretSet, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrationSettings_clientSecretSet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrationSettings", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _IntegrationSettings_mailboxId(ctx context.Context, field graphql.CollectedField, obj *syncer.Settings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrationSettings_mailboxId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MailboxID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrationSettings_mailboxId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrationSettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IntegrationSettings_webhookSecretSet(ctx context.Context, field graphql.CollectedField, obj *syncer.Settings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrationSettings_webhookSecretSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WebhookSecretSet, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrationSettings_webhookSecretSet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrationSettings", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _IntegrationSettings_batchIntervalSeconds(ctx context.Context, field graphql.CollectedField, obj *syncer.Settings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrationSettings_batchIntervalSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BatchIntervalSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrationSettings_batchIntervalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrationSettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IntegrationSettings_paused(ctx context.Context, field graphql.CollectedField, obj *syncer.Settings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrationSettings_paused(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Paused, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrationSettings_paused(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrationSettings", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _IntegrationSettings_updatedBy(ctx context.Context, field graphql.CollectedField, obj *syncer.Settings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrationSettings_updatedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrationSettings_updatedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrationSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _IntegrationSettings_updatedAt(ctx context.Context, field graphql.CollectedField, obj *syncer.Settings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrationSettings_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrationSettings_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrationSettings", field, false, false, "Time")
+}
+
 func (ec *executionContext) _MigrationStatus_current(ctx context.Context, field graphql.CollectedField, obj *model.MigrationStatus) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5082,6 +7346,304 @@ func (ec *executionContext) fieldContext_Mutation_retrySync(ctx context.Context,
 	if fc.Args, err = ec.field_Mutation_retrySync_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_submitContactForm(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_submitContactForm(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SubmitContactForm(ctx, fc.Args["input"].(syncer.ContactForm))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx, "SERVICE")
+				if err != nil {
+					var zeroVal *syncer.IntakeResult
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *syncer.IntakeResult
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *syncer.IntakeResult) graphql.Marshaler {
+			return ec.marshalOIntakeResult2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐIntakeResult(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_submitContactForm(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IntakeResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_submitContactForm_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_syncCustomer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_syncCustomer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SyncCustomer(ctx, fc.Args["input"].(syncer.CustomerRecord))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx, "SERVICE")
+				if err != nil {
+					var zeroVal *syncer.IntakeResult
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *syncer.IntakeResult
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *syncer.IntakeResult) graphql.Marshaler {
+			return ec.marshalOIntakeResult2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐIntakeResult(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_syncCustomer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IntakeResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_syncCustomer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_retryFailedSyncs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retryFailedSyncs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetryFailedSyncs(ctx, fc.Args["filter"].(*synclog.FilterInput), fc.Args["limit"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx, "ADMINISTRATOR")
+				if err != nil {
+					var zeroVal *syncer.BulkRetryResult
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *syncer.BulkRetryResult
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *syncer.BulkRetryResult) graphql.Marshaler {
+			return ec.marshalOBulkRetryResult2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐBulkRetryResult(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retryFailedSyncs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BulkRetryResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retryFailedSyncs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateIntegrationSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateIntegrationSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateIntegrationSettings(ctx, fc.Args["input"].(syncer.SettingsInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx, "ADMINISTRATOR")
+				if err != nil {
+					var zeroVal *syncer.Settings
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *syncer.Settings
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *syncer.Settings) graphql.Marshaler {
+			return ec.marshalOIntegrationSettings2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐSettings(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateIntegrationSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IntegrationSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateIntegrationSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_testHelpScoutConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_testHelpScoutConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().TestHelpScoutConnection(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx, "ADMINISTRATOR")
+				if err != nil {
+					var zeroVal *syncer.ConnectionTest
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *syncer.ConnectionTest
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *syncer.ConnectionTest) graphql.Marshaler {
+			return ec.marshalOConnectionTestResult2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐConnectionTest(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_testHelpScoutConnection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectionTestResult(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -5889,6 +8451,168 @@ func (ec *executionContext) fieldContext_Query_summary(ctx context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_apiUsage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_apiUsage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().APIUsage(ctx, fc.Args["range"].(*synclog.TimeRangeInput), fc.Args["bucket"].(*syncer.UsageBucket))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *syncer.APIUsage
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *syncer.APIUsage
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *syncer.APIUsage) graphql.Marshaler {
+			return ec.marshalOApiUsage2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐAPIUsage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_apiUsage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApiUsage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_apiUsage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_rateLimitBudget(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_rateLimitBudget(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().RateLimitBudget(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *syncer.Budget
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *syncer.Budget
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *syncer.Budget) graphql.Marshaler {
+			return ec.marshalORateLimitBudget2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐBudget(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_rateLimitBudget(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimitBudget(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_integrationSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_integrationSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().IntegrationSettings(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx, "ADMINISTRATOR")
+				if err != nil {
+					var zeroVal *syncer.Settings
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *syncer.Settings
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *syncer.Settings) graphql.Marshaler {
+			return ec.marshalOIntegrationSettings2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐSettings(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_integrationSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IntegrationSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5961,6 +8685,291 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RateLimitBudget_limit(ctx context.Context, field graphql.CollectedField, obj *syncer.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitBudget_limit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitBudget_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitBudget", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimitBudget_used(ctx context.Context, field graphql.CollectedField, obj *syncer.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitBudget_used(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Used, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitBudget_used(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitBudget", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimitBudget_remaining(ctx context.Context, field graphql.CollectedField, obj *syncer.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitBudget_remaining(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Remaining, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitBudget_remaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitBudget", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimitBudget_remainingRatio(ctx context.Context, field graphql.CollectedField, obj *syncer.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitBudget_remainingRatio(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemainingRatio(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitBudget_remainingRatio(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitBudget", field, true, false, "Float")
+}
+
+func (ec *executionContext) _RateLimitBudget_windowStart(ctx context.Context, field graphql.CollectedField, obj *syncer.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitBudget_windowStart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WindowStart, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitBudget_windowStart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitBudget", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RateLimitBudget_readAt(ctx context.Context, field graphql.CollectedField, obj *syncer.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitBudget_readAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReadAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitBudget_readAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitBudget", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RateLimitBudget_pausedUntil(ctx context.Context, field graphql.CollectedField, obj *syncer.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitBudget_pausedUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PausedUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitBudget_pausedUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitBudget", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Subscription_syncEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_syncEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().SyncEvents(ctx, fc.Args["filter"].(*synclog.FilterInput), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *live.Change
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *live.Change
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *live.Change) graphql.Marshaler {
+			return ec.marshalNSyncEventChange2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋliveᚐChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_syncEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncEventChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_syncEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_summary(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().Summary(ctx, fc.Args["window"].(*synclog.RelativeRange), fc.Args["filter"].(*synclog.FilterInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *db.Summary
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *db.Summary
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Summary) graphql.Marshaler {
+			return ec.marshalNSummary2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_summary(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Summary(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_summary_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -6925,6 +9934,107 @@ func (ec *executionContext) fieldContext_SyncEvent_actor(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("SyncEvent", field, false, false, "String")
 }
 
+func (ec *executionContext) _SyncEventChange_cursor(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncEventChange_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncEventChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncEventChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _SyncEventChange_kind(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncEventChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v live.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋliveᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncEventChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncEventChange", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _SyncEventChange_replay(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncEventChange_replay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncEventChange_replay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncEventChange", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SyncEventChange_event(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncEventChange_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.SyncEvent) graphql.Marshaler {
+			return ec.marshalNSyncEvent2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSyncEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncEventChange_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SyncEventChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SyncEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *synclog.EventConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7094,6 +10204,208 @@ func (ec *executionContext) fieldContext_SyncEventEdge_node(_ context.Context, f
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SyncEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SyncQueue_queued(ctx context.Context, field graphql.CollectedField, obj *syncer.Queue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncQueue_queued(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Queued, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncQueue_queued(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncQueue", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncQueue_due(ctx context.Context, field graphql.CollectedField, obj *syncer.Queue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncQueue_due(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Due, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncQueue_due(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncQueue", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncQueue_running(ctx context.Context, field graphql.CollectedField, obj *syncer.Queue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncQueue_running(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Running, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncQueue_running(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncQueue", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncQueue_failed(ctx context.Context, field graphql.CollectedField, obj *syncer.Queue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncQueue_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncQueue_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncQueue", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncQueue_oldestDueAt(ctx context.Context, field graphql.CollectedField, obj *syncer.Queue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncQueue_oldestDueAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OldestDueAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncQueue_oldestDueAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncQueue", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SyncQueue_workers(ctx context.Context, field graphql.CollectedField, obj *syncer.Queue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncQueue_workers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Workers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []syncer.Worker) graphql.Marshaler {
+			return ec.marshalNWorkerHeartbeat2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐWorkerᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncQueue_workers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SyncQueue",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkerHeartbeat(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SyncQueue_tokenExpiresAt(ctx context.Context, field graphql.CollectedField, obj *syncer.Queue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncQueue_tokenExpiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TokenExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncQueue_tokenExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncQueue", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SyncQueue_budget(ctx context.Context, field graphql.CollectedField, obj *syncer.Queue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncQueue_budget(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Budget, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *syncer.Budget) graphql.Marshaler {
+			return ec.marshalNRateLimitBudget2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐBudget(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncQueue_budget(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SyncQueue",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimitBudget(ctx, field)
 		},
 	}
 	return fc, nil
@@ -7534,6 +10846,190 @@ func (ec *executionContext) _Viewer_canDiagnose(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Viewer_canDiagnose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Viewer", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _WorkerHeartbeat_id(ctx context.Context, field graphql.CollectedField, obj *syncer.Worker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkerHeartbeat_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkerHeartbeat_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkerHeartbeat", field, false, false, "String")
+}
+
+func (ec *executionContext) _WorkerHeartbeat_hostname(ctx context.Context, field graphql.CollectedField, obj *syncer.Worker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkerHeartbeat_hostname(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hostname, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkerHeartbeat_hostname(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkerHeartbeat", field, false, false, "String")
+}
+
+func (ec *executionContext) _WorkerHeartbeat_version(ctx context.Context, field graphql.CollectedField, obj *syncer.Worker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkerHeartbeat_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkerHeartbeat_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkerHeartbeat", field, false, false, "String")
+}
+
+func (ec *executionContext) _WorkerHeartbeat_startedAt(ctx context.Context, field graphql.CollectedField, obj *syncer.Worker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkerHeartbeat_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkerHeartbeat_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkerHeartbeat", field, false, false, "Time")
+}
+
+func (ec *executionContext) _WorkerHeartbeat_lastSeenAt(ctx context.Context, field graphql.CollectedField, obj *syncer.Worker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkerHeartbeat_lastSeenAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSeenAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkerHeartbeat_lastSeenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkerHeartbeat", field, false, false, "Time")
+}
+
+func (ec *executionContext) _WorkerHeartbeat_alive(ctx context.Context, field graphql.CollectedField, obj *syncer.Worker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkerHeartbeat_alive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Alive, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkerHeartbeat_alive(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkerHeartbeat", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _WorkerHeartbeat_jobsDone(ctx context.Context, field graphql.CollectedField, obj *syncer.Worker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkerHeartbeat_jobsDone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JobsDone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkerHeartbeat_jobsDone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkerHeartbeat", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WorkerHeartbeat_jobsFailed(ctx context.Context, field graphql.CollectedField, obj *syncer.Worker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkerHeartbeat_jobsFailed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JobsFailed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkerHeartbeat_jobsFailed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkerHeartbeat", field, false, false, "Int")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -8609,6 +12105,83 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputContactFormInput(ctx context.Context, obj any) (syncer.ContactForm, error) {
+	var it syncer.ContactForm
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"submissionId", "email", "name", "subject", "message", "submittedAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "submissionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("submissionId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubmissionID = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "subject":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subject = data
+		case "message":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("message"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Message = data
+		case "submittedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("submittedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubmittedAt = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalContactFormInput unmarshals raw into the ContactFormInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalContactFormInput(ctx context.Context, raw any) (syncer.ContactForm, error) {
+	var out syncer.ContactForm
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ContactFormInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCustomerFilter(ctx context.Context, obj any) (synclog.CustomerFilterInput, error) {
 	var it synclog.CustomerFilterInput
 	if obj == nil {
@@ -8655,6 +12228,181 @@ func (ec *executionContext) unmarshalInputCustomerFilter(ctx context.Context, ob
 func UnmarshalCustomerFilter(ctx context.Context, raw any) (synclog.CustomerFilterInput, error) {
 	var out synclog.CustomerFilterInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CustomerFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCustomerSyncInput(ctx context.Context, obj any) (syncer.CustomerRecord, error) {
+	var it syncer.CustomerRecord
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"email", "firstName", "lastName", "jobTitle", "location", "organization", "background", "phone"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "firstName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstName = data
+		case "lastName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastName = data
+		case "jobTitle":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jobTitle"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JobTitle = data
+		case "location":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("location"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Location = data
+		case "organization":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Organization = data
+		case "background":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("background"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Background = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCustomerSyncInput unmarshals raw into the CustomerSyncInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCustomerSyncInput(ctx context.Context, raw any) (syncer.CustomerRecord, error) {
+	var out syncer.CustomerRecord
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CustomerSyncInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputIntegrationSettingsInput(ctx context.Context, obj any) (syncer.SettingsInput, error) {
+	var it syncer.SettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"apiUrl", "clientId", "clientSecret", "mailboxId", "webhookSecret", "batchIntervalSeconds", "paused"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "apiUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("apiUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.APIURL = data
+		case "clientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientID = data
+		case "clientSecret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientSecret"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientSecret = data
+		case "mailboxId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mailboxId"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MailboxID = data
+		case "webhookSecret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookSecret"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WebhookSecret = data
+		case "batchIntervalSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("batchIntervalSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BatchIntervalSeconds = data
+		case "paused":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("paused"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Paused = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalIntegrationSettingsInput unmarshals raw into the IntegrationSettingsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalIntegrationSettingsInput(ctx context.Context, raw any) (syncer.SettingsInput, error) {
+	var out syncer.SettingsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "IntegrationSettingsInput", raw, &out)
 	return out, err
 }
 
@@ -8858,6 +12606,258 @@ func UnmarshalTimeRangeInput(ctx context.Context, raw any) (synclog.TimeRangeInp
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var apiUsageImplementors = []string{"ApiUsage"}
+
+func (ec *executionContext) _ApiUsage(ctx context.Context, sel ast.SelectionSet, obj *syncer.APIUsage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, apiUsageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ApiUsage")
+		case "from":
+			out.Values[i] = ec._ApiUsage_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._ApiUsage_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "calls":
+			out.Values[i] = ec._ApiUsage_calls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "units":
+			out.Values[i] = ec._ApiUsage_units(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rateLimited":
+			out.Values[i] = ec._ApiUsage_rateLimited(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "peakUnitsPerMinute":
+			out.Values[i] = ec._ApiUsage_peakUnitsPerMinute(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "limitPerMinute":
+			out.Values[i] = ec._ApiUsage_limitPerMinute(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "peakUtilization":
+			out.Values[i] = ec._ApiUsage_peakUtilization(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "buckets":
+			out.Values[i] = ec._ApiUsage_buckets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var apiUsageBucketImplementors = []string{"ApiUsageBucket"}
+
+func (ec *executionContext) _ApiUsageBucket(ctx context.Context, sel ast.SelectionSet, obj *syncer.APIUsageBucket) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, apiUsageBucketImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ApiUsageBucket")
+		case "start":
+			out.Values[i] = ec._ApiUsageBucket_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "calls":
+			out.Values[i] = ec._ApiUsageBucket_calls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "units":
+			out.Values[i] = ec._ApiUsageBucket_units(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rateLimited":
+			out.Values[i] = ec._ApiUsageBucket_rateLimited(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._ApiUsageBucket_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "peakUnitsPerMinute":
+			out.Values[i] = ec._ApiUsageBucket_peakUnitsPerMinute(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "minRemaining":
+			out.Values[i] = ec._ApiUsageBucket_minRemaining(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var bulkRetryResultImplementors = []string{"BulkRetryResult"}
+
+func (ec *executionContext) _BulkRetryResult(ctx context.Context, sel ast.SelectionSet, obj *syncer.BulkRetryResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bulkRetryResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BulkRetryResult")
+		case "queued":
+			out.Values[i] = ec._BulkRetryResult_queued(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skipped":
+			out.Values[i] = ec._BulkRetryResult_skipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "truncated":
+			out.Values[i] = ec._BulkRetryResult_truncated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "events":
+			out.Values[i] = ec._BulkRetryResult_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var connectionTestResultImplementors = []string{"ConnectionTestResult"}
+
+func (ec *executionContext) _ConnectionTestResult(ctx context.Context, sel ast.SelectionSet, obj *syncer.ConnectionTest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, connectionTestResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConnectionTestResult")
+		case "ok":
+			out.Values[i] = ec._ConnectionTestResult_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errorCode":
+			out.Values[i] = ec._ConnectionTestResult_errorCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ConnectionTestResult_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "httpStatus":
+			out.Values[i] = ec._ConnectionTestResult_httpStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "durationMs":
+			out.Values[i] = ec._ConnectionTestResult_durationMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mailboxName":
+			out.Values[i] = ec._ConnectionTestResult_mailboxName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "tokenExpiresAt":
+			out.Values[i] = ec._ConnectionTestResult_tokenExpiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rateLimit":
+			out.Values[i] = ec._ConnectionTestResult_rateLimit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var conversationImplementors = []string{"Conversation"}
 
@@ -9227,48 +13227,54 @@ func (ec *executionContext) _Diagnostics(ctx context.Context, sel ast.SelectionS
 		case "postgresVersion":
 			out.Values[i] = ec._Diagnostics_postgresVersion(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "databaseBytes":
 			out.Values[i] = ec._Diagnostics_databaseBytes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "tables":
 			out.Values[i] = ec._Diagnostics_tables(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "indexes":
 			out.Values[i] = ec._Diagnostics_indexes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "migrations":
 			out.Values[i] = ec._Diagnostics_migrations(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pool":
 			out.Values[i] = ec._Diagnostics_pool(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "oldestEventAt":
 			out.Values[i] = ec._Diagnostics_oldestEventAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "newestEventAt":
 			out.Values[i] = ec._Diagnostics_newestEventAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "version":
 			out.Values[i] = ec._Diagnostics_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "queue":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Diagnostics_queue(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9445,6 +13451,117 @@ func (ec *executionContext) _IndexStat(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var intakeResultImplementors = []string{"IntakeResult"}
+
+func (ec *executionContext) _IntakeResult(ctx context.Context, sel ast.SelectionSet, obj *syncer.IntakeResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, intakeResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IntakeResult")
+		case "event":
+			out.Values[i] = ec._IntakeResult_event(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "duplicate":
+			out.Values[i] = ec._IntakeResult_duplicate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var integrationSettingsImplementors = []string{"IntegrationSettings"}
+
+func (ec *executionContext) _IntegrationSettings(ctx context.Context, sel ast.SelectionSet, obj *syncer.Settings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, integrationSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IntegrationSettings")
+		case "apiUrl":
+			out.Values[i] = ec._IntegrationSettings_apiUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientId":
+			out.Values[i] = ec._IntegrationSettings_clientId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "clientSecretSet":
+			out.Values[i] = ec._IntegrationSettings_clientSecretSet(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mailboxId":
+			out.Values[i] = ec._IntegrationSettings_mailboxId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "webhookSecretSet":
+			out.Values[i] = ec._IntegrationSettings_webhookSecretSet(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "batchIntervalSeconds":
+			out.Values[i] = ec._IntegrationSettings_batchIntervalSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "paused":
+			out.Values[i] = ec._IntegrationSettings_paused(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedBy":
+			out.Values[i] = ec._IntegrationSettings_updatedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._IntegrationSettings_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var migrationStatusImplementors = []string{"MigrationStatus"}
 
 func (ec *executionContext) _MigrationStatus(ctx context.Context, sel ast.SelectionSet, obj *model.MigrationStatus) graphql.Marshaler {
@@ -9573,6 +13690,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "retrySync":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_retrySync(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "submitContactForm":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_submitContactForm(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "syncCustomer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_syncCustomer(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "retryFailedSyncs":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retryFailedSyncs(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "updateIntegrationSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateIntegrationSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "testHelpScoutConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_testHelpScoutConnection(ctx, field)
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
@@ -9774,6 +13926,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_summary(ctx, field)
 				})
+		case "apiUsage":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_apiUsage(ctx, field)
+				})
+		case "rateLimitBudget":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_rateLimitBudget(ctx, field)
+				})
+		case "integrationSettings":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_integrationSettings(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -9803,6 +13973,91 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	}
 
 	return out
+}
+
+var rateLimitBudgetImplementors = []string{"RateLimitBudget"}
+
+func (ec *executionContext) _RateLimitBudget(ctx context.Context, sel ast.SelectionSet, obj *syncer.Budget) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rateLimitBudgetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RateLimitBudget")
+		case "limit":
+			out.Values[i] = ec._RateLimitBudget_limit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "used":
+			out.Values[i] = ec._RateLimitBudget_used(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "remaining":
+			out.Values[i] = ec._RateLimitBudget_remaining(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "remainingRatio":
+			out.Values[i] = ec._RateLimitBudget_remainingRatio(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "windowStart":
+			out.Values[i] = ec._RateLimitBudget_windowStart(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "readAt":
+			out.Values[i] = ec._RateLimitBudget_readAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pausedUntil":
+			out.Values[i] = ec._RateLimitBudget_pausedUntil(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "syncEvents":
+		return ec._Subscription_syncEvents(ctx, fields[0])
+	case "summary":
+		return ec._Subscription_summary(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var summaryImplementors = []string{"Summary"}
@@ -10060,6 +14315,54 @@ func (ec *executionContext) _SyncEvent(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var syncEventChangeImplementors = []string{"SyncEventChange"}
+
+func (ec *executionContext) _SyncEventChange(ctx context.Context, sel ast.SelectionSet, obj *live.Change) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncEventChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncEventChange")
+		case "cursor":
+			out.Values[i] = ec._SyncEventChange_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._SyncEventChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replay":
+			out.Values[i] = ec._SyncEventChange_replay(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "event":
+			out.Values[i] = ec._SyncEventChange_event(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var syncEventConnectionImplementors = []string{"SyncEventConnection"}
 
 func (ec *executionContext) _SyncEventConnection(ctx context.Context, sel ast.SelectionSet, obj *synclog.EventConnection) graphql.Marshaler {
@@ -10127,6 +14430,74 @@ func (ec *executionContext) _SyncEventEdge(ctx context.Context, sel ast.Selectio
 			}
 		case "node":
 			out.Values[i] = ec._SyncEventEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var syncQueueImplementors = []string{"SyncQueue"}
+
+func (ec *executionContext) _SyncQueue(ctx context.Context, sel ast.SelectionSet, obj *syncer.Queue) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncQueueImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncQueue")
+		case "queued":
+			out.Values[i] = ec._SyncQueue_queued(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "due":
+			out.Values[i] = ec._SyncQueue_due(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "running":
+			out.Values[i] = ec._SyncQueue_running(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._SyncQueue_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "oldestDueAt":
+			out.Values[i] = ec._SyncQueue_oldestDueAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "workers":
+			out.Values[i] = ec._SyncQueue_workers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tokenExpiresAt":
+			out.Values[i] = ec._SyncQueue_tokenExpiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "budget":
+			out.Values[i] = ec._SyncQueue_budget(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -10334,6 +14705,74 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "canDiagnose":
 			out.Values[i] = ec._Viewer_canDiagnose(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var workerHeartbeatImplementors = []string{"WorkerHeartbeat"}
+
+func (ec *executionContext) _WorkerHeartbeat(ctx context.Context, sel ast.SelectionSet, obj *syncer.Worker) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workerHeartbeatImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WorkerHeartbeat")
+		case "id":
+			out.Values[i] = ec._WorkerHeartbeat_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hostname":
+			out.Values[i] = ec._WorkerHeartbeat_hostname(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._WorkerHeartbeat_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startedAt":
+			out.Values[i] = ec._WorkerHeartbeat_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSeenAt":
+			out.Values[i] = ec._WorkerHeartbeat_lastSeenAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "alive":
+			out.Values[i] = ec._WorkerHeartbeat_alive(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "jobsDone":
+			out.Values[i] = ec._WorkerHeartbeat_jobsDone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "jobsFailed":
+			out.Values[i] = ec._WorkerHeartbeat_jobsFailed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -10716,6 +15155,26 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNApiUsageBucket2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐAPIUsageBucket(ctx context.Context, sel ast.SelectionSet, v syncer.APIUsageBucket) graphql.Marshaler {
+	return ec._ApiUsageBucket(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNApiUsageBucket2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐAPIUsageBucketᚄ(ctx context.Context, sel ast.SelectionSet, v []syncer.APIUsageBucket) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApiUsageBucket2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐAPIUsageBucket(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -10728,6 +15187,37 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNChangeKind2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋliveᚐChangeKind(ctx context.Context, v any) (live.ChangeKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNChangeKind2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋliveᚐChangeKind[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeKind2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋliveᚐChangeKind(ctx context.Context, sel ast.SelectionSet, v live.ChangeKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNChangeKind2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋliveᚐChangeKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ChangeKind!")
+	}
+	return res
+}
+
+var (
+	unmarshalNChangeKind2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋliveᚐChangeKind = map[string]live.ChangeKind{
+		"CREATED": live.ChangeCreated,
+		"UPDATED": live.ChangeUpdated,
+	}
+	marshalNChangeKind2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋliveᚐChangeKind = map[live.ChangeKind]string{
+		live.ChangeCreated: "CREATED",
+		live.ChangeUpdated: "UPDATED",
+	}
+)
+
+func (ec *executionContext) unmarshalNContactFormInput2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐContactForm(ctx context.Context, v any) (syncer.ContactForm, error) {
+	res, err := ec.unmarshalInputContactFormInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNConversation2ᚕᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐConversationᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Conversation) graphql.Marshaler {
@@ -10854,6 +15344,11 @@ func (ec *executionContext) marshalNCustomerEdge2ᚕgithubᚗcomᚋkivalogicᚋh
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNCustomerSyncInput2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐCustomerRecord(ctx context.Context, v any) (syncer.CustomerRecord, error) {
+	res, err := ec.unmarshalInputCustomerSyncInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNDirection2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐDirection(ctx context.Context, v any) (db.Direction, error) {
@@ -11074,6 +15569,20 @@ var (
 	}
 )
 
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) unmarshalNHealth2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐHealth(ctx context.Context, v any) (db.Health, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNHealth2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐHealth[tmp]
@@ -11184,6 +15693,11 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNIntegrationSettingsInput2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐSettingsInput(ctx context.Context, v any) (syncer.SettingsInput, error) {
+	res, err := ec.unmarshalInputIntegrationSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNMigrationStatus2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋgraphᚋmodelᚐMigrationStatus(ctx context.Context, sel ast.SelectionSet, v *model.MigrationStatus) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "MigrationStatus!")
@@ -11234,6 +15748,14 @@ func (ec *executionContext) marshalNPoolStat2ᚖgithubᚗcomᚋkivalogicᚋhelps
 		return graphql.Null
 	}
 	return ec._PoolStat(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRateLimitBudget2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐBudget(ctx context.Context, sel ast.SelectionSet, v *syncer.Budget) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RateLimitBudget!")
+		return graphql.Null
+	}
+	return ec._RateLimitBudget(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx context.Context, v any) (auth.Role, error) {
@@ -11335,6 +15857,14 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) marshalNSummary2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSummary(ctx context.Context, sel ast.SelectionSet, v *db.Summary) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Summary!")
+		return graphql.Null
+	}
+	return ec._Summary(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNSyncEvent2ᚕᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSyncEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.SyncEvent) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -11357,6 +15887,14 @@ func (ec *executionContext) marshalNSyncEvent2ᚖgithubᚗcomᚋkivalogicᚋhelp
 		return graphql.Null
 	}
 	return ec._SyncEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSyncEventChange2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋliveᚐChange(ctx context.Context, sel ast.SelectionSet, v *live.Change) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SyncEventChange!")
+		return graphql.Null
+	}
+	return ec._SyncEventChange(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSyncEventConnection2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐEventConnection(ctx context.Context, sel ast.SelectionSet, v *synclog.EventConnection) graphql.Marshaler {
@@ -11480,6 +16018,26 @@ func (ec *executionContext) marshalNTypeCount2ᚕgithubᚗcomᚋkivalogicᚋhelp
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNTypeCount2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐTypeCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWorkerHeartbeat2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐWorker(ctx context.Context, sel ast.SelectionSet, v syncer.Worker) graphql.Marshaler {
+	return ec._WorkerHeartbeat(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNWorkerHeartbeat2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐWorkerᚄ(ctx context.Context, sel ast.SelectionSet, v []syncer.Worker) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWorkerHeartbeat2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐWorker(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11633,6 +16191,13 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
+func (ec *executionContext) marshalOApiUsage2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐAPIUsage(ctx context.Context, sel ast.SelectionSet, v *syncer.APIUsage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ApiUsage(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11661,6 +16226,20 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOBulkRetryResult2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐBulkRetryResult(ctx context.Context, sel ast.SelectionSet, v *syncer.BulkRetryResult) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BulkRetryResult(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOConnectionTestResult2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐConnectionTest(ctx context.Context, sel ast.SelectionSet, v *syncer.ConnectionTest) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ConnectionTestResult(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOConversation2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐConversation(ctx context.Context, sel ast.SelectionSet, v *db.Conversation) graphql.Marshaler {
@@ -12031,6 +16610,20 @@ func (ec *executionContext) marshalOInt2ᚖint64(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalOIntakeResult2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐIntakeResult(ctx context.Context, sel ast.SelectionSet, v *syncer.IntakeResult) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._IntakeResult(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOIntegrationSettings2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐSettings(ctx context.Context, sel ast.SelectionSet, v *syncer.Settings) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._IntegrationSettings(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOJSON2map(ctx context.Context, v any) (map[string]any, error) {
 	if v == nil {
 		return nil, nil
@@ -12054,6 +16647,13 @@ func (ec *executionContext) marshalOMissingTicketReport2ᚖgithubᚗcomᚋkivalo
 		return graphql.Null
 	}
 	return ec._MissingTicketReport(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORateLimitBudget2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐBudget(ctx context.Context, sel ast.SelectionSet, v *syncer.Budget) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RateLimitBudget(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalORelativeRange2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐRelativeRange(ctx context.Context, v any) (*synclog.RelativeRange, error) {
@@ -12151,6 +16751,13 @@ func (ec *executionContext) unmarshalOSyncEventOrder2ᚖgithubᚗcomᚋkivalogic
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOSyncQueue2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐQueue(ctx context.Context, sel ast.SelectionSet, v *syncer.Queue) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SyncQueue(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
 	if v == nil {
 		return nil, nil
@@ -12206,6 +16813,38 @@ func (ec *executionContext) unmarshalOTimeRangeInput2ᚖgithubᚗcomᚋkivalogic
 	res, err := ec.unmarshalInputTimeRangeInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
+
+func (ec *executionContext) unmarshalOUsageBucket2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐUsageBucket(ctx context.Context, v any) (*syncer.UsageBucket, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOUsageBucket2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐUsageBucket[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOUsageBucket2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐUsageBucket(ctx context.Context, sel ast.SelectionSet, v *syncer.UsageBucket) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOUsageBucket2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐUsageBucket[*v])
+	return res
+}
+
+var (
+	unmarshalOUsageBucket2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐUsageBucket = map[string]syncer.UsageBucket{
+		"MINUTE": syncer.UsageMinute,
+		"HOUR":   syncer.UsageHour,
+		"DAY":    syncer.UsageDay,
+	}
+	marshalOUsageBucket2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐUsageBucket = map[syncer.UsageBucket]string{
+		syncer.UsageMinute: "MINUTE",
+		syncer.UsageHour:   "HOUR",
+		syncer.UsageDay:    "DAY",
+	}
+)
 
 func (ec *executionContext) marshalOViewer2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋgraphᚋmodelᚐViewer(ctx context.Context, sel ast.SelectionSet, v *model.Viewer) graphql.Marshaler {
 	if v == nil {

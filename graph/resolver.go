@@ -6,7 +6,11 @@ package graph
 import (
 	"context"
 
+	"github.com/kivalogic/helpscout-log/internal/apperr"
+	"github.com/kivalogic/helpscout-log/internal/auth"
+	"github.com/kivalogic/helpscout-log/internal/live"
 	"github.com/kivalogic/helpscout-log/internal/loaders"
+	"github.com/kivalogic/helpscout-log/internal/syncer"
 	"github.com/kivalogic/helpscout-log/internal/synclog"
 )
 
@@ -14,6 +18,38 @@ import (
 type Resolver struct {
 	// Log answers the read queries.
 	Log *synclog.Service
+	// Sync is the sync pipeline (intake, retries, settings); nil when the
+	// process runs without it.
+	Sync *syncer.Service
+	// Live delivers subscriptions; nil when the process runs without it.
+	Live *live.Hub
+}
+
+// pipeline returns the sync pipeline, or UNAVAILABLE when this process
+// runs without one.
+func (r *Resolver) pipeline() (*syncer.Service, error) {
+	if r.Sync == nil {
+		return nil, apperr.New(apperr.Unavailable, "the sync pipeline is not running in this process")
+	}
+	return r.Sync, nil
+}
+
+// hub returns the live hub, or UNAVAILABLE when this process runs without
+// one.
+func (r *Resolver) hub() (*live.Hub, error) {
+	if r.Live == nil {
+		return nil, apperr.New(apperr.Unavailable, "live events are not available in this process")
+	}
+	return r.Live, nil
+}
+
+// subject is the caller's token subject, recorded as the actor of changes.
+func subject(ctx context.Context) string {
+	c, err := auth.CallerFrom(ctx)
+	if err != nil {
+		return ""
+	}
+	return c.Subject
 }
 
 // loaders returns the request's loaders, or fresh ones for contexts that

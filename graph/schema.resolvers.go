@@ -19,7 +19,11 @@ func (r *mutationResolver) RetrySync(ctx context.Context, id string) (*db.SyncEv
 	if err != nil {
 		return nil, err
 	}
-	return r.Log.RetrySync(ctx, n)
+	sync, err := r.pipeline()
+	if err != nil {
+		return nil, err
+	}
+	return sync.Retry(ctx, n, subject(ctx))
 }
 
 func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/internal/auth"
+	"github.com/kivalogic/helpscout-log/internal/syncer"
 )
 
 // Advanced diagnostics for the vendor's support.
@@ -29,6 +30,8 @@ type Diagnostics struct {
 	NewestEventAt *time.Time `json:"newestEventAt,omitempty"`
 	// This build's version.
 	Version string `json:"version"`
+	// The sync queue, the workers and the HelpScout budget.
+	Queue *syncer.Queue `json:"queue,omitempty"`
 }
 
 // The schema migrations.
@@ -59,6 +62,10 @@ type PoolStat struct {
 
 // Read-only queries. Every field needs at least the role named on it.
 type Query struct {
+}
+
+// Live updates, over WebSocket (graphql-transport-ws or graphql-ws).
+type Subscription struct {
 }
 
 // The caller, as its token describes it.

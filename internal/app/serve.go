@@ -16,9 +16,12 @@ import (
 	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/internal/auth"
 	"github.com/kivalogic/helpscout-log/internal/config"
+	"github.com/kivalogic/helpscout-log/internal/helpscout"
+	"github.com/kivalogic/helpscout-log/internal/live"
 	"github.com/kivalogic/helpscout-log/internal/metrics"
 	"github.com/kivalogic/helpscout-log/internal/seed"
 	"github.com/kivalogic/helpscout-log/internal/server"
+	"github.com/kivalogic/helpscout-log/internal/syncer"
 	"github.com/kivalogic/helpscout-log/internal/synclog"
 	"github.com/kivalogic/helpscout-log/internal/web"
 	"github.com/kivalogic/helpscout-log/internal/webhooks"
@@ -27,13 +30,44 @@ import (
 // demoTokenTTL is how long the tokens printed by the demo stay valid.
 const demoTokenTTL = 30 * 24 * time.Hour
 
-// Handler builds the service's HTTP handler over an open database.
-func Handler(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.Logger, playgroundHeaders map[string]string) http.Handler {
+// Stack is the service of one process: the HTTP handler and the parts
+// that run behind it (the sync workers and the live hub).
+type Stack struct {
+	// Handler serves every route.
+	Handler http.Handler
+	// Sync is the sync pipeline.
+	Sync *syncer.Service
+	// Live is the live-event hub.
+	Live *live.Hub
+
+	workers bool
+}
+
+// NewStack builds the service over an open database. Nothing runs in the
+// background until Start.
+func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.Logger, playgroundHeaders map[string]string) *Stack {
 	svc := synclog.New(bdb, Version)
 	m := metrics.New(bdb.DB)
-	return server.NewRouter(server.Deps{
+	sync := syncer.New(bdb, syncer.Options{
+		HelpScout: helpscout.Config{
+			BaseURL:      cfg.HelpScoutAPIURL,
+			ClientID:     cfg.HelpScoutClientID,
+			ClientSecret: cfg.HelpScoutClientSecret,
+			MailboxID:    cfg.HelpScoutMailboxID,
+		},
+		WebhookSecret: cfg.HelpScoutWebhookSecret,
+		Workers:       cfg.SyncWorkers,
+		BatchInterval: cfg.CustomerBatchInterval,
+		Version:       Version,
+		Log:           log,
+	})
+	hub := live.New(bdb, live.Options{Log: log})
+	st := &Stack{Sync: sync, Live: hub, workers: cfg.SyncWorkers > 0}
+	st.Handler = server.NewRouter(server.Deps{
 		Log:     log,
 		Service: svc,
+		Sync:    sync,
+		Live:    hub,
 		Issuer:  issuer,
 		Metrics: m,
 		GraphQL: server.GraphQLOptions{
@@ -57,6 +91,7 @@ func Handler(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.L
 			Headers:  playgroundHeaders,
 			Examples: web.DefaultExamples(),
 		}),
+		Wall:   web.Wall(web.WallOptions{Endpoint: "/graphql", Headers: playgroundHeaders}),
 		Assets: web.Assets(),
 		Webhooks: webhooks.New(webhooks.Options{
 			Secret: cfg.HelpScoutWebhookSecret,
@@ -64,6 +99,35 @@ func Handler(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.L
 			Log:    log,
 		}),
 	})
+	return st
+}
+
+// Start runs the live hub and, unless SYNC_WORKERS is 0, the sync workers.
+func (s *Stack) Start(ctx context.Context) error {
+	if err := s.Live.Start(ctx); err != nil {
+		return err
+	}
+	if s.workers {
+		if err := s.Sync.Start(ctx); err != nil {
+			s.Live.Stop()
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop stops the workers (finishing attempts in flight), then the hub.
+func (s *Stack) Stop() {
+	if s.workers {
+		s.Sync.Stop()
+	}
+	s.Live.Stop()
+}
+
+// Handler builds the service's HTTP handler over an open database, with
+// nothing running in the background (no workers, no live feed).
+func Handler(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.Logger, playgroundHeaders map[string]string) http.Handler {
+	return NewStack(bdb, cfg, issuer, log, playgroundHeaders).Handler
 }
 
 // Serve runs the HTTP service until ctx ends, then shuts down in order:
@@ -107,8 +171,13 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, out io.W
 	if err != nil {
 		return fmt.Errorf("error listening on port %d: %w", cfg.Port, err)
 	}
+	stack := NewStack(database.DB, cfg, issuer, log, headers)
+	if err := stack.Start(ctx); err != nil {
+		return err
+	}
+	defer stack.Stop()
 	srv := &http.Server{
-		Handler:           Handler(database.DB, cfg, issuer, log, headers),
+		Handler:           stack.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      10 * time.Minute, // long CSV exports

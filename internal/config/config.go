@@ -45,6 +45,23 @@ type Config struct {
 	// HelpScoutWebhookSecret verifies the signature of HelpScout's webhooks;
 	// empty refuses every webhook.
 	HelpScoutWebhookSecret string
+	// HelpScoutAPIURL is HelpScout's API; empty means the real API, except in
+	// the embedded demo, which then runs a simulator in-process.
+	HelpScoutAPIURL string
+	// HelpScoutClientID is the OAuth2 App ID.
+	HelpScoutClientID string
+	// HelpScoutClientSecret is the OAuth2 App Secret.
+	HelpScoutClientSecret string
+	// HelpScoutMailboxID is the mailbox contact forms go to.
+	HelpScoutMailboxID int64
+	// SyncWorkers is how many jobs this process carries out at once; zero
+	// runs no workers (intake still queues).
+	SyncWorkers int
+	// CustomerBatchInterval is how often changed customers are sent in one pass.
+	CustomerBatchInterval time.Duration
+	// DemoTraffic is how many contact forms per minute the embedded demo
+	// submits to its simulator, so that the log keeps growing; zero: none.
+	DemoTraffic int
 }
 
 // Embedded reports whether the service runs its own demo database.
@@ -61,6 +78,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		ShutdownTimeout: 20 * time.Second,
 
 		HelpScoutWebhookSecret: getenv("HELPSCOUT_WEBHOOK_SECRET"),
+		HelpScoutAPIURL:        strings.TrimSpace(getenv("HELPSCOUT_API_URL")),
+		HelpScoutClientID:      strings.TrimSpace(getenv("HELPSCOUT_CLIENT_ID")),
+		HelpScoutClientSecret:  getenv("HELPSCOUT_CLIENT_SECRET"),
 	}
 	var errs []error
 	var err error
@@ -80,6 +100,20 @@ func Load(getenv func(string) string) (*Config, error) {
 		errs = append(errs, err)
 	}
 	if c.StatementTimeout, err = durationVar(getenv, "DB_STATEMENT_TIMEOUT", 30*time.Second); err != nil {
+		errs = append(errs, err)
+	}
+	mailbox, err := intVar(getenv, "HELPSCOUT_MAILBOX_ID", 0)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.HelpScoutMailboxID = int64(mailbox)
+	if c.SyncWorkers, err = intVar(getenv, "SYNC_WORKERS", 4); err != nil {
+		errs = append(errs, err)
+	}
+	if c.CustomerBatchInterval, err = durationVar(getenv, "CUSTOMER_BATCH_INTERVAL", time.Minute); err != nil {
+		errs = append(errs, err)
+	}
+	if c.DemoTraffic, err = intVar(getenv, "DEMO_TRAFFIC", 20); err != nil {
 		errs = append(errs, err)
 	}
 	lvl := orDefault(getenv("LOG_LEVEL"), "info")
@@ -110,6 +144,9 @@ func (c Config) Secretless() Config {
 	}
 	if c.HelpScoutWebhookSecret != "" {
 		c.HelpScoutWebhookSecret = "***"
+	}
+	if c.HelpScoutClientSecret != "" {
+		c.HelpScoutClientSecret = "***"
 	}
 	if i := strings.Index(c.DatabaseURL, "@"); i > 0 {
 		if j := strings.Index(c.DatabaseURL, "://"); j > 0 && j < i {

@@ -29,8 +29,8 @@ type GraphQLOptions struct {
 // NewGraphQL returns the gqlgen handler: GET and POST transports (with
 // application/graphql-response+json), introspection when enabled, a
 // complexity limit, automatic persisted queries, and the error presenter.
-func NewGraphQL(svc *synclog.Service, m *metrics.Metrics, log zerolog.Logger, opts GraphQLOptions) *handler.Server {
-	cfg := graph.Config{Resolvers: &graph.Resolver{Log: svc}}
+func NewGraphQL(res *graph.Resolver, m *metrics.Metrics, log zerolog.Logger, opts GraphQLOptions) *handler.Server {
+	cfg := graph.Config{Resolvers: res}
 	cfg.Directives.HasRole = auth.HasRole
 	cfg.Complexity = complexity()
 	srv := handler.New(graph.NewExecutableSchema(cfg))

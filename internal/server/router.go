@@ -11,10 +11,13 @@ import (
 	"github.com/go-chi/cors"
 	"github.com/rs/zerolog"
 
+	"github.com/kivalogic/helpscout-log/graph"
 	"github.com/kivalogic/helpscout-log/internal/auth"
 	"github.com/kivalogic/helpscout-log/internal/export"
+	"github.com/kivalogic/helpscout-log/internal/live"
 	"github.com/kivalogic/helpscout-log/internal/loaders"
 	"github.com/kivalogic/helpscout-log/internal/metrics"
+	"github.com/kivalogic/helpscout-log/internal/syncer"
 	"github.com/kivalogic/helpscout-log/internal/synclog"
 )
 
@@ -35,6 +38,13 @@ type Deps struct {
 	Playground http.Handler
 	// Assets serves the playground's static files under /assets/.
 	Assets http.Handler
+	// Sync is the sync pipeline behind intake, retries and settings; nil
+	// answers those fields with UNAVAILABLE.
+	Sync *syncer.Service
+	// Live delivers subscriptions; nil answers them with UNAVAILABLE.
+	Live *live.Hub
+	// Wall serves the wall-screen page at /wall; nil: not mounted.
+	Wall http.Handler
 	// Webhooks receives HelpScout's webhooks at POST /webhooks/helpscout;
 	// they authenticate by signature, not by bearer token. Nil: not mounted.
 	Webhooks http.Handler
@@ -74,7 +84,7 @@ func NewRouter(d Deps) http.Handler {
 		r.Handle("/metrics", d.Metrics.Handler())
 	}
 
-	gql := NewGraphQL(d.Service, d.Metrics, d.Log, d.GraphQL)
+	gql := NewGraphQL(&graph.Resolver{Log: d.Service, Sync: d.Sync, Live: d.Live}, d.Metrics, d.Log, d.GraphQL)
 	stores := loaders.Stores{Events: d.Service.Events, Customers: d.Service.Customers, Conversations: d.Service.Conversations}
 	r.Group(func(r chi.Router) {
 		r.Use(d.Issuer.Middleware)
@@ -86,6 +96,9 @@ func NewRouter(d Deps) http.Handler {
 	}
 	if d.Assets != nil {
 		r.Handle("/assets/*", d.Assets)
+	}
+	if d.Wall != nil {
+		r.Handle("/wall", d.Wall)
 	}
 	if d.Playground != nil {
 		r.Handle("/", d.Playground)

@@ -200,27 +200,3 @@ func (s *Service) ResolveSearch(ctx context.Context, f *db.EventFilter) error {
 	}
 	return nil
 }
-
-// RetrySync checks that the event behind id can be retried. Re-queuing
-// needs the sync pipeline; until it runs, a retryable event is answered
-// with UNAVAILABLE rather than pretending the retry was queued.
-func (s *Service) RetrySync(ctx context.Context, id int64) (*db.SyncEvent, error) {
-	e, err := s.Events.Get(ctx, id)
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, apperr.New(apperr.NotFound, "sync event %d does not exist", id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if e.Status != db.StatusFailed {
-		return nil, apperr.New(apperr.Conflict, "sync event %d is %s; only failed events can be retried", id, e.Status)
-	}
-	retries, err := s.Events.RetriesOf(ctx, []int64{id})
-	if err != nil {
-		return nil, err
-	}
-	if len(retries) > 0 {
-		return nil, apperr.New(apperr.Conflict, "sync event %d was already retried by event %d", id, retries[len(retries)-1].ID)
-	}
-	return nil, apperr.New(apperr.Unavailable, "retrying needs the sync pipeline, which is not running in this deployment")
-}

@@ -1,0 +1,66 @@
+package synclog
+
+import (
+	"context"
+	"time"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/internal/apperr"
+)
+
+// ResolveFilter checks a filter argument and turns it into a store filter
+// with its search resolved, for operations other than the list query
+// (bulk retry, live subscriptions).
+func (s *Service) ResolveFilter(ctx context.Context, in *FilterInput, argument string) (db.EventFilter, error) {
+	f, err := in.Resolve(s.Now(), argument)
+	if err != nil {
+		return f, err
+	}
+	if err := s.ResolveSearch(ctx, &f); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// LiveFilter is ResolveFilter for a live feed: a relative range such as
+// LAST_24_HOURS keeps its start but stays open at the end, so that events
+// written after the subscription started still match.
+func (s *Service) LiveFilter(ctx context.Context, in *FilterInput, argument string) (db.EventFilter, error) {
+	f, err := s.ResolveFilter(ctx, in, argument)
+	if err != nil {
+		return f, err
+	}
+	if in != nil && in.Within != nil {
+		f.To = nil
+	}
+	return f, nil
+}
+
+// Period resolves an optional time range argument into absolute bounds:
+// def when rng is nil, and at most max long.
+func (s *Service) Period(rng *TimeRangeInput, def RelativeRange, max time.Duration, argument string) (from, to time.Time, err error) {
+	now := s.Now()
+	if rng == nil {
+		from, to, _ = def.Bounds(now)
+		return from, to, nil
+	}
+	if rng.Within == nil && rng.From == nil {
+		return from, to, apperr.BadInput(argument+".from", "required unless %s.within is given", argument)
+	}
+	f, t, err := resolveRange(rng.From, rng.To, rng.Within, now, argument+".")
+	if err != nil {
+		return from, to, err
+	}
+	from = f.UTC()
+	to = now.UTC()
+	if t != nil {
+		to = t.UTC()
+	}
+	if !from.Before(to) {
+		return from, to, apperr.BadInput(argument+".from", "must be before %s", to.Format(time.RFC3339))
+	}
+	if to.Sub(from) > max {
+		return from, to, apperr.BadInput(argument, "the period spans %s; at most %s are allowed", humanDays(to.Sub(from)), humanDays(max))
+	}
+	return from, to, nil
+}
