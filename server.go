@@ -8,6 +8,8 @@
 //	helpscout-log seed        load realistic demo data
 //	helpscout-log token       print a bearer token for a role
 //	helpscout-log bench       measure the API against the same SQL run directly
+//	helpscout-log bench-sync  measure sync throughput and intake against the simulator
+//	helpscout-log bench-live  measure live delivery to WebSocket subscribers
 //	helpscout-log simulate-helpscout   serve a simulated HelpScout API
 //
 // Each subcommand takes -h. Configuration comes from environment variables;
@@ -47,6 +49,11 @@ commands:
   seed      load realistic demo data (-events N -days D)
   token     print a bearer token (-role MANAGER|ADMINISTRATOR|KIVA_ADMIN|SERVICE)
   bench     seed a fresh database and measure the API beside the raw SQL
+  bench-sync
+            measure sync throughput against the simulator at its rate limit,
+            and intake requests/s beside a raw INSERT
+  bench-live
+            measure live delivery to N WebSocket subscribers
   simulate-helpscout
             serve a simulated HelpScout API with switchable faults (-addr)
 
@@ -90,6 +97,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return app.Token(cfg, args, stdout)
 	case "bench":
 		return bench.Main(ctx, cfg, args, stdout)
+	case "bench-sync":
+		return bench.Sync(ctx, cfg, args, stdout)
+	case "bench-live":
+		return bench.Live(ctx, cfg, args, stdout)
 	case "simulate-helpscout":
 		return app.Simulate(ctx, args, stdout)
 	default:

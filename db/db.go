@@ -33,7 +33,8 @@ type Options struct {
 }
 
 // Open connects to the PostgreSQL server at dsn, checks it answers, and
-// returns a Bun handle whose sessions run in UTC.
+// returns a Bun handle whose sessions run in UTC. Writes of sync events
+// through the handle notify ChangeChannel once committed.
 func Open(ctx context.Context, dsn string, opts Options) (*bun.DB, error) {
 	readTimeout := opts.ReadTimeout
 	if readTimeout == 0 {
@@ -60,6 +61,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*bun.DB, error) {
 	}
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	bdb := bun.NewDB(sqldb, pgdialect.New())
+	bdb.AddQueryHook(newChangeHinter(bdb))
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := bdb.PingContext(pingCtx); err != nil {

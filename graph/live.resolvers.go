@@ -26,7 +26,8 @@ func (r *subscriptionResolver) SyncEvents(ctx context.Context, filter *synclog.F
 	if after != nil {
 		cursor = *after
 	}
-	return hub.Subscribe(ctx, f, cursor)
+	sctx := live.UntilTokenExpires(ctx)
+	return hub.Watch(sctx, live.Request{Filter: f, After: cursor, OnEnd: live.ReportEnd(ctx)})
 }
 
 func (r *subscriptionResolver) Summary(ctx context.Context, window *synclog.RelativeRange, filter *synclog.FilterInput) (<-chan *db.Summary, error) {
@@ -43,9 +44,10 @@ func (r *subscriptionResolver) Summary(ctx context.Context, window *synclog.Rela
 	if _, err := r.Log.Summary(ctx, rng, filter, nil); err != nil {
 		return nil, err
 	}
-	return hub.SubscribeSummary(ctx, summaryKey(w, filter), func(ctx context.Context) (*db.Summary, error) {
+	sctx := live.UntilTokenExpires(ctx)
+	return hub.WatchSummary(sctx, summaryKey(w, filter), func(ctx context.Context) (*db.Summary, error) {
 		return r.Log.Summary(ctx, rng, filter, nil)
-	})
+	}, live.ReportEnd(ctx))
 }
 
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }

@@ -115,14 +115,6 @@ $$;
 CREATE TRIGGER sync_events_stamp_change BEFORE UPDATE ON sync_events
     FOR EACH ROW EXECUTE FUNCTION sync_events_stamp_change();
 
--- One notification per writing transaction: a hint that listeners follow
--- with a read by cursor.
-CREATE FUNCTION sync_events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('sync_events_changed', '');
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER sync_events_notify AFTER INSERT OR UPDATE ON sync_events
-    FOR EACH STATEMENT EXECUTE FUNCTION sync_events_notify();
+-- Listeners learn of changes from a NOTIFY on sync_events_changed that the
+-- service sends after its writes commit (see db/notify.go), not from a
+-- trigger: PostgreSQL serialises the commits of notifying transactions.

@@ -17,6 +17,7 @@ import (
 	"github.com/kivalogic/helpscout-log/internal/auth"
 	"github.com/kivalogic/helpscout-log/internal/config"
 	"github.com/kivalogic/helpscout-log/internal/helpscout"
+	"github.com/kivalogic/helpscout-log/internal/helpscoutsim"
 	"github.com/kivalogic/helpscout-log/internal/live"
 	"github.com/kivalogic/helpscout-log/internal/metrics"
 	"github.com/kivalogic/helpscout-log/internal/seed"
@@ -94,9 +95,9 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 		Wall:   web.Wall(web.WallOptions{Endpoint: "/graphql", Headers: playgroundHeaders}),
 		Assets: web.Assets(),
 		Webhooks: webhooks.New(webhooks.Options{
-			Secret: cfg.HelpScoutWebhookSecret,
-			Store:  db.NewWebhookStore(bdb),
-			Log:    log,
+			SecretFunc: sync.WebhookSecret,
+			Store:      db.NewWebhookStore(bdb),
+			Log:        log,
 		}),
 	})
 	return st
@@ -154,6 +155,18 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, out io.W
 		}
 	}
 
+	// The embedded demo talks to an in-process HelpScout simulator unless
+	// a HelpScout API is configured.
+	var sim *helpscoutsim.Server
+	if cfg.Embedded() && cfg.HelpScoutAPIURL == "" {
+		demoCfg := *cfg
+		cfg = &demoCfg
+		if sim, err = startDemoHelpScout(ctx, cfg, secret, log); err != nil {
+			return err
+		}
+		defer sim.Stop()
+	}
+
 	var headers map[string]string
 	tokens := map[auth.Role]string{}
 	if demo {
@@ -192,6 +205,11 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, out io.W
 	if demo {
 		printDemo(out, base, tokens)
 	}
+	if sim != nil {
+		traffic := &demoTraffic{sync: stack.Sync, sim: sim, webhookURL: base + "/webhooks/helpscout",
+			perMinute: cfg.DemoTraffic, log: log}
+		go traffic.run(ctx)
+	}
 
 	select {
 	case err := <-errc:
@@ -211,7 +229,8 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, out io.W
 func printDemo(out io.Writer, base string, tokens map[auth.Role]string) {
 	fmt.Fprintf(out, "\nHelpScout Log demo is running.\n\n")
 	fmt.Fprintf(out, "  GraphiQL playground: %s/   (opens with example operations and a KIVA_ADMIN token)\n", base)
-	fmt.Fprintf(out, "  GraphQL endpoint:    %s/graphql\n", base)
+	fmt.Fprintf(out, "  GraphQL endpoint:    %s/graphql   (subscriptions over WebSocket at the same URL)\n", base)
+	fmt.Fprintf(out, "  Wall screen:         %s/wall\n", base)
 	fmt.Fprintf(out, "  CSV export:          %s/export/sync-events.csv?status=FAILED&within=LAST_24_HOURS\n\n", base)
 	fmt.Fprintf(out, "Tokens for this demo (send as Authorization: Bearer <token>; valid %d days):\n", int(demoTokenTTL.Hours()/24))
 	for _, r := range auth.Roles {

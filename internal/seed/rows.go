@@ -57,6 +57,7 @@ func (g *generator) details(o *op, status db.EventStatus, e errorInfo, conv int3
 		j.str("formId", forms[o.form].id)
 		j.int("mailboxId", o.mailbox)
 		j.str("subject", o.subject)
+		j.str("message", ticketMessage(o.subject))
 		j.str("type", "email")
 		j.str("status", "active")
 		j.strs("tags", []string{"web-form"})
@@ -273,4 +274,18 @@ func (g *generator) writeCustomers(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// ticketMessages are the bodies of seeded contact forms.
+var ticketMessages = []string{
+	"Hello, could you please look into this for me? Thank you.",
+	"Hi, I tried twice already and it still does not work. Please help.",
+	"Good morning, I am waiting for an answer about this. Kind regards.",
+	"Hello support team, please get back to me as soon as you can.",
+}
+
+// ticketMessage is the seeded form message for a subject: chosen by the
+// subject, so that seeding draws no extra random numbers.
+func ticketMessage(subject string) string {
+	return ticketMessages[len(subject)%len(ticketMessages)] + " (" + subject + ")"
 }

@@ -24,6 +24,17 @@ type GraphQLOptions struct {
 	Introspection bool
 	// ComplexityLimit caps a query's complexity; zero disables the cap.
 	ComplexityLimit int
+	// Issuer verifies the token a WebSocket client sends in
+	// connection_init; nil accepts no token there.
+	Issuer *auth.Issuer
+	// AllowedOrigins are the browser origins, besides the server's own,
+	// that may open a WebSocket: "https://wall.example.com", a host
+	// pattern such as "*.example.com", or "*" for any. Empty allows
+	// same-origin pages only.
+	AllowedOrigins []string
+	// KeepAlive is the interval of keep-alive messages on WebSockets
+	// (graphql-ws "ka", graphql-transport-ws ping); 15 s when zero.
+	KeepAlive time.Duration
 }
 
 // NewGraphQL returns the gqlgen handler: GET and POST transports (with
@@ -34,6 +45,7 @@ func NewGraphQL(res *graph.Resolver, m *metrics.Metrics, log zerolog.Logger, opt
 	cfg.Directives.HasRole = auth.HasRole
 	cfg.Complexity = complexity()
 	srv := handler.New(graph.NewExecutableSchema(cfg))
+	srv.AddTransport(websocketTransport(opts, log))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(postTransport{})
@@ -45,6 +57,7 @@ func NewGraphQL(res *graph.Resolver, m *metrics.Metrics, log zerolog.Logger, opt
 	if opts.ComplexityLimit > 0 {
 		srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	}
+	srv.AroundOperations(refuseExpiredTokens)
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc(log))
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
@@ -64,7 +77,11 @@ func NewGraphQL(res *graph.Resolver, m *metrics.Metrics, log zerolog.Logger, opt
 				outcome = "partial"
 			}
 		}
-		recordOperation(ctx, name, outcome)
+		if !overWebSocket(ctx) {
+			// The access log records one operation per HTTP request; the
+			// operations of a WebSocket run concurrently on its request.
+			recordOperation(ctx, name, outcome)
+		}
 		if m != nil {
 			m.ObserveOperation(name, outcome, time.Since(oc.Stats.OperationStart))
 		}

@@ -1,17 +1,20 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/graph"
 	"github.com/kivalogic/helpscout-log/internal/auth"
 )
@@ -70,15 +73,18 @@ func TestRootFieldRoles(t *testing.T) {
 		{field: "duplicateTickets", op: "Query", query: `{ __typename duplicateTickets { reason count } }`},
 		{field: "missingTicketInvestigation", op: "Query", query: `{ __typename missingTicketInvestigation(email: "alice@example.com", at: "2026-01-01T00:00:00Z") { verdict } }`},
 		{field: "diagnostics", op: "Query", query: `{ __typename diagnostics { postgresVersion migrations { current pending } tables { name } } }`},
-		{field: "retrySync", op: "Mutation", query: `mutation { __typename retrySync(id: "` + idStr(f.retryable.ID) + `") { id } }`, allowedCode: "UNAVAILABLE"},
-		{field: "apiUsage", op: "Query", query: `{ __typename apiUsage { calls units } }`, allowedCode: "UNAVAILABLE"},
-		{field: "rateLimitBudget", op: "Query", query: `{ __typename rateLimitBudget { limit used } }`, allowedCode: "UNAVAILABLE"},
-		{field: "integrationSettings", op: "Query", query: `{ __typename integrationSettings { apiUrl clientSecretSet } }`, allowedCode: "UNAVAILABLE"},
-		{field: "retryFailedSyncs", op: "Mutation", query: `mutation { __typename retryFailedSyncs(limit: 1) { queued } }`, allowedCode: "UNAVAILABLE"},
-		{field: "updateIntegrationSettings", op: "Mutation", query: `mutation { __typename updateIntegrationSettings(input: {paused: false}) { paused } }`, allowedCode: "UNAVAILABLE"},
-		{field: "testHelpScoutConnection", op: "Mutation", query: `mutation { __typename testHelpScoutConnection { ok } }`, allowedCode: "UNAVAILABLE"},
-		{field: "submitContactForm", op: "Mutation", query: `mutation { __typename submitContactForm(input: {submissionId: "roles-1", email: "r@example.com", subject: "s", message: "m"}) { duplicate } }`, allowedCode: "UNAVAILABLE"},
-		{field: "syncCustomer", op: "Mutation", query: `mutation { __typename syncCustomer(input: {email: "r@example.com"}) { duplicate } }`, allowedCode: "UNAVAILABLE"},
+		// Both allowed roles retry the same event, so it is a succeeded one:
+		// CONFLICT comes from the pipeline, past the role check; what a
+		// failed event gives is TestRetrySyncOutcomes' business.
+		{field: "retrySync", op: "Mutation", query: `mutation { __typename retrySync(id: "` + idStr(f.notFailed.ID) + `") { id } }`, allowedCode: "CONFLICT"},
+		{field: "apiUsage", op: "Query", query: `{ __typename apiUsage { calls units } }`},
+		{field: "rateLimitBudget", op: "Query", query: `{ __typename rateLimitBudget { limit used } }`},
+		{field: "integrationSettings", op: "Query", query: `{ __typename integrationSettings { apiUrl clientSecretSet } }`},
+		{field: "retryFailedSyncs", op: "Mutation", query: `mutation { __typename retryFailedSyncs(filter: {types: [ERROR]}, limit: 1) { queued } }`},
+		{field: "updateIntegrationSettings", op: "Mutation", query: `mutation { __typename updateIntegrationSettings(input: {paused: false}) { paused } }`},
+		{field: "testHelpScoutConnection", op: "Mutation", query: `mutation { __typename testHelpScoutConnection { ok } }`},
+		{field: "submitContactForm", op: "Mutation", query: `mutation { __typename submitContactForm(input: {submissionId: "roles-1", email: "r@example.com", subject: "s", message: "m"}) { duplicate } }`},
+		{field: "syncCustomer", op: "Mutation", query: `mutation { __typename syncCustomer(input: {email: "r@example.com"}) { duplicate } }`},
 	}
 	callers := []struct {
 		name string
@@ -155,14 +161,29 @@ func TestRootFieldRoles(t *testing.T) {
 }
 
 // TestRetrySyncOutcomes checks what an administrator gets for each kind of
-// event: only a failed, never retried event gets past the checks.
+// event: a failed, never retried event that holds what is needed to send
+// it again gets a new PENDING attempt linked to it; the others a refusal.
 func TestRetrySyncOutcomes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
+	ctx := context.Background()
+	// A failed customer update with no job behind it (history): the
+	// pipeline rebuilds it from the event and the customer record.
+	code := db.CodeTimeout
+	history := &db.SyncEvent{OccurredAt: f.now.Add(-time.Hour), Type: db.EventCustomerUpdated, Status: db.StatusFailed,
+		Direction: db.DirectionToHelpScout, CustomerEmail: ptr("alice@example.com"), ErrorCode: &code,
+		Details: map[string]any{"jobTitle": "Buyer"}, Attempt: 1, Source: db.SourceCustomerUpdate}
+	// A failed contact form whose message the log does not hold.
+	formOnly := &db.SyncEvent{OccurredAt: f.now.Add(-time.Hour), Type: db.EventTicketCreated, Status: db.StatusFailed,
+		Direction: db.DirectionToHelpScout, CustomerEmail: ptr("alice@example.com"), ErrorCode: &code,
+		Details: map[string]any{"subject": "Hello"}, Attempt: 1, Source: db.SourceContactForm, SourceRef: ptr("f-1")}
+	require.NoError(t, db.NewEventStore(f.bdb).Insert(ctx, f.bdb, []*db.SyncEvent{history, formOnly}))
+
 	cases := []struct {
 		name, id, code, argument string
 	}{
-		{"failed and never retried", idStr(f.retryable.ID), "UNAVAILABLE", ""},
+		{"failed and never retried", idStr(history.ID), "", ""},
+		{"failed without what is needed to send it again", idStr(formOnly.ID), "CONFLICT", ""},
 		{"failed but already retried", idStr(f.retried.ID), "CONFLICT", ""},
 		{"succeeded", idStr(f.notFailed.ID), "CONFLICT", ""},
 		{"missing", "987654321", "NOT_FOUND", ""},
@@ -172,8 +193,31 @@ func TestRetrySyncOutcomes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			resp := f.gql(t, callerAdmin, `mutation($id: ID!) { retrySync(id: $id) { id } }`, map[string]any{"id": tc.id})
+			resp := f.gql(t, callerAdmin, `mutation($id: ID!) { retrySync(id: $id) { id status attempt source actor retryOf { id } } }`, map[string]any{"id": tc.id})
 			require.Equal(t, 200, resp.Status)
+			if tc.code == "" {
+				resp.requireOK(t)
+				var got struct {
+					ID      string `json:"id"`
+					Status  string `json:"status"`
+					Attempt int    `json:"attempt"`
+					Source  string `json:"source"`
+					Actor   string `json:"actor"`
+					RetryOf struct {
+						ID string `json:"id"`
+					} `json:"retryOf"`
+				}
+				require.NoError(t, json.Unmarshal(resp.dataMap(t)["retrySync"], &got))
+				require.Equal(t, "PENDING", got.Status)
+				require.Equal(t, 2, got.Attempt)
+				require.Equal(t, "MANUAL", got.Source)
+				require.NotEmpty(t, got.Actor)
+				require.Equal(t, tc.id, got.RetryOf.ID)
+				// The same event cannot be retried twice.
+				again := f.gql(t, callerAdmin, `mutation($id: ID!) { retrySync(id: $id) { id } }`, map[string]any{"id": tc.id})
+				require.Equal(t, "CONFLICT", again.singleError(t).code(), "body: %s", again.Body)
+				return
+			}
 			e := resp.singleError(t)
 			require.Equal(t, tc.code, e.code(), "body: %s", resp.Body)
 			require.Equal(t, tc.argument, e.argument())

@@ -84,7 +84,14 @@ func NewRouter(d Deps) http.Handler {
 		r.Handle("/metrics", d.Metrics.Handler())
 	}
 
-	gql := NewGraphQL(&graph.Resolver{Log: d.Service, Sync: d.Sync, Live: d.Live}, d.Metrics, d.Log, d.GraphQL)
+	gqlOpts := d.GraphQL
+	if gqlOpts.Issuer == nil {
+		gqlOpts.Issuer = d.Issuer
+	}
+	if gqlOpts.AllowedOrigins == nil {
+		gqlOpts.AllowedOrigins = d.AllowedOrigins
+	}
+	gql := NewGraphQL(&graph.Resolver{Log: d.Service, Sync: d.Sync, Live: d.Live}, d.Metrics, d.Log, gqlOpts)
 	stores := loaders.Stores{Events: d.Service.Events, Customers: d.Service.Customers, Conversations: d.Service.Conversations}
 	r.Group(func(r chi.Router) {
 		r.Use(d.Issuer.Middleware)

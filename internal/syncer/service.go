@@ -6,14 +6,16 @@ package syncer
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/uptrace/bun"
 
 	"github.com/kivalogic/helpscout-log/db"
-	"github.com/kivalogic/helpscout-log/internal/apperr"
 	"github.com/kivalogic/helpscout-log/internal/helpscout"
 )
 
@@ -32,7 +34,34 @@ type Options struct {
 	Version string
 	// Log receives the pipeline's log lines.
 	Log zerolog.Logger
+
+	// Lease is how long a claimed job stays reserved to its worker without
+	// a renewal; the worker renews it every third of it while it works, so
+	// a crashed replica's jobs are taken over within about one Lease.
+	// 30 s when zero.
+	Lease time.Duration
+	// PollInterval is how often idle workers look for due jobs; 250 ms
+	// when zero. Intake in the same process wakes them at once.
+	PollInterval time.Duration
+	// RetryBase is the first automatic retry's delay, doubled for each
+	// further attempt (with jitter); 1 s when zero.
+	RetryBase time.Duration
+	// MaxAttempts is how many attempts a job gets before it stops as
+	// FAILED; 8 when zero.
+	MaxAttempts int
+	// StopTimeout bounds how long Stop waits for attempts in flight; 30 s
+	// when zero.
+	StopTimeout time.Duration
 }
+
+// Defaults of Options.
+const (
+	defaultLease        = 30 * time.Second
+	defaultPollInterval = 250 * time.Millisecond
+	defaultRetryBase    = time.Second
+	defaultMaxAttempts  = 8
+	defaultStopTimeout  = 30 * time.Second
+)
 
 // Service is the sync pipeline of one process.
 type Service struct {
@@ -40,79 +69,165 @@ type Service struct {
 	client *helpscout.Client
 	opts   Options
 	log    zerolog.Logger
+
+	// workerID names this process in heartbeats and job leases.
+	workerID string
+	// jobsDone and jobsFailed count this process's finished attempts.
+	jobsDone, jobsFailed atomic.Int64
+	// admin holds the effective settings (see settings.go).
+	admin adminState
+
+	jobs   *db.JobStore
+	budget *db.BudgetStore
+	events *db.EventStore
+	// wake tells an idle worker that a job may be due.
+	wake chan struct{}
+	run  runState
 }
+
+// runState is what Start started and Stop stops.
+type runState struct {
+	mu      sync.Mutex
+	started bool
+	stopped bool
+	// stopLoops ends claiming; abort cancels HelpScout calls in flight.
+	stopLoops, abort context.CancelFunc
+	// killed makes workers drop their attempts without writing anything,
+	// as a crashed process would.
+	killed atomic.Bool
+	loops  sync.WaitGroup
+	// stopping is closed when claiming ends; attempts still waiting for
+	// rate-limit budget then give their job back.
+	stopping <-chan struct{}
+}
+
+// workerSeq tells apart the services of one process (tests run several).
+var workerSeq atomic.Int64
 
 // New returns a Service over the database; Start runs its workers.
 func New(bdb *bun.DB, opts Options) *Service {
-	return &Service{db: bdb, client: helpscout.New(opts.HelpScout), opts: opts, log: opts.Log}
-}
-
-// Start runs the workers until ctx ends or Stop is called.
-func (s *Service) Start(ctx context.Context) error { return nil }
-
-// Stop stops the workers and waits for attempts in flight.
-func (s *Service) Stop() {}
-
-var errNotBuilt = apperr.New(apperr.Unavailable, "retrying needs the sync pipeline, which is not running in this deployment")
-
-// SubmitContactForm queues a contact-form submission.
-func (s *Service) SubmitContactForm(ctx context.Context, in ContactForm, actor string) (*IntakeResult, error) {
-	return nil, errNotBuilt
-}
-
-// SyncCustomer queues a customer record.
-func (s *Service) SyncCustomer(ctx context.Context, in CustomerRecord, actor string) (*IntakeResult, error) {
-	return nil, errNotBuilt
-}
-
-// Retry re-queues the operation behind a failed event as a new attempt.
-func (s *Service) Retry(ctx context.Context, eventID int64, actor string) (*db.SyncEvent, error) {
-	events := db.NewEventStore(s.db)
-	e, err := events.Get(ctx, eventID)
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, apperr.New(apperr.NotFound, "sync event %d does not exist", eventID)
+	host, _ := os.Hostname()
+	if opts.Lease <= 0 {
+		opts.Lease = defaultLease
 	}
-	if err != nil {
-		return nil, err
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = defaultPollInterval
 	}
-	if e.Status != db.StatusFailed {
-		return nil, apperr.New(apperr.Conflict, "sync event %d is %s; only failed events can be retried", eventID, e.Status)
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = defaultRetryBase
 	}
-	retries, err := events.RetriesOf(ctx, []int64{eventID})
-	if err != nil {
-		return nil, err
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = defaultMaxAttempts
 	}
-	if len(retries) > 0 {
-		return nil, apperr.New(apperr.Conflict, "sync event %d was already retried by event %d", eventID, retries[len(retries)-1].ID)
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = defaultStopTimeout
 	}
-	return nil, errNotBuilt
+	return &Service{
+		db: bdb, client: helpscout.New(opts.HelpScout), opts: opts, log: opts.Log,
+		workerID: fmt.Sprintf("%s-%d-%d", host, os.Getpid(), workerSeq.Add(1)),
+		jobs:     db.NewJobStore(bdb),
+		budget:   db.NewBudgetStore(bdb),
+		events:   db.NewEventStore(bdb),
+		wake:     make(chan struct{}, 1),
+	}
 }
 
-// RetryFailed retries the failed events a filter selects, at most limit.
-func (s *Service) RetryFailed(ctx context.Context, f db.EventFilter, limit int, actor string) (*BulkRetryResult, error) {
-	return nil, errNotBuilt
+// Start applies the saved settings and runs the workers, the lease
+// reclaimer, the customer batch and the heartbeat until ctx ends or Stop
+// is called. When ctx ends the workers stop claiming but finish the
+// attempts in flight; Stop waits for them.
+func (s *Service) Start(ctx context.Context) error {
+	s.run.mu.Lock()
+	defer s.run.mu.Unlock()
+	if s.run.started {
+		return fmt.Errorf("error starting the sync workers: already started")
+	}
+	if err := s.loadSettings(ctx); err != nil {
+		return fmt.Errorf("error starting the sync workers: %w", err)
+	}
+	s.run.started = true
+	loopCtx, stopLoops := context.WithCancel(ctx)
+	callCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
+	s.run.stopLoops, s.run.abort = stopLoops, abort
+	s.run.stopping = loopCtx.Done()
+
+	n := max(s.opts.Workers, 1)
+	s.run.loops.Add(n + 3)
+	for i := range n {
+		go func() {
+			defer s.run.loops.Done()
+			s.workLoop(loopCtx, callCtx, i)
+		}()
+	}
+	go func() {
+		defer s.run.loops.Done()
+		s.reclaimLoop(loopCtx)
+	}()
+	go func() {
+		defer s.run.loops.Done()
+		s.batchLoop(loopCtx)
+	}()
+	go func() {
+		defer s.run.loops.Done()
+		s.runHeartbeats(loopCtx)
+	}()
+	s.log.Info().Str("worker", s.workerID).Int("workers", n).Msg("sync workers started")
+	return nil
 }
 
-// Settings returns the integration settings.
-func (s *Service) Settings(ctx context.Context) (*Settings, error) { return nil, errNotBuilt }
+// Stop stops claiming jobs, lets the attempts in flight finish (for at most
+// Options.StopTimeout, after which they are cancelled and their leases
+// left to expire, so that another replica looks in HelpScout before
+// repeating them), and returns. Calling it more than once is safe.
+func (s *Service) Stop() {
+	s.run.mu.Lock()
+	if !s.run.started || s.run.stopped {
+		s.run.mu.Unlock()
+		return
+	}
+	s.run.stopped = true
+	s.run.mu.Unlock()
 
-// UpdateSettings changes the integration settings.
-func (s *Service) UpdateSettings(ctx context.Context, in SettingsInput, actor string) (*Settings, error) {
-	return nil, errNotBuilt
+	s.run.stopLoops()
+	done := make(chan struct{})
+	go func() {
+		s.run.loops.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(s.opts.StopTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.log.Warn().Str("worker", s.workerID).Msg("sync attempts still running at shutdown; cancelling them")
+		s.run.killed.Store(true)
+		s.run.abort()
+		<-done
+	}
+	s.run.abort()
+	s.log.Info().Str("worker", s.workerID).Msg("sync workers stopped")
 }
 
-// TestConnection fetches a token and reads the configured mailbox.
-func (s *Service) TestConnection(ctx context.Context) (*ConnectionTest, error) {
-	return nil, errNotBuilt
+// kill stops the Service as a crash would: calls in flight are cancelled
+// and nothing more is written, leases are left to expire.
+func (s *Service) kill() {
+	s.run.mu.Lock()
+	if !s.run.started || s.run.stopped {
+		s.run.mu.Unlock()
+		return
+	}
+	s.run.stopped = true
+	s.run.mu.Unlock()
+	s.run.killed.Store(true)
+	s.run.stopLoops()
+	s.run.abort()
+	s.run.loops.Wait()
 }
 
-// Budget returns the shared rate-limit budget.
-func (s *Service) Budget(ctx context.Context) (*Budget, error) { return nil, errNotBuilt }
-
-// Queue describes the queue, the workers and the budget.
-func (s *Service) Queue(ctx context.Context) (*Queue, error) { return nil, errNotBuilt }
-
-// APIUsage reports HelpScout API use between from and to.
-func (s *Service) APIUsage(ctx context.Context, from, to time.Time, bucket UsageBucket) (*APIUsage, error) {
-	return nil, errNotBuilt
+// notify wakes one idle worker of this process.
+func (s *Service) notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
 }

@@ -1,7 +1,8 @@
 // Package web serves the browser side of the HelpScout Log API: the GraphiQL
 // playground page (Playground), its JavaScript and CSS embedded in the binary
-// (Assets), and the example operations the playground opens with
-// (DefaultExamples).
+// (Assets), the example operations the playground opens with
+// (DefaultExamples), and the wall-screen page for support TVs (Wall), a
+// single self-contained page with its own WebSocket client.
 //
 // The playground never loads anything from a CDN. Its files (React, ReactDOM
 // and GraphiQL, pinned to the versions gqlgen's own playground uses) are put

@@ -1,6 +1,7 @@
 package webhooks
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -38,6 +39,9 @@ type Options struct {
 	// Secret is the webhook secret shared with HelpScout; when empty every
 	// webhook is refused.
 	Secret string
+	// SecretFunc, when set, returns the secret in force for each webhook
+	// (an Administrator may change it at run time) and overrides Secret.
+	SecretFunc func(ctx context.Context) string
 	// Store records the webhooks.
 	Store *db.WebhookStore
 	// Log receives one line per refused or failed webhook.
@@ -116,8 +120,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	sig := r.Header.Get(helpscout.HeaderSignature)
-	if !helpscout.VerifySignature(h.opts.Secret, body, sig) {
-		h.reject(w, r, event, len(body), sig)
+	secret := h.secret(ctx)
+	if !helpscout.VerifySignature(secret, body, sig) {
+		h.reject(w, r, event, len(body), sig, secret != "")
 		return
 	}
 	if event == "" {
@@ -155,14 +160,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ans)
 }
 
+// secret returns the webhook secret in force.
+func (h *Handler) secret(ctx context.Context) string {
+	if h.opts.SecretFunc != nil {
+		return h.opts.SecretFunc(ctx)
+	}
+	return h.opts.Secret
+}
+
 // reject answers 401 and logs the refused webhook without its body.
-func (h *Handler) reject(w http.ResponseWriter, r *http.Request, event string, size int, sig string) {
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, event string, size int, sig string, secretSet bool) {
 	msg := MessageSignatureInvalid
 	if strings.TrimSpace(sig) == "" {
 		msg = MessageSignatureMissing
 	}
 	details := map[string]any{"event": clip(event), "bodySize": size, "remoteAddr": r.RemoteAddr}
-	if h.opts.Secret == "" {
+	if !secretSet {
 		details["secretConfigured"] = false
 	}
 	code := db.CodeAuthenticationFailed
@@ -173,7 +186,7 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, event string, s
 		ErrorCode: &code, ErrorMessage: &msg, HTTPStatus: &status,
 	}
 	ev := h.opts.Log.Warn().Str("event", clip(event)).Str("remote_addr", r.RemoteAddr).Int("body_size", size)
-	if h.opts.Secret == "" {
+	if !secretSet {
 		ev = ev.Bool("no_secret_configured", true)
 	}
 	if _, err := h.opts.Store.RecordRejected(r.Context(), e); err != nil {

@@ -1,0 +1,147 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/kivalogic/helpscout-log/internal/config"
+	"github.com/kivalogic/helpscout-log/internal/helpscoutsim"
+	"github.com/kivalogic/helpscout-log/internal/syncer"
+)
+
+// demoMailboxID is the simulator's mailbox that demo tickets go to.
+const demoMailboxID = 312345
+
+// startDemoHelpScout runs the HelpScout simulator in-process for the
+// embedded demo when no HelpScout API is configured, and points cfg at it,
+// so that the demo's workers make real HTTP calls and the log keeps growing
+// with real attempts.
+func startDemoHelpScout(ctx context.Context, cfg *config.Config, jwtSecret string, log zerolog.Logger) (*helpscoutsim.Server, error) {
+	if cfg.HelpScoutWebhookSecret == "" {
+		sum := sha256.Sum256([]byte("webhook:" + jwtSecret))
+		cfg.HelpScoutWebhookSecret = hex.EncodeToString(sum[:16])
+	}
+	sim := helpscoutsim.New(helpscoutsim.Options{
+		MailboxIDs:    []int64{demoMailboxID},
+		WebhookSecret: cfg.HelpScoutWebhookSecret,
+		Log:           log.With().Str("component", "helpscout-simulator").Logger().Level(zerolog.WarnLevel),
+	})
+	if err := sim.Start(ctx, "127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("error starting the demo HelpScout simulator: %w", err)
+	}
+	cfg.HelpScoutAPIURL = sim.URL()
+	cfg.HelpScoutClientID = "demo-app"
+	cfg.HelpScoutClientSecret = "demo-secret"
+	cfg.HelpScoutMailboxID = demoMailboxID
+	log.Info().Str("url", sim.URL()).Msg("demo HelpScout simulator running (set HELPSCOUT_API_URL to use a real account)")
+	return sim, nil
+}
+
+var (
+	demoFirstNames = []string{"Anna", "Ben", "Chloe", "David", "Emma", "Felix", "Grace", "Hugo", "Isla", "Jonas", "Klara", "Liam", "Mia", "Noah", "Olivia", "Paul", "Rosa", "Sam", "Tara", "Viktor"}
+	demoLastNames  = []string{"Adler", "Berg", "Costa", "Dietrich", "Evans", "Fischer", "Garcia", "Hansen", "Ivanova", "Jensen", "Keller", "Lopez", "Meyer", "Novak", "Olsen", "Peters", "Quinn", "Richter", "Schmidt", "Weber"}
+	demoDomains    = []string{"example.com", "example.org", "mail.example.net", "shop.example.de"}
+	demoSubjects   = []string{"Order not received", "Refund request", "Question about my invoice", "Change of delivery address", "Product arrived damaged", "Cannot log in to my account", "Subscription cancellation", "Wrong size delivered", "Discount code does not work", "Warranty claim"}
+)
+
+// demoTraffic plays the host system in the embedded demo: contact forms and
+// customer changes at about perMinute a minute, now and then a malformed
+// address or a short HelpScout outage, and status webhooks from the
+// simulator, so that the wall screen and the live feed have something to
+// show.
+type demoTraffic struct {
+	sync       *syncer.Service
+	sim        *helpscoutsim.Server
+	webhookURL string
+	perMinute  int
+	log        zerolog.Logger
+	rng        *rand.Rand
+	n          int
+}
+
+func (d *demoTraffic) run(ctx context.Context) {
+	if d.perMinute <= 0 {
+		return
+	}
+	d.rng = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	interval := time.Minute / time.Duration(d.perMinute)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := d.step(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn().Err(err).Msg("demo traffic step failed")
+			}
+		}
+	}
+}
+
+func (d *demoTraffic) pick(list []string) string { return list[d.rng.IntN(len(list))] }
+
+func (d *demoTraffic) step(ctx context.Context) error {
+	d.n++
+	first, last := d.pick(demoFirstNames), d.pick(demoLastNames)
+	email := fmt.Sprintf("%s.%s%d@%s", strings.ToLower(first), strings.ToLower(last), d.rng.IntN(90)+10, d.pick(demoDomains))
+	if d.rng.IntN(40) == 0 {
+		email = strings.Replace(email, "@", " at ", 1) // a typo the form did not catch
+	}
+	// Every 150 steps, a short HelpScout outage that the workers retry through.
+	if d.n%150 == 0 {
+		d.sim.SetFaults(helpscoutsim.Faults{Status5xxBurst: 3, BurstStatus: 503})
+	}
+	switch r := d.rng.IntN(10); {
+	case r < 6:
+		name := first + " " + last
+		_, err := d.sync.SubmitContactForm(ctx, syncer.ContactForm{
+			SubmissionID: fmt.Sprintf("demo-%d-%d", time.Now().UnixNano(), d.n),
+			Email:        email,
+			Name:         &name,
+			Subject:      d.pick(demoSubjects),
+			Message:      "Hello, I need help with my recent order. Could you please get back to me? Thanks, " + first,
+		}, "demo-shop")
+		return err
+	case r < 9:
+		org := d.pick(demoLastNames) + " GmbH"
+		_, err := d.sync.SyncCustomer(ctx, syncer.CustomerRecord{
+			Email: email, FirstName: &first, LastName: &last, Organization: &org,
+		}, "demo-shop")
+		return err
+	default:
+		return d.closeConversation(ctx)
+	}
+}
+
+// closeConversation closes a random simulated conversation and sends the
+// convo.status webhook HelpScout would send.
+func (d *demoTraffic) closeConversation(ctx context.Context) error {
+	convs := d.sim.Conversations()
+	if len(convs) == 0 {
+		return nil
+	}
+	c := convs[d.rng.IntN(len(convs))]
+	if _, ok := d.sim.UpdateConversation(c.ID, func(c *helpscoutsim.Conversation) { c.Status = "closed" }); !ok {
+		return nil
+	}
+	body, ok := d.sim.ConversationJSON(c.ID)
+	if !ok {
+		return nil
+	}
+	status, err := d.sim.SendWebhook(ctx, d.webhookURL, "convo.status", body)
+	if err != nil {
+		return fmt.Errorf("error sending the demo webhook: %w", err)
+	}
+	if status >= 300 {
+		return fmt.Errorf("the demo webhook was answered with %d", status)
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package syncer
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/internal/helpscout"
+)
+
+// usageWriteTimeout bounds the recording of an operation's calls, which
+// goes on after the operation's own context ended.
+const usageWriteTimeout = 5 * time.Second
+
+// tokenPath is the OAuth2 token endpoint; token requests are not API calls
+// and cost nothing against the rate limit.
+const tokenPath = "/v2/oauth2/token"
+
+// callCost is what a request costs against the rate limit: writes 2, reads 1.
+func callCost(method string) int {
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return 2
+	}
+	return 1
+}
+
+// usageRows turns an operation's calls into per-minute usage. Every API
+// request counts as a call; the units are those HelpScout charged, so a
+// request refused with 429 or never answered costs none. A call is placed
+// in the minute of its rate-limit reading, else in the minute of now.
+func usageRows(res helpscout.Result, now time.Time) []db.APIUsageMinute {
+	var rows []db.APIUsageMinute
+	byMinute := map[time.Time]int{}
+	for _, c := range res.Calls {
+		if strings.HasPrefix(c.Path, tokenPath) {
+			continue
+		}
+		at := now
+		if !c.RateLimit.At.IsZero() {
+			at = c.RateLimit.At
+		}
+		m := at.UTC().Truncate(time.Minute)
+		i, ok := byMinute[m]
+		if !ok {
+			i = len(rows)
+			byMinute[m] = i
+			rows = append(rows, db.APIUsageMinute{Minute: m})
+		}
+		r := &rows[i]
+		r.Calls++
+		switch {
+		case c.Status == http.StatusTooManyRequests:
+			r.RateLimited++
+		case c.Status == 0:
+			r.Failed++
+		case c.Status >= 400:
+			r.Failed++
+			r.Units += callCost(c.Method)
+		default:
+			r.Units += callCost(c.Method)
+		}
+		if !c.RateLimit.At.IsZero() {
+			if rem := c.RateLimit.Remaining; rem >= 0 && (r.MinRemaining == nil || rem < *r.MinRemaining) {
+				r.MinRemaining = &rem
+			}
+			if lim := c.RateLimit.Limit; lim > 0 {
+				r.LimitPerMin = &lim
+			}
+		}
+	}
+	return rows
+}
+
+// recordUsage adds an operation's HTTP calls to the per-minute API usage.
+// It never fails the caller: an error is logged.
+func (s *Service) recordUsage(ctx context.Context, res helpscout.Result) {
+	rows := usageRows(res, time.Now())
+	if len(rows) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), usageWriteTimeout)
+	defer cancel()
+	if err := db.NewUsageStore(s.db).Add(ctx, rows); err != nil {
+		s.log.Error().Err(err).Int("calls", len(res.Calls)).Msg("error recording HelpScout API usage")
+	}
+}
+
+// usageUnits are the date_trunc units of the bucket widths.
+var usageUnits = map[UsageBucket]string{UsageMinute: "minute", UsageHour: "hour", UsageDay: "day"}
+
+// APIUsage reports HelpScout API use between from and to in buckets of
+// the given width (UTC), with totals, the busiest minute and the limit.
+func (s *Service) APIUsage(ctx context.Context, from, to time.Time, bucket UsageBucket) (*APIUsage, error) {
+	unit, ok := usageUnits[bucket]
+	if !ok {
+		return nil, fmt.Errorf("error reporting API usage: unknown bucket %q", bucket)
+	}
+	us := db.NewUsageStore(s.db)
+	rows, err := us.Buckets(ctx, from, to, unit)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := us.LimitPerMinute(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := &APIUsage{From: from.UTC(), To: to.UTC(), LimitPerMinute: limit, Buckets: make([]APIUsageBucket, 0, len(rows))}
+	for _, r := range rows {
+		out.Buckets = append(out.Buckets, APIUsageBucket{
+			Start: r.Start, Calls: r.Calls, Units: r.Units, RateLimited: r.RateLimited, Failed: r.Failed,
+			PeakUnitsPerMinute: r.PeakUnitsPerMinute, MinRemaining: r.MinRemaining,
+		})
+		out.Calls += r.Calls
+		out.Units += r.Units
+		out.RateLimited += r.RateLimited
+		out.PeakUnitsPerMinute = max(out.PeakUnitsPerMinute, r.PeakUnitsPerMinute)
+	}
+	return out, nil
+}

@@ -1,0 +1,68 @@
+// graphiql.mjs checks that the GraphiQL playground works offline: it opens
+// $BASE_URL/ in headless Chromium with every request to another host
+// aborted, puts $TOKEN into the headers editor, types a query into the
+// query editor, clicks the run button and waits for the answer in the
+// result pane. It prints one JSON line: {"ok":…, "result":…, "blocked":[…],
+// "pageErrors":[…], "error":…} and exits 0 only when the answer came and
+// nothing tried to leave this machine. $SCREENSHOT, when set, is a PNG path.
+import { launch, blockRemote, watchErrors } from './lib.mjs';
+
+const base = process.env.BASE_URL;
+const token = process.env.TOKEN || '';
+const query = process.env.QUERY || '{ viewer { role subject } }';
+const expect = process.env.EXPECT || '"role": "MANAGER"';
+const timeout = Number(process.env.TIMEOUT_MS || 20000);
+if (!base) {
+  process.stderr.write('BASE_URL is not set\n');
+  process.exit(2);
+}
+
+const browser = await launch();
+const report = { ok: false, result: '', blocked: [], pageErrors: [], consoleErrors: [] };
+try {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  report.blocked = await blockRemote(context);
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  report.pageErrors = errors.page;
+  report.consoleErrors = errors.console;
+
+  await page.goto(new URL('/', base).href, { waitUntil: 'load' });
+  await page.waitForSelector('.graphiql-container .graphiql-query-editor .CodeMirror', { timeout });
+
+  // A new tab, so that no example's operation name lingers.
+  await page.getByRole('button', { name: 'New tab' }).click({ timeout });
+
+  // The headers editor: open its tab, replace its text with the token.
+  if (token) {
+    await page.getByRole('button', { name: 'Headers' }).click({ timeout });
+    const headers = page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror').first();
+    await headers.click({ timeout });
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText(JSON.stringify({ Authorization: 'Bearer ' + token }));
+  }
+
+  // The query editor: replace its text with the query.
+  await page.locator('.graphiql-query-editor .CodeMirror').first().click({ timeout });
+  await page.keyboard.press('Control+A');
+  await page.keyboard.insertText(query);
+
+  await page.locator('button.graphiql-execute-button').click({ timeout });
+  const result = page.locator('.graphiql-response, .result-window').first();
+  try {
+    await page.waitForFunction((want) => {
+      const r = document.querySelector('.graphiql-response, .result-window');
+      return r && r.innerText.replace(/\u00a0/g, ' ').includes(want);
+    }, expect, { timeout, polling: 100 });
+  } finally {
+    report.result = (await result.innerText().catch(() => '')).replace(/\u00a0/g, ' ').trim();
+  }
+  if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
+  report.ok = report.blocked.length === 0 && report.pageErrors.length === 0;
+} catch (e) {
+  report.error = String(e && e.message ? e.message : e);
+} finally {
+  await browser.close().catch(() => {});
+}
+process.stdout.write(JSON.stringify(report) + '\n');
+process.exit(report.ok ? 0 : 1);
