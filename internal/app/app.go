@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -56,6 +57,8 @@ type Database struct {
 	DSN string
 	// Embedded is the demo server, when the service started one.
 	Embedded *embeddedpg.Server
+
+	lock *os.File // holds the data folder while the embedded server runs
 }
 
 // Close closes the pool, then stops the embedded server if there is one.
@@ -67,6 +70,9 @@ func (d *Database) Close() error {
 	if d.Embedded != nil {
 		errs = append(errs, d.Embedded.Stop())
 	}
+	if d.lock != nil {
+		errs = append(errs, d.lock.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -75,11 +81,17 @@ func (d *Database) Close() error {
 func OpenDatabase(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Database, error) {
 	d := &Database{DSN: cfg.DatabaseURL}
 	if cfg.Embedded() {
+		lock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		d.lock = lock
 		srv, err := embeddedpg.Start(ctx, embeddedpg.Options{
 			DataDir: filepath.Join(cfg.DataDir, "postgres"),
 			Log:     log,
 		})
 		if err != nil {
+			_ = d.Close()
 			return nil, fmt.Errorf("error starting the embedded database (set DATABASE_URL to use your own): %w", err)
 		}
 		d.Embedded = srv
@@ -153,4 +165,23 @@ func Secret(cfg *config.Config) (secret string, demo bool, err error) {
 		return "", false, fmt.Errorf("error writing the demo secret: %w", err)
 	}
 	return s, true, nil
+}
+
+// lockDataDir takes an exclusive lock on the data folder for the life of
+// the process, so that a second instance cannot share (and, on exit, stop)
+// the embedded server of a running one. The lock goes with the process.
+func lockDataDir(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("error creating %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, "instance.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("error opening %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("another helpscout-log is using the embedded database in %s; stop it, or set DATA_DIR to another folder", dir)
+	}
+	return f, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/uptrace/bun"
 
 	"github.com/kivalogic/helpscout-log/internal/config"
 	"github.com/kivalogic/helpscout-log/internal/helpscoutsim"
@@ -23,15 +24,33 @@ const demoMailboxID = 312345
 // embedded demo when no HelpScout API is configured, and points cfg at it,
 // so that the demo's workers make real HTTP calls and the log keeps growing
 // with real attempts.
-func startDemoHelpScout(ctx context.Context, cfg *config.Config, jwtSecret string, log zerolog.Logger) (*helpscoutsim.Server, error) {
+func startDemoHelpScout(ctx context.Context, bdb *bun.DB, cfg *config.Config, jwtSecret string, log zerolog.Logger) (*helpscoutsim.Server, error) {
+	// The simulated account continues after the ids of the demo data, so
+	// that new tickets never take the id or number of a seeded one. The
+	// seed, topping up later, continues after these in turn.
+	var next struct {
+		Conv   int64 `bun:"conv"`
+		Number int64 `bun:"number"`
+		Cust   int64 `bun:"cust"`
+	}
+	err := bdb.NewRaw(`SELECT
+		coalesce((SELECT max(id) FROM conversations), 0) + 1000 AS conv,
+		coalesce((SELECT max(number) FROM conversations), 0) + 1000 AS number,
+		coalesce((SELECT max(helpscout_id) FROM customers), 0) + 1000 AS cust`).Scan(ctx, &next)
+	if err != nil {
+		return nil, fmt.Errorf("error reading the demo data ids: %w", err)
+	}
 	if cfg.HelpScoutWebhookSecret == "" {
 		sum := sha256.Sum256([]byte("webhook:" + jwtSecret))
 		cfg.HelpScoutWebhookSecret = hex.EncodeToString(sum[:16])
 	}
 	sim := helpscoutsim.New(helpscoutsim.Options{
-		MailboxIDs:    []int64{demoMailboxID},
-		WebhookSecret: cfg.HelpScoutWebhookSecret,
-		Log:           log.With().Str("component", "helpscout-simulator").Logger().Level(zerolog.WarnLevel),
+		FirstConversationID:     next.Conv,
+		FirstConversationNumber: next.Number,
+		FirstCustomerID:         next.Cust,
+		MailboxIDs:              []int64{demoMailboxID},
+		WebhookSecret:           cfg.HelpScoutWebhookSecret,
+		Log:                     log.With().Str("component", "helpscout-simulator").Logger().Level(zerolog.WarnLevel),
 	})
 	if err := sim.Start(ctx, "127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("error starting the demo HelpScout simulator: %w", err)
@@ -64,6 +83,7 @@ type demoTraffic struct {
 	log        zerolog.Logger
 	rng        *rand.Rand
 	n          int
+	recent     []string // emails seen lately, for customer updates
 }
 
 func (d *demoTraffic) run(ctx context.Context) {
@@ -101,6 +121,7 @@ func (d *demoTraffic) step(ctx context.Context) error {
 	}
 	switch r := d.rng.IntN(10); {
 	case r < 6:
+		d.remember(email)
 		name := first + " " + last
 		_, err := d.sync.SubmitContactForm(ctx, syncer.ContactForm{
 			SubmissionID: fmt.Sprintf("demo-%d-%d", time.Now().UnixNano(), d.n),
@@ -111,6 +132,12 @@ func (d *demoTraffic) step(ctx context.Context) error {
 		}, "demo-shop")
 		return err
 	case r < 9:
+		// Half of the customer changes concern someone seen lately, so
+		// that the log shows updates (sent in batches) beside creations.
+		if len(d.recent) > 0 && d.rng.IntN(2) == 0 {
+			email = d.pick(d.recent)
+		}
+		d.remember(email)
 		org := d.pick(demoLastNames) + " GmbH"
 		_, err := d.sync.SyncCustomer(ctx, syncer.CustomerRecord{
 			Email: email, FirstName: &first, LastName: &last, Organization: &org,
@@ -119,6 +146,14 @@ func (d *demoTraffic) step(ctx context.Context) error {
 	default:
 		return d.closeConversation(ctx)
 	}
+}
+
+// remember keeps the last 50 emails the traffic used.
+func (d *demoTraffic) remember(email string) {
+	if len(d.recent) == 50 {
+		d.recent = d.recent[1:]
+	}
+	d.recent = append(d.recent, email)
 }
 
 // closeConversation closes a random simulated conversation and sends the

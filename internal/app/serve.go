@@ -140,6 +140,13 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, out io.W
 	}
 	issuer := auth.NewIssuer(secret)
 	TuneRuntime()
+	// Take the port first, so that a second instance fails before it
+	// starts anything.
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return fmt.Errorf("error listening on port %d (another instance running? set PORT): %w", cfg.Port, err)
+	}
+	defer ln.Close()
 	database, err := OpenDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -161,7 +168,7 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, out io.W
 	if cfg.Embedded() && cfg.HelpScoutAPIURL == "" {
 		demoCfg := *cfg
 		cfg = &demoCfg
-		if sim, err = startDemoHelpScout(ctx, cfg, secret, log); err != nil {
+		if sim, err = startDemoHelpScout(ctx, database.DB, cfg, secret, log); err != nil {
 			return err
 		}
 		defer sim.Stop()
@@ -180,10 +187,6 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, out io.W
 		headers = map[string]string{"Authorization": "Bearer " + tokens[auth.RoleKivaAdmin]}
 	}
 
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
-	if err != nil {
-		return fmt.Errorf("error listening on port %d: %w", cfg.Port, err)
-	}
 	stack := NewStack(database.DB, cfg, issuer, log, headers)
 	if err := stack.Start(ctx); err != nil {
 		return err

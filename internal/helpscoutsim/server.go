@@ -39,6 +39,11 @@ const statusClientGone = 499
 
 // Options configure a Server.
 type Options struct {
+	// FirstConversationID, FirstConversationNumber and FirstCustomerID are
+	// the first ids handed out (the package constants when zero), so that
+	// a simulator can continue an account whose earlier records exist
+	// elsewhere, as in the demo over seeded data.
+	FirstConversationID, FirstConversationNumber, FirstCustomerID int64
 	// RateLimitPerMinute is the account's budget per minute (writes cost 2), 400 when zero.
 	RateLimitPerMinute int
 	// ClientID is the accepted OAuth2 App ID; with ClientSecret empty, any non-empty pair is accepted.
@@ -128,6 +133,15 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.FirstConversationID <= 0 {
+		opts.FirstConversationID = FirstConversationID
+	}
+	if opts.FirstConversationNumber <= 0 {
+		opts.FirstConversationNumber = FirstConversationNumber
+	}
+	if opts.FirstCustomerID <= 0 {
+		opts.FirstCustomerID = FirstCustomerID
+	}
 	s := &Server{
 		opts:       opts,
 		now:        opts.Now,
@@ -135,9 +149,9 @@ func New(opts Options) *Server {
 		hookHTTP:   &http.Client{Timeout: 30 * time.Second, Transport: newTransport()},
 		tokens:     map[string]time.Time{},
 		rng:        mrand.New(mrand.NewPCG(0, 0)),
-		nextConv:   FirstConversationID,
-		nextNumber: FirstConversationNumber,
-		nextCust:   FirstCustomerID,
+		nextConv:   opts.FirstConversationID,
+		nextNumber: opts.FirstConversationNumber,
+		nextCust:   opts.FirstCustomerID,
 		nextEntry:  1,
 		nextThread: 2400000000,
 		convs:      map[int64]*Conversation{},
