@@ -29,9 +29,13 @@ func UntilTokenExpires(ctx context.Context) context.Context {
 
 // ReportEnd returns an OnEnd callback that hands the reason a subscription
 // ended to gqlgen's WebSocket transport, which sends it as the operation's
-// error message (with extensions.code) instead of a plain complete. ctx is
-// the subscription resolver's context.
+// error message (with extensions.code) instead of a plain complete, or to
+// the function given to WithEndReport. ctx is the subscription resolver's
+// context.
 func ReportEnd(ctx context.Context) func(error) {
+	if report, ok := ctx.Value(endReportKey{}).(func(error)); ok {
+		return report
+	}
 	path := graphql.GetPath(ctx)
 	return func(err error) {
 		if ctx.Err() != nil {
@@ -47,6 +51,18 @@ func ReportEnd(ctx context.Context) func(error) {
 		}
 		addSubscriptionError(ctx, gqlErr)
 	}
+}
+
+// endReportKey marks a context whose subscriptions report their end
+// errors to a function (WithEndReport).
+type endReportKey struct{}
+
+// WithEndReport returns ctx under which ReportEnd hands the error that
+// ends a subscription to report instead of gqlgen's WebSocket transport:
+// for an execution that serves several clients and passes the error on to
+// each of them.
+func WithEndReport(ctx context.Context, report func(error)) context.Context {
+	return context.WithValue(ctx, endReportKey{}, report)
 }
 
 // addSubscriptionError records err for the WebSocket transport. Only that

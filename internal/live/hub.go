@@ -92,8 +92,12 @@ func (o *Options) defaults() {
 
 // Stats are the hub's counters since it started.
 type Stats struct {
-	// Subscribers and SummarySubscribers are the open subscriptions.
+	// Subscribers and SummarySubscribers are the open subscriptions,
+	// counting every client of a shared execution (see AddShared).
 	Subscribers, SummarySubscribers int
+	// Streams and SummaryStreams are the subscriptions the hub itself
+	// serves: a shared execution counts once however many clients it has.
+	Streams, SummaryStreams int
 	// Queries counts the statements the hub ran: feed reads, catch-up
 	// reads and summary computations.
 	Queries int64
@@ -151,6 +155,9 @@ type Hub struct {
 	feedReads  atomic.Int64
 	changes    atomic.Int64
 	reconnects atomic.Int64
+	// shared counts the clients served through a shared execution beyond
+	// the execution's own subscription, by SharedKind.
+	shared [sharedKinds]atomic.Int64
 }
 
 // New returns a Hub over the database; Start begins listening.
@@ -237,9 +244,12 @@ func (h *Hub) Stats() Stats {
 	h.mu.Lock()
 	n, pos := len(h.subs), h.pos
 	h.mu.Unlock()
+	sn := h.summaries.count()
 	return Stats{
-		Subscribers:        n,
-		SummarySubscribers: h.summaries.count(),
+		Subscribers:        n + int(h.shared[SharedFeed].Load()),
+		SummarySubscribers: sn + int(h.shared[SharedSummary].Load()),
+		Streams:            n,
+		SummaryStreams:     sn,
 		Queries:            h.queries.Load(),
 		FeedReads:          h.feedReads.Load(),
 		Changes:            h.changes.Load(),
@@ -445,8 +455,7 @@ func (h *Hub) offer(s *subscriber, c *Change) {
 		s.last = c.Cursor
 	default:
 		delete(h.subs, s)
-		s.end(&apperr.Error{Code: CodeSlowConsumer, Message: fmt.Sprintf(
-			"you fell behind by more than %d events; resubscribe with after: %q (the last cursor you received)", cap(s.buf), s.last)})
+		s.end(SlowConsumer(cap(s.buf), s.last))
 	}
 }
 

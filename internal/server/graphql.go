@@ -45,7 +45,8 @@ func NewGraphQL(res *graph.Resolver, m *metrics.Metrics, log zerolog.Logger, opt
 	cfg.Directives.HasRole = auth.HasRole
 	cfg.Complexity = complexity()
 	srv := handler.New(graph.NewExecutableSchema(cfg))
-	srv.AddTransport(websocketTransport(opts, log))
+	// Identical live subscriptions share one execution (see wsgroup.go).
+	srv.AddTransport(sharedWebsocket{Websocket: websocketTransport(opts, log), shared: newSharedSubscriptions(res.Live, log)})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(postTransport{})
