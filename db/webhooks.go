@@ -90,7 +90,17 @@ func (s *WebhookStore) Record(ctx context.Context, d Delivery) (eventID int64, d
 	if d.ID == "" || d.Event == nil {
 		return 0, false, errors.New("error recording webhook: delivery without id or event")
 	}
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	record := s.recordOnce(d, &eventID, &duplicate)
+	err = Retry(ctx, func() error { return s.db.RunInTx(ctx, nil, record) })
+	if err != nil {
+		return 0, false, fmt.Errorf("error recording webhook delivery %s: %w", d.ID, err)
+	}
+	return eventID, duplicate, nil
+}
+
+// recordOnce is one try of Record.
+func (s *WebhookStore) recordOnce(d Delivery, eventID *int64, duplicate *bool) func(ctx context.Context, tx bun.Tx) error {
+	return func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?, hashtext(?))", webhookLockSpace, d.ID); err != nil {
 			return fmt.Errorf("error locking delivery: %w", err)
 		}
@@ -100,19 +110,15 @@ func (s *WebhookStore) Record(ctx context.Context, d Delivery) (eventID int64, d
 			OrderExpr("id ASC").Limit(1).Scan(ctx, &prior)
 		switch {
 		case err == nil:
-			eventID, duplicate = prior, true
+			*eventID, *duplicate = prior, true
 			return nil
 		case !errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("error looking up delivery: %w", err)
 		}
 		id, err := s.record(ctx, tx, d)
-		eventID = id
+		*eventID, *duplicate = id, false
 		return err
-	})
-	if err != nil {
-		return 0, false, fmt.Errorf("error recording webhook delivery %s: %w", d.ID, err)
 	}
-	return eventID, duplicate, nil
 }
 
 func (s *WebhookStore) record(ctx context.Context, tx bun.Tx, d Delivery) (int64, error) {

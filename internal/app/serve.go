@@ -63,6 +63,16 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 		Log:           log,
 	})
 	hub := live.New(bdb, live.Options{Log: log})
+	m.GaugeFunc("helpscout_log_live_subscribers", "Open syncEvents subscriptions in this process.",
+		func() float64 { return float64(hub.Stats().Subscribers) })
+	m.GaugeFunc("helpscout_log_live_summary_subscribers", "Open summary subscriptions in this process.",
+		func() float64 { return float64(hub.Stats().SummarySubscribers) })
+	m.CounterFunc("helpscout_log_live_reconnects_total", "Times this process replaced its listening connection.",
+		func() float64 { return float64(hub.Stats().Reconnects) })
+	m.CounterFunc("helpscout_log_sync_attempts_succeeded_total", "HelpScout sync attempts this process finished successfully.",
+		func() float64 { ok, _ := sync.Attempts(); return float64(ok) })
+	m.CounterFunc("helpscout_log_sync_attempts_failed_total", "HelpScout sync attempts of this process that failed.",
+		func() float64 { _, failed := sync.Attempts(); return float64(failed) })
 	st := &Stack{Sync: sync, Live: hub, workers: cfg.SyncWorkers > 0}
 	st.Handler = server.NewRouter(server.Deps{
 		Log:     log,

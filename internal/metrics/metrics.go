@@ -1,5 +1,6 @@
 // Package metrics holds the service's Prometheus collectors: GraphQL
-// requests by operation and outcome, HTTP latency, and the database pool.
+// requests by operation and outcome, HTTP latency, the database pool, and
+// the figures other parts register (live subscribers, sync attempts).
 package metrics
 
 import (
@@ -64,6 +65,17 @@ func New(sqldb *sql.DB) *Metrics {
 		m.registry.MustRegister(collectors.NewDBStatsCollector(sqldb, "helpscout_log"))
 	}
 	return m
+}
+
+// GaugeFunc registers a gauge whose value read returns at scrape time.
+func (m *Metrics) GaugeFunc(name, help string, read func() float64) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, read))
+}
+
+// CounterFunc registers a counter whose value read returns at scrape time;
+// read must never decrease.
+func (m *Metrics) CounterFunc(name, help string, read func() float64) {
+	m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, read))
 }
 
 // Handler serves the metrics in Prometheus' text format.

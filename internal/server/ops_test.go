@@ -87,6 +87,9 @@ func TestMetrics(t *testing.T) {
 		`helpscout_log_graphql_duration_seconds_count{operation="MetricsProbe"} 2`,
 		`helpscout_log_http_requests_total{code="200",route="/graphql"} 6`,
 		`go_sql_max_open_connections{db_name="helpscout_log"}`,
+		"helpscout_log_live_subscribers 0",
+		"helpscout_log_live_summary_subscribers 0",
+		"helpscout_log_sync_attempts_succeeded_total 0",
 	} {
 		require.Contains(t, text, want)
 	}

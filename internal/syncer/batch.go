@@ -58,7 +58,7 @@ func (s *Service) runBatch(ctx context.Context) (int, error) {
 	now := time.Now().UTC()
 	batchID := "batch-" + now.Format("20060102T150405.000")
 	var due int
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var locked bool
 		if err := tx.NewRaw("SELECT pg_try_advisory_xact_lock(?)", batchLockKey).Scan(ctx, &locked); err != nil {
 			return fmt.Errorf("error taking the batch lock: %w", err)

@@ -96,7 +96,12 @@ func (s *Service) SubmitContactForm(ctx context.Context, in ContactForm, actor s
 		Source: db.SourceContactForm, SourceRef: &in.SubmissionID}
 	if refusal == "" {
 		// The common case in one statement: job, event and customer row.
-		inserted, err := s.jobs.InsertQueued(ctx, s.db, job, e, in.Name)
+		var inserted bool
+		err := db.Retry(ctx, func() error {
+			var err error
+			inserted, err = s.jobs.InsertQueued(ctx, s.db, job, e, in.Name)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("error queueing contact form %q: %w", in.SubmissionID, err)
 		}
@@ -106,7 +111,7 @@ func (s *Service) SubmitContactForm(ctx context.Context, in ContactForm, actor s
 		}
 	}
 	var out IntakeResult
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		inserted, err := s.jobs.Insert(ctx, tx, job)
 		if err != nil {
 			return err
@@ -182,7 +187,7 @@ func (s *Service) SyncCustomer(ctx context.Context, in CustomerRecord, actor str
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var out IntakeResult
 	created := false
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		// Intakes of one customer take turns, so that two records sent at
 		// once do not both create the customer.
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext(?))", "customer:"+email); err != nil {

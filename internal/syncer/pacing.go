@@ -111,7 +111,7 @@ func (s *Service) maybeWarn(ctx context.Context, st db.BudgetState) {
 	if float64(left) >= lowBudgetShare*float64(st.LimitPerMin) {
 		return
 	}
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		first, err := s.budget.ClaimWarning(ctx, tx, st.WindowStart)
 		if err != nil || !first {
 			return err

@@ -71,7 +71,7 @@ func (s *Service) backoff(attempts int, err error) time.Duration {
 // recorded, when that is enough to send it again.
 func (s *Service) Retry(ctx context.Context, eventID int64, actor string) (*db.SyncEvent, error) {
 	var out *db.SyncEvent
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		out, err = s.retryOne(ctx, tx, eventID, actor)
 		return err
@@ -268,7 +268,7 @@ func (s *Service) RetryFailed(ctx context.Context, f db.EventFilter, limit int, 
 			}
 			seen++
 			var next *db.SyncEvent
-			err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 				var err error
 				next, err = s.retryOne(ctx, tx, e.ID, actor)
 				return err

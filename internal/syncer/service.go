@@ -132,6 +132,18 @@ func New(bdb *bun.DB, opts Options) *Service {
 	}
 }
 
+// inTx runs fn in a transaction, and again when PostgreSQL rolls it back
+// for a deadlock or a serialization failure (see db.Retry).
+func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return db.Retry(ctx, func() error { return s.db.RunInTx(ctx, nil, fn) })
+}
+
+// Attempts reports how many attempts this process finished, succeeded and
+// failed, since it started.
+func (s *Service) Attempts() (succeeded, failed int64) {
+	return s.jobsDone.Load(), s.jobsFailed.Load()
+}
+
 // Start applies the saved settings and runs the workers, the lease
 // reclaimer, the customer batch and the heartbeat until ctx ends or Stop
 // is called. When ctx ends the workers stop claiming but finish the

@@ -285,7 +285,7 @@ func (s *Service) syncCustomer(ctx context.Context, job *db.SyncJob, in Customer
 func (s *Service) finish(ctx context.Context, claimed *db.SyncJob, out outcome) error {
 	now := time.Now().UTC()
 	var failed, released bool
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		job, err := s.jobs.LockHeld(ctx, tx, claimed.ID, s.workerID)
 		if errors.Is(err, db.ErrNotFound) {
 			s.log.Warn().Int64("job", claimed.ID).Msg("job lease lost before the outcome was recorded; discarding it")
@@ -497,7 +497,7 @@ func (s *Service) reclaimLoop(ctx context.Context) {
 func (s *Service) reclaim(ctx context.Context) (int, error) {
 	now := time.Now().UTC()
 	var n int
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		jobs, err := s.jobs.LockExpired(ctx, tx, 50)
 		if err != nil {
 			return err
