@@ -129,6 +129,10 @@ func NewDSN(t testing.TB) (string, *bun.DB) {
 	if err != nil {
 		t.Fatalf("test database: opening %s: %v", name, err)
 	}
+	// Tests run side by side in several packages against one server, whose
+	// connection limit (100 by default) they share: a test keeps at most
+	// two idle connections, and opens more only while it needs them.
+	bdb.DB.SetMaxIdleConns(2)
 	t.Cleanup(func() {
 		_ = bdb.Close()
 		adm, err := db.Open(context.Background(), admin, db.Options{MaxOpenConns: 1})
