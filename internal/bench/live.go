@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -130,7 +128,7 @@ func RunLive(ctx context.Context, cfg *config.Config, opts LiveOptions, out io.W
 	if err := raiseFileLimit(slices.Max(opts.Sizes) + 1000); err != nil {
 		fmt.Fprintf(out, "warning: %v\n", err)
 	}
-	dsn, cleanup, err := liveDatabase(ctx, cfg, opts.Database, opts.KeepDatabase, out)
+	dsn, cleanup, err := benchDatabase(ctx, cfg, opts.Database, opts.KeepDatabase, out)
 	if err != nil {
 		return err
 	}
@@ -546,36 +544,4 @@ func raiseFileLimit(n int) error {
 		return fmt.Errorf("open-file limit is %d, below the %d this run needs: %w", lim.Max, n, err)
 	}
 	return nil
-}
-
-// liveDatabase creates a fresh database (or uses an existing one) on the
-// server of DATABASE_URL or 127.0.0.1:5432, and returns its DSN and a
-// cleanup that drops it unless kept.
-func liveDatabase(ctx context.Context, cfg *config.Config, existing string, keep bool, out io.Writer) (string, func(), error) {
-	adminURL := cfg.DatabaseURL
-	if adminURL == "" {
-		adminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	admin, err := db.Open(ctx, adminURL, db.Options{MaxOpenConns: 1})
-	if err != nil {
-		return "", nil, err
-	}
-	if existing != "" {
-		_ = admin.Close()
-		return replaceDatabase(adminURL, existing), func() {}, nil
-	}
-	buf := make([]byte, 4)
-	_, _ = rand.Read(buf)
-	name := "hslog_bench_live_" + hex.EncodeToString(buf)
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE ?", bun.Ident(name)); err != nil {
-		_ = admin.Close()
-		return "", nil, fmt.Errorf("error creating the benchmark database: %w", err)
-	}
-	fmt.Fprintf(out, "benchmark database %s\n", name)
-	return replaceDatabase(adminURL, name), func() {
-		if !keep {
-			_, _ = admin.ExecContext(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS ? WITH (FORCE)", bun.Ident(name))
-		}
-		_ = admin.Close()
-	}, nil
 }

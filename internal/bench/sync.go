@@ -132,8 +132,10 @@ func RunSync(ctx context.Context, cfg *config.Config, opts SyncOptions, out io.W
 	return runIntake(ctx, cfg, bdb, opts, out)
 }
 
-// benchDatabase creates (or names) the benchmark database and returns its
-// DSN and what drops it.
+// benchDatabase creates a fresh benchmark database, or names an existing
+// one, on the server of DATABASE_URL, else 127.0.0.1:5432, else the
+// embedded server, and returns its DSN and what drops it (unless kept) and
+// stops whatever it started.
 func benchDatabase(ctx context.Context, cfg *config.Config, name string, keep bool, out io.Writer) (string, func(), error) {
 	adminURL := cfg.DatabaseURL
 	var stops []func()
