@@ -84,6 +84,7 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 		GraphQL: server.GraphQLOptions{
 			Introspection:   cfg.Introspection,
 			ComplexityLimit: cfg.ComplexityLimit,
+			WriteInterval:   cfg.LiveWriteInterval,
 		},
 		AllowedOrigins: cfg.AllowedOrigins,
 		Ready: func(ctx context.Context) error {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +48,9 @@ type LiveOptions struct {
 	KeepDatabase bool
 	// Database, when set, runs against this existing database.
 	Database string
+	// CPUProfile, when set, is the file that receives a CPU profile of the
+	// server while it delivers at the largest size.
+	CPUProfile string
 	// ClientCommand returns the command that runs the clients of one size
 	// in a child process with the given bench-live flags (so that the
 	// server's file limit and memory count the server only). Nil runs
@@ -69,6 +73,7 @@ func Live(ctx context.Context, cfg *config.Config, args []string, out io.Writer)
 	proto := fs.String("protocol", "graphql-transport-ws", "WebSocket subprotocol: graphql-transport-ws or graphql-ws")
 	keep := fs.Bool("keep", false, "keep the benchmark database afterwards")
 	existing := fs.String("database", "", "use this existing database (name on the same server) instead of a fresh one")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server while it delivers at the largest size to this file (and of the client process to this file plus .clients)")
 	clientURL := fs.String("client-url", "", "internal: run the clients of one size against this endpoint (the child process)")
 	clientToken := fs.String("client-token", "", "internal: the clients' token")
 	fs.Usage = func() {
@@ -89,9 +94,16 @@ func Live(ctx context.Context, cfg *config.Config, args []string, out io.Writer)
 		return errors.New("-subscribers and -rate must be positive")
 	}
 	if *clientURL != "" {
+		if *cpuProfile != "" {
+			stop, err := startCPUProfile(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
 		return runClients(ctx, *clientURL, *clientToken, *proto, *subs, os.Stdin, out)
 	}
-	opts := LiveOptions{Rate: *rate, Duration: *dur, Protocol: *proto, KeepDatabase: *keep, Database: *existing}
+	opts := LiveOptions{Rate: *rate, Duration: *dur, Protocol: *proto, KeepDatabase: *keep, Database: *existing, CPUProfile: *cpuProfile}
 	if *baseline > 0 && *baseline < *subs {
 		opts.Sizes = append(opts.Sizes, *baseline)
 	}
@@ -233,7 +245,12 @@ func runLiveSize(ctx context.Context, stack *app.Stack, hook *countingHook, writ
 	if command == nil {
 		command = defaultClientCommand
 	}
-	cmd := command([]string{"-client-url", url, "-client-token", token, "-subscribers", strconv.Itoa(n), "-protocol", opts.Protocol})
+	args := []string{"-client-url", url, "-client-token", token, "-subscribers", strconv.Itoa(n), "-protocol", opts.Protocol}
+	if opts.CPUProfile != "" && n == slices.Max(opts.Sizes) {
+		// The client process profiles itself into a file of its own.
+		args = append(args, "-cpuprofile", opts.CPUProfile+".clients")
+	}
+	cmd := command(args)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return liveRow{}, err
@@ -247,9 +264,20 @@ func runLiveSize(ctx context.Context, stack *app.Stack, hook *countingHook, writ
 		return liveRow{}, fmt.Errorf("error starting the client process: %w", err)
 	}
 	defer func() {
+		// The client process ends on its own once its input closes (and
+		// writes its profile); it is killed if it does not.
 		_ = stdin.Close()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		exited := make(chan struct{})
+		go func() {
+			_ = cmd.Wait()
+			close(exited)
+		}()
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
 	}()
 	lines := bufio.NewScanner(stdout)
 	expect := func(word string) ([]string, error) {
@@ -281,6 +309,13 @@ func runLiveSize(ctx context.Context, stack *app.Stack, hook *countingHook, writ
 
 	// Write at a fixed rate and tell the clients when each commit returned.
 	stmts0, st0 := hook.n.Load(), stack.Live.Stats()
+	if opts.CPUProfile != "" && n == slices.Max(opts.Sizes) {
+		stop, err := startCPUProfile(opts.CPUProfile)
+		if err != nil {
+			return liveRow{}, err
+		}
+		defer stop()
+	}
 	store := db.NewEventStore(writerDB)
 	interval := time.Duration(float64(time.Second) / opts.Rate)
 	total := int(opts.Duration / interval)
@@ -499,7 +534,9 @@ var (
 // share of the machine small.
 func (c *liveClient) read(ctx context.Context) error {
 	for {
-		_, data, err := c.conn.Read(ctx)
+		// No deadline per read (it costs a timer each); the process
+		// closes the connections when it is done.
+		_, data, err := c.conn.Read(context.Background())
 		if err != nil {
 			return err
 		}
@@ -526,6 +563,22 @@ func (c *liveClient) read(ctx context.Context) error {
 			c.errors++
 		}
 	}
+}
+
+// startCPUProfile starts a CPU profile into path and returns its stop.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // raiseFileLimit raises the open-file limit to at least n.

@@ -62,6 +62,10 @@ type Config struct {
 	// DemoTraffic is how many contact forms per minute the embedded demo
 	// submits to its simulator, so that the log keeps growing; zero: none.
 	DemoTraffic int
+	// LiveWriteInterval spaces the writes of one WebSocket: live results
+	// queued within it of the previous write leave together; zero writes
+	// each at once.
+	LiveWriteInterval time.Duration
 }
 
 // Embedded reports whether the service runs its own demo database.
@@ -114,6 +118,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		errs = append(errs, err)
 	}
 	if c.DemoTraffic, err = intVar(getenv, "DEMO_TRAFFIC", 20); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LiveWriteInterval, err = durationVar(getenv, "LIVE_WRITE_INTERVAL", 200*time.Millisecond); err != nil {
 		errs = append(errs, err)
 	}
 	lvl := orDefault(getenv("LOG_LEVEL"), "info")

@@ -37,9 +37,11 @@ func websocketTransport(opts GraphQLOptions, log zerolog.Logger) transport.Webso
 		}
 	}
 	return transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
-			OriginPatterns: patterns,
-		}},
+		Implementation: wsImplementation{
+			accept:   websocket.AcceptOptions{OriginPatterns: patterns},
+			interval: opts.WriteInterval,
+			load:     &writeLoad{},
+		},
 		InitFunc:              wsInit(opts.Issuer),
 		InitTimeout:           10 * time.Second,
 		KeepAlivePingInterval: keepAlive,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/rs/zerolog"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/kivalogic/helpscout-log/internal/apperr"
 	"github.com/kivalogic/helpscout-log/internal/auth"
@@ -31,6 +33,10 @@ import (
 // authorised on its own (the root field's @hasRole, its token's expiry);
 // the execution runs as a caller of its own and ends when its last member
 // leaves. Subscriptions that resume from a cursor replay on their own.
+// On this package's WebSockets the group marshals each response once and
+// queues it on every member's connection itself (see wsconn.go), so that a
+// result costs each member a few copied bytes, not a marshalling and a
+// goroutine's turn.
 
 // groupSubject is the token subject of a shared execution's caller.
 const groupSubject = "live-group"
@@ -44,6 +50,7 @@ type sharedWebsocket struct {
 
 // Do serves a WebSocket connection.
 func (t sharedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	r, _ = withWSHolder(r)
 	t.Websocket.Do(w, r, sharedExecutor{GraphExecutor: exec, shared: t.shared})
 }
 
@@ -58,11 +65,29 @@ type sharedExecutor struct {
 // the group when it has none; other operations, and callers that the field
 // refuses, run alone as before.
 func (e sharedExecutor) DispatchOperation(ctx context.Context, rc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	conn := wsConnFrom(ctx)
+	var id string
+	if conn != nil {
+		id = conn.operationID(rc)
+	}
 	p, ok := e.shared.plan(ctx, rc)
 	if !ok {
 		return e.GraphExecutor.DispatchOperation(ctx, rc)
 	}
-	return e.shared.join(ctx, rc, p, e.GraphExecutor), ctx
+	if id == "" {
+		conn = nil
+	}
+	return e.shared.join(ctx, rc, p, e.GraphExecutor, conn, id), ctx
+}
+
+// CreateOperationContext creates the operation of the message the
+// connection read last, and remembers the message's id for it.
+func (e sharedExecutor) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
+	rc, errs := e.GraphExecutor.CreateOperationContext(ctx, params)
+	if conn := wsConnFrom(ctx); conn != nil && rc != nil && len(errs) == 0 {
+		conn.bind(rc)
+	}
+	return rc, errs
 }
 
 // sharedSubscriptions holds the groups of one GraphQL handler.
@@ -150,11 +175,19 @@ func requiredRole(def *ast.FieldDefinition) (auth.Role, bool) {
 
 // join adds the operation to its group, starting the group when there is
 // none, and returns the member's response handler.
-func (s *sharedSubscriptions) join(ctx context.Context, rc *graphql.OperationContext, p groupPlan, exec graphql.GraphExecutor) graphql.ResponseHandler {
+func (s *sharedSubscriptions) join(ctx context.Context, rc *graphql.OperationContext, p groupPlan, exec graphql.GraphExecutor, conn *wsConn, id string) graphql.ResponseHandler {
 	m := &member{fctx: graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Subscription", Field: p.field})}
-	if p.kind == live.SharedSummary {
+	switch {
+	case p.kind == live.SharedSummary:
 		m.buf = make(chan *graphql.Response, 1)
-	} else {
+	case conn != nil:
+		// The group writes the member's results to its connection itself;
+		// the buffer only closes when the member ends.
+		m.buf = make(chan *graphql.Response, 1)
+		m.conn = conn
+		qid, _ := json.Marshal(id)
+		m.head = slices.Concat([]byte(`{"id":`), qid, []byte(`,"type":"`+conn.dataType()+`","payload":`))
+	default:
 		m.buf = make(chan *graphql.Response, s.buffer)
 	}
 	s.mu.Lock()
@@ -390,7 +423,35 @@ func (g *subscriptionGroup) fanOut(resp *graphql.Response, cursor string) {
 		}
 		return
 	}
+	var payload []byte
 	for m := range g.members {
+		if m.conn != nil {
+			if m.fctx.Err() != nil {
+				// Unsubscribed: the member leaves on its own.
+				continue
+			}
+			if payload == nil {
+				// Marshalled once for every member, as the transport would
+				// for each.
+				b, err := json.Marshal(resp)
+				if err != nil {
+					g.remove(m, err)
+					continue
+				}
+				payload = b
+			}
+			switch m.conn.raw.tryFrame(m.head, payload, frameTail) {
+			case frameQueued:
+				if cursor != "" {
+					m.last = cursor
+				}
+			case frameFull:
+				g.remove(m, live.SlowConsumer(maxPendingFrames, m.last))
+			case frameClosed:
+				g.remove(m, nil)
+			}
+			continue
+		}
 		select {
 		case m.buf <- resp:
 			if cursor != "" {
@@ -447,6 +508,9 @@ func (g *subscriptionGroup) popCursor() string {
 	return c
 }
 
+// frameTail closes a result message.
+var frameTail = []byte("}")
+
 // member is one subscription served by a group.
 type member struct {
 	// fctx is the operation's context with the root field's, for the path
@@ -454,6 +518,11 @@ type member struct {
 	fctx context.Context
 	buf  chan *graphql.Response
 	stop func() bool
+	// conn, when set, is the member's WebSocket: the group writes each
+	// result there itself, as a message that starts with head (id and
+	// type in the connection's protocol) and goes on with the payload.
+	conn *wsConn
+	head []byte
 
 	// The fields below are guarded by the group's mu; cause is written
 	// before buf closes.

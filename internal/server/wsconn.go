@@ -1,0 +1,594 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+)
+
+// A live event fans out to every subscriber at once, so each WebSocket
+// receives its frames in bursts, and an instance with thousands of them
+// spends its time in per-frame work. The connections below keep that work
+// small:
+//
+//   - Writes coalesce. A frame written while the connection's previous
+//     write is still on its way joins the next one, so an idle server
+//     sends each frame at once and a busy one sends several per system
+//     call, without a timer and without holding any frame back.
+//   - Data frames are encoded here, and a shared subscription hands the
+//     same marshalled payload to every member's connection (see
+//     wsgroup.go), instead of each connection marshalling it again.
+//
+// The WebSocket library (coder/websocket) still does the handshake, the
+// reading and the control frames (ping, pong, close), which are small and
+// leave in one write each, so they never split a data frame.
+
+const (
+	// defaultMaxPending is how many bytes a WebSocket may hold for its
+	// socket; a writer waits beyond it, and a shared subscription drops
+	// the member as a slow consumer.
+	defaultMaxPending = 1 << 20
+	// maxPendingFrames is how many frames a shared subscription may queue
+	// for one connection before it drops the member as a slow consumer;
+	// it matches the buffer of a subscriber of its own.
+	maxPendingFrames = 256
+	// writeTimeout bounds how long a message waits for room in the
+	// queue; the connection closes after it.
+	writeTimeout = 10 * time.Second
+	// closeFlushTimeout bounds how long closing a connection waits for its
+	// pending frames (the close frame among them) to reach the socket.
+	closeFlushTimeout = time.Second
+)
+
+// minWriteInterval spaces the writes of one connection: frames queued
+// within it of the previous write leave together.
+var minWriteInterval = 400 * time.Millisecond
+
+// Errors of a queued write.
+var (
+	errWriteTimeout = errors.New("websocket: the peer did not read in time")
+	errClosing      = errors.New("websocket: the connection is closing")
+)
+
+// wsImplementation accepts WebSocket connections whose writes coalesce.
+type wsImplementation struct {
+	// accept are the library's options (the allowed origins).
+	accept websocket.AcceptOptions
+	// maxPending bounds the bytes waiting for one socket;
+	// defaultMaxPending when zero.
+	maxPending int
+	// interval spaces the writes of one connection while the process is
+	// busy (see writeLoad): frames queued within it of the previous write
+	// leave together with the next. Zero writes each frame as soon as the
+	// previous write returns.
+	interval time.Duration
+	// load counts the writes of every connection; nil never spaces.
+	load loadGauge
+}
+
+var _ transport.WebsocketImplementation = wsImplementation{}
+
+// wsHolderKey marks the request context with the holder of its WebSocket.
+type wsHolderKey struct{}
+
+// wsHolder receives the connection that serves a request, so that the
+// operations of that request can write to it directly.
+type wsHolder struct{ conn *wsConn }
+
+// withWSHolder returns r with an empty holder and the holder.
+func withWSHolder(r *http.Request) (*http.Request, *wsHolder) {
+	h := &wsHolder{}
+	return r.WithContext(context.WithValue(r.Context(), wsHolderKey{}, h)), h
+}
+
+// wsConnFrom returns the connection of the request ctx belongs to, or nil.
+func wsConnFrom(ctx context.Context) *wsConn {
+	if h, ok := ctx.Value(wsHolderKey{}).(*wsHolder); ok {
+		return h.conn
+	}
+	return nil
+}
+
+// Accept upgrades the request.
+func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, options transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	for key, values := range options.ResponseHeader {
+		for _, v := range values {
+			w.Header().Add(key, v)
+		}
+	}
+	opts := u.accept
+	opts.Subprotocols = slices.Clone(opts.Subprotocols)
+	for _, p := range options.Subprotocols {
+		if !slices.Contains(opts.Subprotocols, p) {
+			opts.Subprotocols = append(opts.Subprotocols, p)
+		}
+	}
+	// Data frames are written uncompressed by this package.
+	opts.CompressionMode = websocket.CompressionDisabled
+	limit := u.maxPending
+	if limit <= 0 {
+		limit = defaultMaxPending
+	}
+	hj := &coalescingHijacker{ResponseWriter: w, maxPending: limit, interval: u.interval, load: u.load}
+	ws, err := websocket.Accept(hj, r, &opts)
+	if err != nil {
+		return nil, err
+	}
+	if hj.conn == nil {
+		_ = ws.CloseNow()
+		return nil, errors.New("websocket: the connection was not hijacked")
+	}
+	c := &wsConn{ws: ws, raw: hj.conn, ids: map[*graphql.OperationContext]string{}}
+	if h, ok := r.Context().Value(wsHolderKey{}).(*wsHolder); ok {
+		h.conn = c
+	}
+	return c, nil
+}
+
+// wsConn is one WebSocket as the GraphQL transport sees it.
+type wsConn struct {
+	ws  *websocket.Conn
+	raw *coalescingConn
+
+	mu           sync.Mutex
+	readDeadline *time.Timer
+	closing      bool
+	// lastID is the id of the subscribe (or start) message read last; ids
+	// maps the operations created for such messages to their ids.
+	lastID string
+	ids    map[*graphql.OperationContext]string
+}
+
+var (
+	_ transport.WebsocketConn          = (*wsConn)(nil)
+	_ transport.WebsocketReadLimiter   = (*wsConn)(nil)
+	_ transport.WebsocketReadDeadliner = (*wsConn)(nil)
+)
+
+// NextReader returns the next message; a normal close by the peer is
+// transport.ErrWebsocketClosed.
+func (c *wsConn) NextReader() (int, io.Reader, error) {
+	typ, data, err := c.ws.Read(context.Background())
+	if err != nil {
+		switch websocket.CloseStatus(err) {
+		case websocket.StatusNormalClosure, websocket.StatusNoStatusRcvd:
+			return int(typ), nil, transport.ErrWebsocketClosed
+		}
+		return int(typ), nil, err
+	}
+	c.noteOperation(data)
+	return int(typ), bytes.NewReader(data), nil
+}
+
+// noteOperation remembers the id of a subscribe or start message: the
+// transport creates the operation for it before it reads another.
+func (c *wsConn) noteOperation(data []byte) {
+	if !bytes.Contains(data, []byte(`"subscribe"`)) && !bytes.Contains(data, []byte(`"start"`)) {
+		return
+	}
+	var m struct {
+		ID   string `json:"id"`
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(data, &m) != nil || (m.Type != "subscribe" && m.Type != "start") {
+		return
+	}
+	c.mu.Lock()
+	c.lastID = m.ID
+	c.mu.Unlock()
+}
+
+// bind records that rc serves the message read last.
+func (c *wsConn) bind(rc *graphql.OperationContext) {
+	c.mu.Lock()
+	if c.lastID != "" {
+		c.ids[rc] = c.lastID
+		c.lastID = ""
+	}
+	c.mu.Unlock()
+}
+
+// operationID returns (and forgets) the message id of rc.
+func (c *wsConn) operationID(rc *graphql.OperationContext) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id := c.ids[rc]
+	delete(c.ids, rc)
+	return id
+}
+
+// dataType is the message type of a result in the connection's protocol.
+func (c *wsConn) dataType() string {
+	if c.ws.Subprotocol() == protoGraphQLTransportWS {
+		return "next"
+	}
+	return "data"
+}
+
+// protoGraphQLTransportWS is the subprotocol of the graphql-ws library.
+const protoGraphQLTransportWS = "graphql-transport-ws"
+
+// WriteJSON sends v as a text message, waiting for room in the queue.
+func (c *wsConn) WriteJSON(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.raw.writeFrame(writeTimeout, b)
+}
+
+// WriteClose starts the close handshake in the background (the library
+// waits for the peer's close frame), refusing further data frames.
+func (c *wsConn) WriteClose(code int, reason string) error {
+	c.stopReadDeadline()
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closing = true
+	c.mu.Unlock()
+	c.raw.refuseFrames()
+	go func() { _ = c.ws.Close(websocket.StatusCode(code), reason) }()
+	return nil
+}
+
+// Close closes the connection at once, unless a close handshake owns it.
+func (c *wsConn) Close() error {
+	c.stopReadDeadline()
+	c.mu.Lock()
+	closing := c.closing
+	c.mu.Unlock()
+	if closing {
+		return nil
+	}
+	return c.ws.CloseNow()
+}
+
+// Subprotocol is the negotiated subprotocol.
+func (c *wsConn) Subprotocol() string { return c.ws.Subprotocol() }
+
+// SetReadLimit bounds the size of a message read.
+func (c *wsConn) SetReadLimit(limit int64) { c.ws.SetReadLimit(limit) }
+
+// SetReadDeadline closes the connection when nothing is read by t (the
+// transport moves it on with each pong); the zero time clears it.
+func (c *wsConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	if c.readDeadline != nil {
+		c.readDeadline.Stop()
+		c.readDeadline = nil
+	}
+	now := false
+	if !t.IsZero() {
+		if d := time.Until(t); d > 0 {
+			c.readDeadline = time.AfterFunc(d, func() { _ = c.ws.CloseNow() })
+		} else {
+			now = true
+		}
+	}
+	c.mu.Unlock()
+	if now {
+		return c.ws.CloseNow()
+	}
+	return nil
+}
+
+func (c *wsConn) stopReadDeadline() {
+	c.mu.Lock()
+	if c.readDeadline != nil {
+		c.readDeadline.Stop()
+		c.readDeadline = nil
+	}
+	c.mu.Unlock()
+}
+
+// coalescingHijacker hands the WebSocket library a coalescing connection
+// when it hijacks the request's connection.
+type coalescingHijacker struct {
+	http.ResponseWriter
+	maxPending int
+	interval   time.Duration
+	load       loadGauge
+	conn       *coalescingConn
+}
+
+// Hijack takes over the connection and wraps it.
+func (h *coalescingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	h.conn = newCoalescingConn(c, h.maxPending, h.interval, h.load)
+	return h.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(h.conn, 4096)), nil
+}
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (h *coalescingHijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// coalescingConn is a net.Conn whose writes are queued and sent by one
+// flusher at a time, while the process is busy at most one write per
+// interval; whatever queues up meanwhile leaves with the next write.
+type coalescingConn struct {
+	net.Conn
+	maxPending int
+	interval   time.Duration
+	load       loadGauge
+
+	mu   sync.Mutex
+	cond sync.Cond // broadcast when the queue shrinks or an error is set
+	// pending is what waits for the socket, frames how many data frames
+	// it holds; spare is the buffer the flusher hands back for reuse.
+	pending  []byte
+	frames   int
+	spare    []byte
+	flushing bool
+	// noFrames refuses data frames once the close handshake started.
+	noFrames bool
+	// closing skips the wait between writes; closed wakes a waiting
+	// flusher.
+	closing   bool
+	closed    chan struct{}
+	lastWrite time.Time
+	err       error
+}
+
+// newCoalescingConn wraps c.
+func newCoalescingConn(c net.Conn, maxPending int, interval time.Duration, load loadGauge) *coalescingConn {
+	cc := &coalescingConn{Conn: c, maxPending: maxPending, interval: interval, load: load, closed: make(chan struct{})}
+	cc.cond.L = &cc.mu
+	return cc
+}
+
+// Write queues p (bytes the WebSocket library encoded: the handshake's
+// answer and control frames) and returns; it waits while the queue is
+// over its bound.
+func (c *coalescingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.err == nil && len(c.pending) > 0 && len(c.pending)+len(p) > c.maxPending {
+		c.cond.Wait()
+	}
+	if c.err != nil {
+		return 0, c.err
+	}
+	c.pending = append(c.pending, p...)
+	c.kick()
+	return len(p), nil
+}
+
+// frameOutcome is what tryFrame did.
+type frameOutcome int
+
+const (
+	frameQueued frameOutcome = iota
+	// frameFull: the peer is not reading fast enough.
+	frameFull
+	// frameClosed: the connection is closing or broken.
+	frameClosed
+)
+
+// tryFrame queues one text frame whose payload is the concatenation of
+// parts, without waiting: it reports frameFull when the queue holds
+// maxPendingFrames frames or would go over its bound.
+func (c *coalescingConn) tryFrame(parts ...[]byte) frameOutcome {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.err != nil || c.noFrames:
+		return frameClosed
+	case c.frames >= maxPendingFrames || (len(c.pending) > 0 && len(c.pending)+n+10 > c.maxPending):
+		return frameFull
+	}
+	c.appendFrame(n, parts)
+	return frameQueued
+}
+
+// writeFrame queues one text frame of the concatenated parts, waiting up
+// to timeout for room in the queue.
+func (c *coalescingConn) writeFrame(timeout time.Duration, parts ...[]byte) error {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	deadline := time.Now().Add(timeout)
+	var timer *time.Timer
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.err == nil && !c.noFrames && len(c.pending) > 0 && len(c.pending)+n+10 > c.maxPending {
+		if !time.Now().Before(deadline) {
+			return errWriteTimeout
+		}
+		if timer == nil {
+			timer = time.AfterFunc(timeout, func() {
+				c.mu.Lock()
+				c.cond.Broadcast()
+				c.mu.Unlock()
+			})
+			defer timer.Stop()
+		}
+		c.cond.Wait()
+	}
+	switch {
+	case c.err != nil:
+		return c.err
+	case c.noFrames:
+		return errClosing
+	}
+	c.appendFrame(n, parts)
+	return nil
+}
+
+// appendFrame appends a final, unmasked text frame of n payload bytes
+// made of parts. c.mu is held.
+func (c *coalescingConn) appendFrame(n int, parts [][]byte) {
+	b := append(c.pending, 0x81) // FIN, text
+	switch {
+	case n < 126:
+		b = append(b, byte(n))
+	case n <= 0xFFFF:
+		b = append(b, 126)
+		b = binary.BigEndian.AppendUint16(b, uint16(n))
+	default:
+		b = append(b, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	c.pending = b
+	c.frames++
+	c.kick()
+}
+
+// kick starts the flusher unless it runs. c.mu is held.
+func (c *coalescingConn) kick() {
+	if !c.flushing {
+		c.flushing = true
+		go c.flush()
+	}
+}
+
+// refuseFrames makes later data frames fail: the close frame is on its
+// way.
+func (c *coalescingConn) refuseFrames() {
+	c.mu.Lock()
+	c.noFrames = true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+// flush sends the queue until it is empty or a send fails; while the
+// process is busy, at most one write per interval (none waits once the
+// connection is closing).
+func (c *coalescingConn) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.err == nil && len(c.pending) > 0 {
+		now := time.Now()
+		if wait := c.lastWrite.Add(c.interval).Sub(now); wait > 0 && !c.closing && c.load != nil && c.load.busy(now) {
+			c.mu.Unlock()
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-c.closed:
+				t.Stop()
+			}
+			c.mu.Lock()
+			continue
+		}
+		c.lastWrite = now
+		if c.load != nil {
+			c.load.add(now)
+		}
+		batch := c.pending
+		c.pending, c.frames = c.spare[:0], 0
+		c.spare = nil
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		_, err := c.Conn.Write(batch)
+		c.mu.Lock()
+		if cap(batch) <= 16<<10 {
+			// Keep a small buffer for the next batch; let a burst's go.
+			c.spare = batch[:0]
+		}
+		if err != nil && c.err == nil {
+			c.err = err
+		}
+		c.cond.Broadcast()
+	}
+	c.flushing = false
+	c.cond.Broadcast()
+}
+
+// Close sends what is queued (waiting at most closeFlushTimeout) and
+// closes the connection.
+func (c *coalescingConn) Close() error {
+	c.mu.Lock()
+	if !c.closing {
+		c.closing = true
+		close(c.closed)
+	}
+	if c.flushing {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+		for c.flushing {
+			c.cond.Wait()
+		}
+	}
+	if c.err == nil {
+		c.err = net.ErrClosed
+	}
+	c.pending, c.spare, c.frames = nil, nil, 0
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// loadGauge counts writes and says whether the process is busy.
+type loadGauge interface {
+	add(now time.Time)
+	busy(now time.Time) bool
+}
+
+// busyWrites is the rate of WebSocket writes, per second and process,
+// above which connections space their writes: below it the kernel's cost
+// per write is small beside the machine, above it each write saved is
+// time given back to delivery.
+const busyWrites = 20000
+
+// writeSlot is the span over which writeLoad counts.
+const writeSlot = 100 * time.Millisecond
+
+// writeLoad counts the writes of a process's WebSockets in slots of
+// writeSlot, to tell whether the process is busy. Its counts are
+// approximate under concurrency, which is all a threshold needs.
+type writeLoad struct {
+	slot atomic.Int64 // the current slot's number
+	cur  atomic.Int64 // writes in the current slot
+	prev atomic.Int64 // writes in the slot before it
+}
+
+// add counts one write at now.
+func (l *writeLoad) add(now time.Time) {
+	s := now.UnixNano() / int64(writeSlot)
+	if old := l.slot.Load(); old != s && l.slot.CompareAndSwap(old, s) {
+		n := l.cur.Swap(0)
+		if s != old+1 {
+			n = 0 // a slot without writes came between
+		}
+		l.prev.Store(n)
+	}
+	l.cur.Add(1)
+}
+
+// busy reports whether the writes of the last full slot, or of the
+// current one so far, reach the busy rate.
+func (l *writeLoad) busy(now time.Time) bool {
+	limit := int64(busyWrites * writeSlot / time.Second)
+	switch s := now.UnixNano() / int64(writeSlot); s - l.slot.Load() {
+	case 0:
+		return l.prev.Load() >= limit || l.cur.Load() >= limit
+	case 1:
+		return l.cur.Load() >= limit
+	default:
+		return false
+	}
+}
