@@ -41,6 +41,7 @@ func websocketTransport(opts GraphQLOptions, log zerolog.Logger) transport.Webso
 			accept:   websocket.AcceptOptions{OriginPatterns: patterns},
 			interval: opts.WriteInterval,
 			load:     &writeLoad{},
+			wheel:    &pacer{},
 		},
 		InitFunc:              wsInit(opts.Issuer),
 		InitTimeout:           10 * time.Second,

@@ -76,8 +76,10 @@ type wsImplementation struct {
 	// leave together with the next. Zero writes each frame as soon as the
 	// previous write returns.
 	interval time.Duration
-	// load counts the writes of every connection; nil never spaces.
-	load loadGauge
+	// load counts the writes of every connection and wheel wakes those
+	// whose next write is due; with either nil no write waits.
+	load  loadGauge
+	wheel *pacer
 }
 
 var _ transport.WebsocketImplementation = wsImplementation{}
@@ -123,7 +125,7 @@ func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, options
 	if limit <= 0 {
 		limit = defaultMaxPending
 	}
-	hj := &coalescingHijacker{ResponseWriter: w, maxPending: limit, interval: u.interval, load: u.load}
+	hj := &coalescingHijacker{ResponseWriter: w, maxPending: limit, interval: u.interval, load: u.load, wheel: u.wheel}
 	ws, err := websocket.Accept(hj, r, &opts)
 	if err != nil {
 		return nil, err
@@ -304,6 +306,7 @@ type coalescingHijacker struct {
 	maxPending int
 	interval   time.Duration
 	load       loadGauge
+	wheel      *pacer
 	conn       *coalescingConn
 }
 
@@ -313,7 +316,7 @@ func (h *coalescingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h.conn = newCoalescingConn(c, h.maxPending, h.interval, h.load)
+	h.conn = newCoalescingConn(c, h.maxPending, h.interval, h.load, h.wheel)
 	return h.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(h.conn, 4096)), nil
 }
 
@@ -328,6 +331,7 @@ type coalescingConn struct {
 	maxPending int
 	interval   time.Duration
 	load       loadGauge
+	wheel      *pacer
 
 	mu   sync.Mutex
 	cond sync.Cond // broadcast when the queue shrinks or an error is set
@@ -339,17 +343,17 @@ type coalescingConn struct {
 	flushing bool
 	// noFrames refuses data frames once the close handshake started.
 	noFrames bool
-	// closing skips the wait between writes; closed wakes a waiting
-	// flusher.
+	// paced: the wheel starts the next flusher when the write is due.
+	paced bool
+	// closing skips the wait between writes.
 	closing   bool
-	closed    chan struct{}
 	lastWrite time.Time
 	err       error
 }
 
 // newCoalescingConn wraps c.
-func newCoalescingConn(c net.Conn, maxPending int, interval time.Duration, load loadGauge) *coalescingConn {
-	cc := &coalescingConn{Conn: c, maxPending: maxPending, interval: interval, load: load, closed: make(chan struct{})}
+func newCoalescingConn(c net.Conn, maxPending int, interval time.Duration, load loadGauge, wheel *pacer) *coalescingConn {
+	cc := &coalescingConn{Conn: c, maxPending: maxPending, interval: interval, load: load, wheel: wheel}
 	cc.cond.L = &cc.mu
 	return cc
 }
@@ -459,9 +463,10 @@ func (c *coalescingConn) appendFrame(n int, parts [][]byte) {
 	c.kick()
 }
 
-// kick starts the flusher unless it runs. c.mu is held.
+// kick starts the flusher unless it runs or waits for the wheel. c.mu is
+// held.
 func (c *coalescingConn) kick() {
-	if !c.flushing {
+	if !c.flushing && !c.paced {
 		c.flushing = true
 		go c.flush()
 	}
@@ -477,23 +482,18 @@ func (c *coalescingConn) refuseFrames() {
 }
 
 // flush sends the queue until it is empty or a send fails; while the
-// process is busy, at most one write per interval (none waits once the
+// process is busy, at most one write per interval: a write that is not due
+// yet is left to the wheel, and the flusher ends (none waits once the
 // connection is closing).
 func (c *coalescingConn) flush() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for c.err == nil && len(c.pending) > 0 {
 		now := time.Now()
-		if wait := c.lastWrite.Add(c.interval).Sub(now); wait > 0 && !c.closing && c.load != nil && c.load.busy(now) {
-			c.mu.Unlock()
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-c.closed:
-				t.Stop()
-			}
-			c.mu.Lock()
-			continue
+		if due := c.lastWrite.Add(c.interval); due.After(now) && !c.closing && c.wheel != nil && c.load != nil && c.load.busy(now) {
+			c.paced = true
+			c.wheel.schedule(c, due)
+			break
 		}
 		c.lastWrite = now
 		if c.load != nil {
@@ -519,13 +519,23 @@ func (c *coalescingConn) flush() {
 	c.cond.Broadcast()
 }
 
+// resume starts the flusher of a connection whose write the wheel held.
+func (c *coalescingConn) resume() {
+	c.mu.Lock()
+	c.paced = false
+	c.kick()
+	c.mu.Unlock()
+}
+
 // Close sends what is queued (waiting at most closeFlushTimeout) and
 // closes the connection.
 func (c *coalescingConn) Close() error {
 	c.mu.Lock()
-	if !c.closing {
-		c.closing = true
-		close(c.closed)
+	c.closing = true
+	if !c.flushing && len(c.pending) > 0 && c.err == nil {
+		// Held for the wheel: send it now.
+		c.flushing = true
+		go c.flush()
 	}
 	if c.flushing {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
@@ -590,5 +600,63 @@ func (l *writeLoad) busy(now time.Time) bool {
 		return l.cur.Load() >= limit
 	default:
 		return false
+	}
+}
+
+// paceSlot is the resolution of a pacer.
+const paceSlot = 5 * time.Millisecond
+
+// pacer starts the flushers of connections whose next write is due, with
+// one ticker for the process instead of a timer per waiting connection.
+type pacer struct {
+	mu sync.Mutex
+	// slots holds the connections due in each slot (time / paceSlot);
+	// next is the first slot not yet run.
+	slots   map[int64][]*coalescingConn
+	next    int64
+	running bool
+}
+
+// schedule makes c's flusher start once due has passed.
+func (p *pacer) schedule(c *coalescingConn, due time.Time) {
+	s := (due.UnixNano() + int64(paceSlot) - 1) / int64(paceSlot)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.slots == nil {
+		p.slots = map[int64][]*coalescingConn{}
+	}
+	if !p.running {
+		p.running = true
+		p.next = time.Now().UnixNano() / int64(paceSlot)
+		go p.run()
+	}
+	s = max(s, p.next)
+	p.slots[s] = append(p.slots[s], c)
+}
+
+// run wakes the due connections each slot until none waits.
+func (p *pacer) run() {
+	t := time.NewTicker(paceSlot)
+	defer t.Stop()
+	var due []*coalescingConn
+	for now := range t.C {
+		cur := now.UnixNano() / int64(paceSlot)
+		p.mu.Lock()
+		due = due[:0]
+		for s := p.next; s <= cur; s++ {
+			due = append(due, p.slots[s]...)
+			delete(p.slots, s)
+		}
+		p.next = max(p.next, cur+1)
+		if len(due) == 0 && len(p.slots) == 0 {
+			p.running = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		for i, c := range due {
+			c.resume()
+			due[i] = nil
+		}
 	}
 }

@@ -54,7 +54,7 @@ func tcpPair(t *testing.T, maxPending int, interval time.Duration, load loadGaug
 	server, ok := <-accepted
 	require.True(t, ok)
 	counted := &countingConn{Conn: server}
-	cc := newCoalescingConn(counted, maxPending, interval, load)
+	cc := newCoalescingConn(counted, maxPending, interval, load, &pacer{})
 	t.Cleanup(func() { _ = cc.Close() })
 	return cc, counted, &frameReader{t: t, conn: client, r: bufio.NewReader(client)}
 }
