@@ -85,6 +85,7 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 			Introspection:   cfg.Introspection,
 			ComplexityLimit: cfg.ComplexityLimit,
 			WriteInterval:   cfg.LiveWriteInterval,
+			BusyRate:        cfg.LiveBusyRate,
 		},
 		AllowedOrigins: cfg.AllowedOrigins,
 		Ready: func(ctx context.Context) error {

@@ -66,6 +66,9 @@ type Config struct {
 	// queued within it of the previous write leave together; zero writes
 	// each at once.
 	LiveWriteInterval time.Duration
+	// LiveBusyRate is the rate of WebSocket frames a second from which
+	// LiveWriteInterval applies.
+	LiveBusyRate int
 }
 
 // Embedded reports whether the service runs its own demo database.
@@ -121,6 +124,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		errs = append(errs, err)
 	}
 	if c.LiveWriteInterval, err = durationVar(getenv, "LIVE_WRITE_INTERVAL", 200*time.Millisecond); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LiveBusyRate, err = intVar(getenv, "LIVE_BUSY_RATE", 60000); err != nil {
 		errs = append(errs, err)
 	}
 	lvl := orDefault(getenv("LOG_LEVEL"), "info")

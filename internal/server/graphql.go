@@ -36,11 +36,14 @@ type GraphQLOptions struct {
 	// (graphql-ws "ka", graphql-transport-ws ping); 15 s when zero.
 	KeepAlive time.Duration
 	// WriteInterval spaces the writes of one WebSocket while the process
-	// writes more than busyWrites a second: results queued within it of
-	// the previous write leave together with the next, which saves a
+	// sends more than BusyRate frames a second: results queued within it
+	// of the previous write leave together with the next, which saves a
 	// system call per result for a busy instance. Zero writes each result
 	// as soon as the previous write returns.
 	WriteInterval time.Duration
+	// BusyRate is the rate of WebSocket frames a second from which
+	// WriteInterval applies; DefaultBusyRate when zero.
+	BusyRate int
 }
 
 // NewGraphQL returns the gqlgen handler: GET and POST transports (with

@@ -30,6 +30,10 @@ func websocketTransport(opts GraphQLOptions, log zerolog.Logger) transport.Webso
 	if keepAlive <= 0 {
 		keepAlive = 15 * time.Second
 	}
+	busyRate := opts.BusyRate
+	if busyRate <= 0 {
+		busyRate = DefaultBusyRate
+	}
 	var patterns []string
 	for _, o := range opts.AllowedOrigins {
 		if o = strings.TrimSuffix(strings.TrimSpace(o), "/"); o != "" {
@@ -40,7 +44,7 @@ func websocketTransport(opts GraphQLOptions, log zerolog.Logger) transport.Webso
 		Implementation: wsImplementation{
 			accept:   websocket.AcceptOptions{OriginPatterns: patterns},
 			interval: opts.WriteInterval,
-			load:     &writeLoad{},
+			load:     &writeLoad{rate: busyRate},
 			wheel:    &pacer{},
 		},
 		InitFunc:              wsInit(opts.Issuer),

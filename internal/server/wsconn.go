@@ -460,6 +460,9 @@ func (c *coalescingConn) appendFrame(n int, parts [][]byte) {
 	}
 	c.pending = b
 	c.frames++
+	if c.load != nil {
+		c.load.add(time.Now())
+	}
 	c.kick()
 }
 
@@ -496,9 +499,6 @@ func (c *coalescingConn) flush() {
 			break
 		}
 		c.lastWrite = now
-		if c.load != nil {
-			c.load.add(now)
-		}
 		batch := c.pending
 		c.pending, c.frames = c.spare[:0], 0
 		c.spare = nil
@@ -552,31 +552,33 @@ func (c *coalescingConn) Close() error {
 	return c.Conn.Close()
 }
 
-// loadGauge counts writes and says whether the process is busy.
+// loadGauge counts data frames and says whether the process is busy.
 type loadGauge interface {
 	add(now time.Time)
 	busy(now time.Time) bool
 }
 
-// busyWrites is the rate of WebSocket writes, per second and process,
-// above which connections space their writes: below it the kernel's cost
-// per write is small beside the machine, above it each write saved is
-// time given back to delivery.
-const busyWrites = 20000
+// DefaultBusyRate is the rate of WebSocket frames, per second and
+// process, from which connections space their writes by default.
+const DefaultBusyRate = 60000
 
 // writeSlot is the span over which writeLoad counts.
-const writeSlot = 100 * time.Millisecond
+const writeSlot = time.Second
 
-// writeLoad counts the writes of a process's WebSockets in slots of
-// writeSlot, to tell whether the process is busy. Its counts are
+// writeLoad counts the data frames a process's WebSockets queue, in slots
+// of writeSlot, to tell whether the process is busy: sending more than its
+// rate a second. Frames, not writes, are counted, so that spacing the
+// writes does not make the process look idle again. The counts are
 // approximate under concurrency, which is all a threshold needs.
 type writeLoad struct {
+	// rate is the busy rate in frames a second.
+	rate int
 	slot atomic.Int64 // the current slot's number
-	cur  atomic.Int64 // writes in the current slot
-	prev atomic.Int64 // writes in the slot before it
+	cur  atomic.Int64 // frames in the current slot
+	prev atomic.Int64 // frames in the slot before it
 }
 
-// add counts one write at now.
+// add counts one frame at now.
 func (l *writeLoad) add(now time.Time) {
 	s := now.UnixNano() / int64(writeSlot)
 	if old := l.slot.Load(); old != s && l.slot.CompareAndSwap(old, s) {
@@ -589,10 +591,10 @@ func (l *writeLoad) add(now time.Time) {
 	l.cur.Add(1)
 }
 
-// busy reports whether the writes of the last full slot, or of the
+// busy reports whether the frames of the last full slot, or of the
 // current one so far, reach the busy rate.
 func (l *writeLoad) busy(now time.Time) bool {
-	limit := int64(busyWrites * writeSlot / time.Second)
+	limit := int64(l.rate) * int64(writeSlot) / int64(time.Second)
 	switch s := now.UnixNano() / int64(writeSlot); s - l.slot.Load() {
 	case 0:
 		return l.prev.Load() >= limit || l.cur.Load() >= limit

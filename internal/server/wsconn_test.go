@@ -117,7 +117,7 @@ func TestCoalescingConnFrames(t *testing.T) {
 func TestCoalescingConnWritesAtOnceWhenIdle(t *testing.T) {
 	t.Parallel()
 	// A long interval, but the process is not busy: no frame waits for it.
-	cc, counted, fr := tcpPair(t, defaultMaxPending, time.Hour, &writeLoad{})
+	cc, counted, fr := tcpPair(t, defaultMaxPending, time.Hour, &writeLoad{rate: DefaultBusyRate})
 	for i := range 3 {
 		msg := fmt.Sprint(i)
 		require.Equal(t, frameQueued, cc.tryFrame([]byte(msg)))
@@ -185,7 +185,7 @@ func TestCoalescingConnRefusesFramesWhenClosing(t *testing.T) {
 
 func TestWriteLoad(t *testing.T) {
 	t.Parallel()
-	limit := int(busyWrites * writeSlot / time.Second)
+	limit := int(DefaultBusyRate * writeSlot / time.Second)
 	at := func(slot int64, off time.Duration) time.Time {
 		return time.Unix(0, slot*int64(writeSlot)).Add(off)
 	}
@@ -205,7 +205,7 @@ func TestWriteLoad(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var l writeLoad
+			l := &writeLoad{rate: DefaultBusyRate}
 			for slot := int64(10); slot <= 12; slot++ {
 				for range tc.writes[slot] {
 					l.add(at(slot, time.Millisecond))
