@@ -55,7 +55,21 @@ func NewGraphQL(res *graph.Resolver, m *metrics.Metrics, log zerolog.Logger, opt
 	cfg.Complexity = complexity()
 	srv := handler.New(graph.NewExecutableSchema(cfg))
 	// Identical live subscriptions share one execution (see wsgroup.go).
-	srv.AddTransport(sharedWebsocket{Websocket: websocketTransport(opts, log), shared: newSharedSubscriptions(res.Live, log)})
+	ws, load := websocketTransport(opts, log)
+	srv.AddTransport(sharedWebsocket{Websocket: ws, shared: newSharedSubscriptions(res.Live, log)})
+	if m != nil {
+		m.CounterFunc("helpscout_log_websocket_frames_total", "Result and protocol messages queued on WebSockets.",
+			func() float64 { f, _ := load.Totals(); return float64(f) })
+		m.CounterFunc("helpscout_log_websocket_writes_total", "Writes to WebSocket sockets; frames per write above one show coalescing.",
+			func() float64 { _, w := load.Totals(); return float64(w) })
+		m.GaugeFunc("helpscout_log_websocket_spacing", "1 while WebSockets space their writes (over LIVE_BUSY_RATE frames a second), else 0.",
+			func() float64 {
+				if opts.WriteInterval > 0 && load.busy(time.Now()) {
+					return 1
+				}
+				return 0
+			})
+	}
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(postTransport{})

@@ -90,6 +90,9 @@ func TestMetrics(t *testing.T) {
 		"helpscout_log_live_subscribers 0",
 		"helpscout_log_live_summary_subscribers 0",
 		"helpscout_log_sync_attempts_succeeded_total 0",
+		"helpscout_log_websocket_frames_total 0",
+		"helpscout_log_websocket_writes_total 0",
+		"helpscout_log_websocket_spacing 0",
 	} {
 		require.Contains(t, text, want)
 	}

@@ -24,8 +24,9 @@ const closeUnauthenticated = 4401
 // websocketTransport serves subscriptions over WebSocket, in both the
 // graphql-transport-ws and the legacy graphql-ws subprotocols. The
 // browser's Origin must be the server's own or one of the allowed
-// origins. The client authenticates in connection_init.
-func websocketTransport(opts GraphQLOptions, log zerolog.Logger) transport.Websocket {
+// origins. The client authenticates in connection_init. The load it
+// returns counts the frames and writes of its connections.
+func websocketTransport(opts GraphQLOptions, log zerolog.Logger) (transport.Websocket, *writeLoad) {
 	keepAlive := opts.KeepAlive
 	if keepAlive <= 0 {
 		keepAlive = 15 * time.Second
@@ -40,11 +41,12 @@ func websocketTransport(opts GraphQLOptions, log zerolog.Logger) transport.Webso
 			patterns = append(patterns, o)
 		}
 	}
+	load := &writeLoad{rate: busyRate}
 	return transport.Websocket{
 		Implementation: wsImplementation{
 			accept:   websocket.AcceptOptions{OriginPatterns: patterns},
 			interval: opts.WriteInterval,
-			load:     &writeLoad{rate: busyRate},
+			load:     load,
 			wheel:    &pacer{},
 		},
 		InitFunc:              wsInit(opts.Issuer),
@@ -56,7 +58,7 @@ func websocketTransport(opts GraphQLOptions, log zerolog.Logger) transport.Webso
 				log.Debug().Err(err).Msg("websocket error")
 			}
 		},
-	}
+	}, load
 }
 
 // wsKey marks the context of a WebSocket connection.

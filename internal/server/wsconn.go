@@ -504,6 +504,9 @@ func (c *coalescingConn) flush() {
 		c.spare = nil
 		c.cond.Broadcast()
 		c.mu.Unlock()
+		if c.load != nil {
+			c.load.wrote()
+		}
 		_, err := c.Conn.Write(batch)
 		c.mu.Lock()
 		if cap(batch) <= 16<<10 {
@@ -552,9 +555,11 @@ func (c *coalescingConn) Close() error {
 	return c.Conn.Close()
 }
 
-// loadGauge counts data frames and says whether the process is busy.
+// loadGauge counts data frames and socket writes and says whether the
+// process is busy.
 type loadGauge interface {
 	add(now time.Time)
+	wrote()
 	busy(now time.Time) bool
 }
 
@@ -576,7 +581,17 @@ type writeLoad struct {
 	slot atomic.Int64 // the current slot's number
 	cur  atomic.Int64 // frames in the current slot
 	prev atomic.Int64 // frames in the slot before it
+	// frames and writes are the totals, for the metrics.
+	frames atomic.Int64
+	writes atomic.Int64
 }
+
+// wrote counts one write to a socket.
+func (l *writeLoad) wrote() { l.writes.Add(1) }
+
+// Totals returns how many data frames the process's WebSockets queued
+// and in how many socket writes they left.
+func (l *writeLoad) Totals() (frames, writes int64) { return l.frames.Load(), l.writes.Load() }
 
 // add counts one frame at now.
 func (l *writeLoad) add(now time.Time) {
@@ -589,6 +604,7 @@ func (l *writeLoad) add(now time.Time) {
 		l.prev.Store(n)
 	}
 	l.cur.Add(1)
+	l.frames.Add(1)
 }
 
 // busy reports whether the frames of the last full slot, or of the

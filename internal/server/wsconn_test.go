@@ -30,6 +30,7 @@ func (c *countingConn) Write(p []byte) (int, error) {
 type alwaysBusy struct{}
 
 func (alwaysBusy) add(time.Time)       {}
+func (alwaysBusy) wrote()              {}
 func (alwaysBusy) busy(time.Time) bool { return true }
 
 // tcpPair returns a coalescing server side of a loopback TCP connection,
@@ -124,6 +125,9 @@ func TestCoalescingConnWritesAtOnceWhenIdle(t *testing.T) {
 		fr.require(msg)
 	}
 	require.Equal(t, int64(3), counted.writes.Load())
+	frames, writes := cc.load.(*writeLoad).Totals()
+	require.Equal(t, int64(3), frames)
+	require.Equal(t, int64(3), writes)
 }
 
 func TestCoalescingConnSpacesWritesWhenBusy(t *testing.T) {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -109,6 +111,11 @@ func TestSharedSubscriptionFansOut(t *testing.T) {
 	for i, c := range clients {
 		check(i, requireEvents(t, c, events...))
 	}
+	// The metrics count the frames queued and the writes they left in.
+	frames, writes := metricValue(t, e, "helpscout_log_websocket_frames_total"), metricValue(t, e, "helpscout_log_websocket_writes_total")
+	require.GreaterOrEqual(t, frames, float64(n*len(events)))
+	require.Positive(t, writes)
+	require.Equal(t, float64(0), metricValue(t, e, "helpscout_log_websocket_spacing"), "50 members are far from busy")
 	// Read before the update: the feed delivers an event changed twice
 	// since the last read once, at its latest change.
 	_, err := e.bdb.ExecContext(t.Context(), "UPDATE sync_events SET status = 'FAILED' WHERE id = ?", events[0].ID)
@@ -432,4 +439,23 @@ func TestSharedSubscriptionEndsWithTheHub(t *testing.T) {
 		require.Contains(t, errs[0].Message, fmt.Sprintf("resubscribe with after: %q", last))
 		require.Equal(t, []any{"syncEvents"}, errs[0].Path)
 	}
+}
+
+// metricValue reads one unlabelled metric from /metrics.
+func metricValue(t *testing.T, e *liveEnv, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(e.srv.URL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err)
+			return f
+		}
+	}
+	t.Fatalf("%s is not in /metrics", name)
+	return 0
 }
