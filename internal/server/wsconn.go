@@ -463,7 +463,17 @@ func (c *coalescingConn) appendFrame(n int, parts [][]byte) {
 	if c.load != nil {
 		c.load.add(time.Now())
 	}
+	if c.paced && c.halfFull() {
+		// Do not wait for the wheel with a queue this long.
+		c.paced = false
+	}
 	c.kick()
+}
+
+// halfFull reports whether the queue holds half of what it may: then a
+// write no longer waits for its interval. c.mu is held.
+func (c *coalescingConn) halfFull() bool {
+	return c.frames >= maxPendingFrames/2 || len(c.pending) >= c.maxPending/2
 }
 
 // kick starts the flusher unless it runs or waits for the wheel. c.mu is
@@ -493,7 +503,7 @@ func (c *coalescingConn) flush() {
 	defer c.mu.Unlock()
 	for c.err == nil && len(c.pending) > 0 {
 		now := time.Now()
-		if due := c.lastWrite.Add(c.interval); due.After(now) && !c.closing && c.wheel != nil && c.load != nil && c.load.busy(now) {
+		if due := c.lastWrite.Add(c.interval); due.After(now) && !c.closing && !c.halfFull() && c.wheel != nil && c.load != nil && c.load.busy(now) {
 			c.paced = true
 			c.wheel.schedule(c, due)
 			break

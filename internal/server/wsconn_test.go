@@ -146,17 +146,57 @@ func TestCoalescingConnSpacesWritesWhenBusy(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(sent), 100*time.Millisecond, "the batch waited for the interval")
 }
 
+func TestCoalescingConnHalfFullQueueDoesNotWait(t *testing.T) {
+	t.Parallel()
+	// An interval far longer than the test: only a long queue makes the
+	// held frames leave.
+	cc, _, fr := tcpPair(t, defaultMaxPending, time.Hour, alwaysBusy{})
+	require.Equal(t, frameQueued, cc.tryFrame([]byte("first")))
+	fr.require("first")
+	var want []string
+	for i := range maxPendingFrames / 2 {
+		want = append(want, fmt.Sprint(i))
+		require.Equal(t, frameQueued, cc.tryFrame([]byte(want[i])))
+	}
+	fr.require(want...)
+}
+
+func TestCoalescingConnCloseSendsHeldFrames(t *testing.T) {
+	t.Parallel()
+	cc, _, fr := tcpPair(t, defaultMaxPending, time.Hour, alwaysBusy{})
+	require.Equal(t, frameQueued, cc.tryFrame([]byte("first")))
+	fr.require("first")
+	var want []string
+	for i := range 10 {
+		want = append(want, fmt.Sprint(i))
+		require.Equal(t, frameQueued, cc.tryFrame([]byte(want[i])))
+	}
+	// The frames wait for an interval of an hour; closing sends them at
+	// once, in order, then the connection ends.
+	require.NoError(t, cc.Close())
+	fr.require(want...)
+	_, err := fr.next()
+	require.True(t, errors.Is(err, io.EOF), "got %v", err)
+	require.Equal(t, frameClosed, cc.tryFrame([]byte("late")))
+}
+
 func TestCoalescingConnSlowPeer(t *testing.T) {
 	t.Parallel()
-	// The process is busy and the interval long: after the first write,
-	// frames queue until the queue is full.
-	cc, _, fr := tcpPair(t, defaultMaxPending, time.Hour, alwaysBusy{})
-	require.Equal(t, frameQueued, cc.tryFrame([]byte("0")))
-	fr.require("0")
-	for i := 1; i <= maxPendingFrames; i++ {
-		require.Equal(t, frameQueued, cc.tryFrame([]byte(fmt.Sprint(i))), "frame %d", i)
+	cc, counted, fr := tcpPair(t, defaultMaxPending, 0, nil)
+	// Small kernel buffers on both ends, and a peer that reads nothing:
+	// the socket fills after a few frames, then the queue does.
+	require.NoError(t, counted.Conn.(*net.TCPConn).SetWriteBuffer(4096))
+	require.NoError(t, fr.conn.(*net.TCPConn).SetReadBuffer(4096))
+	frame := func(i int) []byte { return fmt.Appendf(nil, "%06d%s", i, strings.Repeat("x", 2000)) }
+	sent := 0
+	for ; sent < 5000; sent++ {
+		if out := cc.tryFrame(frame(sent)); out != frameQueued {
+			require.Equal(t, frameFull, out)
+			break
+		}
 	}
-	require.Equal(t, frameFull, cc.tryFrame([]byte("one too many")))
+	require.Less(t, sent, 5000, "the queue never filled")
+	require.GreaterOrEqual(t, sent, maxPendingFrames)
 
 	// Messages of the transport wait for room, then give up.
 	start := time.Now()
@@ -164,15 +204,13 @@ func TestCoalescingConnSlowPeer(t *testing.T) {
 	require.ErrorIs(t, err, errWriteTimeout)
 	require.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond)
 
-	// Closing sends what is queued, in order, without waiting for the
-	// interval, then the connection ends.
-	require.NoError(t, cc.Close())
-	for i := 1; i <= maxPendingFrames; i++ {
-		fr.require(fmt.Sprint(i))
+	// The peer reads at last: the frames it gets are the first ones, in
+	// order.
+	for i := range 20 {
+		got, err := fr.next()
+		require.NoError(t, err)
+		require.Equal(t, string(frame(i)), got)
 	}
-	_, err = fr.next()
-	require.True(t, errors.Is(err, io.EOF), "got %v", err)
-	require.Equal(t, frameClosed, cc.tryFrame([]byte("late")))
 }
 
 func TestCoalescingConnRefusesFramesWhenClosing(t *testing.T) {
