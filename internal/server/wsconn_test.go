@@ -171,11 +171,18 @@ func TestCoalescingConnCloseSendsHeldFrames(t *testing.T) {
 		want = append(want, fmt.Sprint(i))
 		require.Equal(t, frameQueued, cc.tryFrame([]byte(want[i])))
 	}
+	// A message of the transport that does not fit beside them waits for
+	// room, then gives up.
+	start := time.Now()
+	err := cc.writeFrame(50*time.Millisecond, []byte(strings.Repeat("z", defaultMaxPending)))
+	require.ErrorIs(t, err, errWriteTimeout)
+	require.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond)
+
 	// The frames wait for an interval of an hour; closing sends them at
 	// once, in order, then the connection ends.
 	require.NoError(t, cc.Close())
 	fr.require(want...)
-	_, err := fr.next()
+	_, err = fr.next()
 	require.True(t, errors.Is(err, io.EOF), "got %v", err)
 	require.Equal(t, frameClosed, cc.tryFrame([]byte("late")))
 }
@@ -197,12 +204,6 @@ func TestCoalescingConnSlowPeer(t *testing.T) {
 	}
 	require.Less(t, sent, 5000, "the queue never filled")
 	require.GreaterOrEqual(t, sent, maxPendingFrames)
-
-	// Messages of the transport wait for room, then give up.
-	start := time.Now()
-	err := cc.writeFrame(50*time.Millisecond, []byte(strings.Repeat("z", defaultMaxPending)))
-	require.ErrorIs(t, err, errWriteTimeout)
-	require.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond)
 
 	// The peer reads at last: the frames it gets are the first ones, in
 	// order.
