@@ -146,31 +146,34 @@ func TestCoalescingConnSpacesWritesWhenBusy(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(sent), 100*time.Millisecond, "the batch waited for the interval")
 }
 
+// queueHeld sends a first frame, which leaves at once, then queues n
+// more behind it (which a busy process holds for the interval) and
+// returns them.
+func queueHeld(t *testing.T, cc *coalescingConn, fr *frameReader, n int) []string {
+	t.Helper()
+	require.Equal(t, frameQueued, cc.tryFrame([]byte("first")))
+	fr.require("first")
+	var held []string
+	for i := range n {
+		held = append(held, fmt.Sprint(i))
+		require.Equal(t, frameQueued, cc.tryFrame([]byte(held[i])))
+	}
+	return held
+}
+
 func TestCoalescingConnHalfFullQueueDoesNotWait(t *testing.T) {
 	t.Parallel()
 	// An interval far longer than the test: only a long queue makes the
 	// held frames leave.
 	cc, _, fr := tcpPair(t, defaultMaxPending, time.Hour, alwaysBusy{})
-	require.Equal(t, frameQueued, cc.tryFrame([]byte("first")))
-	fr.require("first")
-	var want []string
-	for i := range maxPendingFrames / 2 {
-		want = append(want, fmt.Sprint(i))
-		require.Equal(t, frameQueued, cc.tryFrame([]byte(want[i])))
-	}
+	want := queueHeld(t, cc, fr, maxPendingFrames/2)
 	fr.require(want...)
 }
 
 func TestCoalescingConnCloseSendsHeldFrames(t *testing.T) {
 	t.Parallel()
 	cc, _, fr := tcpPair(t, defaultMaxPending, time.Hour, alwaysBusy{})
-	require.Equal(t, frameQueued, cc.tryFrame([]byte("first")))
-	fr.require("first")
-	var want []string
-	for i := range 10 {
-		want = append(want, fmt.Sprint(i))
-		require.Equal(t, frameQueued, cc.tryFrame([]byte(want[i])))
-	}
+	want := queueHeld(t, cc, fr, 10)
 	// A message of the transport that does not fit beside them waits for
 	// room, then gives up.
 	start := time.Now()

@@ -50,7 +50,7 @@ type sharedWebsocket struct {
 
 // Do serves a WebSocket connection.
 func (t sharedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	r, _ = withWSHolder(r)
+	r = withWSHolder(r)
 	t.Websocket.Do(w, r, sharedExecutor{GraphExecutor: exec, shared: t.shared})
 }
 
