@@ -18,8 +18,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -187,20 +185,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 	fmt.Fprintf(out, "\nEach cell runs %s. GraphQL = POST /graphql over loopback HTTP through the whole stack;\nSQL = the same store calls run directly through the same pool.\n\n", opts.Duration)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "query\tconc\tGraphQL p50\tGraphQL p99\tGraphQL req/s\tSQL p50\tSQL p99\tSQL req/s\tp99 ratio\treq/s ratio\t")
-	profiling := false
+	var stopProfile func()
 	if opts.CPUProfile != "" {
-		pf, err := os.Create(opts.CPUProfile)
-		if err != nil {
+		if stopProfile, err = startCPUProfile(opts.CPUProfile); err != nil {
 			return err
 		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		profiling = true
 		defer func() {
-			if profiling {
-				pprof.StopCPUProfile()
+			if stopProfile != nil {
+				stopProfile()
 			}
 		}()
 	}
@@ -215,10 +207,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 			if err != nil {
 				return fmt.Errorf("%s over GraphQL: %w", c.name, err)
 			}
-			if profiling {
+			if stopProfile != nil {
 				// The profile covers the first GraphQL run only.
-				pprof.StopCPUProfile()
-				profiling = false
+				stopProfile()
+				stopProfile = nil
 			}
 			raw, err := measure(ctx, n, opts.Duration, c.raw)
 			if err != nil {
