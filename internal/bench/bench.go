@@ -48,8 +48,12 @@ type Options struct {
 	Database string
 	// Only, when set, keeps the queries whose name contains it.
 	Only string
-	// CPUProfile, when set, is where the CPU profile of the first GraphQL run goes.
+	// CPUProfile, when set, is where the CPU profile of a GraphQL-only run
+	// of the first query goes, taken before the measurements.
 	CPUProfile string
+	// Slice is the longest stretch one side runs before the other takes
+	// over; zero runs each side in one stretch of Duration.
+	Slice time.Duration
 }
 
 // Main parses the bench flags and runs the benchmark.
@@ -63,7 +67,8 @@ func Main(ctx context.Context, cfg *config.Config, args []string, out io.Writer)
 	keep := fs.Bool("keep", false, "keep the benchmark database afterwards")
 	existing := fs.String("database", "", "benchmark this existing database (name on the same server) instead of seeding")
 	only := fs.String("only", "", "run only the queries whose name contains this text (e.g. summary)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the first GraphQL run to this file")
+	cpuProfile := fs.String("cpuprofile", "", "before measuring, profile the first query over GraphQL alone for -duration and write the CPU profile to this file")
+	slice := fs.Duration("slice", 250*time.Millisecond, "alternate GraphQL and SQL in slices of this length (0: one stretch each)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "usage: helpscout-log bench [-events N] [-days D] [-concurrency 1,16] [-duration 3s]\n\n"+
 			"Creates a fresh database on the server of DATABASE_URL (or 127.0.0.1:5432, or the\n"+
@@ -75,7 +80,7 @@ func Main(ctx context.Context, cfg *config.Config, args []string, out io.Writer)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	opts := Options{Events: *events, Days: *days, Duration: *dur, KeepDatabase: *keep, Database: *existing, Only: *only, CPUProfile: *cpuProfile}
+	opts := Options{Events: *events, Days: *days, Duration: *dur, KeepDatabase: *keep, Database: *existing, Only: *only, CPUProfile: *cpuProfile, Slice: *slice}
 	for _, c := range strings.Split(*conc, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
 		if err != nil || n <= 0 {
@@ -182,39 +187,41 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: maxConc * 2, MaxConnsPerHost: maxConc * 2}}
 	url := "http://" + ln.Addr().String() + "/graphql"
 
-	fmt.Fprintf(out, "\nEach cell runs %s. GraphQL = POST /graphql over loopback HTTP through the whole stack;\nSQL = the same store calls run directly through the same pool.\n\n", opts.Duration)
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "query\tconc\tGraphQL p50\tGraphQL p99\tGraphQL req/s\tSQL p50\tSQL p99\tSQL req/s\tp99 ratio\treq/s ratio\t")
-	var stopProfile func()
+	if opts.Only != "" {
+		cases = slices.DeleteFunc(cases, func(c benchCase) bool { return !strings.Contains(c.name, opts.Only) })
+		if len(cases) == 0 {
+			return fmt.Errorf("-only: no query name contains %q", opts.Only)
+		}
+	}
+	gqlCall := func(c benchCase) func(ctx context.Context) error {
+		// The body is encoded once, so that the load generator, which shares
+		// the machine, spends as little as it can per request.
+		body := requestBody(c.query, c.variables)
+		return func(ctx context.Context) error { return postBody(ctx, client, url, token, body) }
+	}
 	if opts.CPUProfile != "" {
-		if stopProfile, err = startCPUProfile(opts.CPUProfile); err != nil {
+		stop, err := startCPUProfile(opts.CPUProfile)
+		if err != nil {
 			return err
 		}
-		defer func() {
-			if stopProfile != nil {
-				stopProfile()
-			}
-		}()
-	}
-	for _, c := range cases {
-		if opts.Only != "" && !strings.Contains(c.name, opts.Only) {
-			continue
+		_, err = measure(ctx, slices.Max(opts.Concurrency), opts.Duration, gqlCall(cases[0]))
+		stop()
+		if err != nil {
+			return fmt.Errorf("%s over GraphQL: %w", cases[0].name, err)
 		}
+		fmt.Fprintf(out, "\nwrote a CPU profile of %q over GraphQL at concurrency %d to %s\n", cases[0].name, slices.Max(opts.Concurrency), opts.CPUProfile)
+	}
+
+	fmt.Fprintf(out, "\nEach cell runs %s. GraphQL = POST /graphql over loopback HTTP through the whole stack;\n"+
+		"SQL = the same store calls run directly through the same pool. The two take turns\n"+
+		"in slices of %s, so that both meet the same load on the machine.\n\n", opts.Duration, sliceText(opts))
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "query\tconc\tGraphQL p50\tGraphQL p99\tGraphQL req/s\tSQL p50\tSQL p99\tSQL req/s\tp99 ratio\treq/s ratio\t")
+	for _, c := range cases {
 		for _, n := range opts.Concurrency {
-			gql, err := measure(ctx, n, opts.Duration, func(ctx context.Context) error {
-				return postGraphQL(ctx, client, url, token, c.query, c.variables)
-			})
+			gql, raw, err := measurePair(ctx, n, opts.Duration, opts.Slice, gqlCall(c), c.raw)
 			if err != nil {
-				return fmt.Errorf("%s over GraphQL: %w", c.name, err)
-			}
-			if stopProfile != nil {
-				// The profile covers the first GraphQL run only.
-				stopProfile()
-				stopProfile = nil
-			}
-			raw, err := measure(ctx, n, opts.Duration, c.raw)
-			if err != nil {
-				return fmt.Errorf("%s over SQL: %w", c.name, err)
+				return fmt.Errorf("%s: %w", c.name, err)
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.0f\t%s\t%s\t%.0f\t%.2f×\t%.0f%%\t\n", c.name, n,
 				ms(gql.p50), ms(gql.p99), gql.rps, ms(raw.p50), ms(raw.p99), raw.rps,
@@ -246,27 +253,47 @@ type result struct {
 	rps      float64
 }
 
-// measure runs fn from n workers for d and returns latency percentiles and
-// throughput. A warm-up of a few calls per worker is not counted.
-func measure(ctx context.Context, n int, d time.Duration, fn func(context.Context) error) (result, error) {
+// samples collects the latencies of one side and the time it ran.
+type samples struct {
+	lats    []time.Duration
+	elapsed time.Duration
+}
+
+func (s *samples) result() (result, error) {
+	if len(s.lats) == 0 {
+		return result{}, errors.New("no request completed")
+	}
+	lats := slices.Clone(s.lats)
+	slices.Sort(lats)
+	pct := func(p float64) time.Duration { return lats[min(len(lats)-1, int(float64(len(lats))*p))] }
+	return result{p50: pct(0.50), p99: pct(0.99), rps: float64(len(lats)) / s.elapsed.Seconds()}, nil
+}
+
+// warmUp makes a few calls per worker that are not counted.
+func warmUp(ctx context.Context, n int, fn func(context.Context) error) error {
 	for i := 0; i < 5*n; i++ {
 		if err := fn(ctx); err != nil {
-			return result{}, err
+			return err
 		}
 	}
+	return nil
+}
+
+// run calls fn from n workers for d and adds the latencies and the
+// elapsed time to s.
+func run(ctx context.Context, n int, d time.Duration, fn func(context.Context) error, s *samples) error {
 	var (
 		mu   sync.Mutex
-		lats []time.Duration
 		ferr error
 		wg   sync.WaitGroup
 	)
-	deadline := time.Now().Add(d)
 	start := time.Now()
+	deadline := start.Add(d)
 	for w := 0; w < n; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			local := make([]time.Duration, 0, 4096)
+			local := make([]time.Duration, 0, 1024)
 			for time.Now().Before(deadline) {
 				t0 := time.Now()
 				if err := fn(ctx); err != nil {
@@ -278,21 +305,82 @@ func measure(ctx context.Context, n int, d time.Duration, fn func(context.Contex
 				local = append(local, time.Since(t0))
 			}
 			mu.Lock()
-			lats = append(lats, local...)
+			s.lats = append(s.lats, local...)
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	if ferr != nil {
-		return result{}, ferr
+	s.elapsed += time.Since(start)
+	return ferr
+}
+
+// measure runs fn from n workers for d and returns latency percentiles and
+// throughput, after a warm-up that is not counted.
+func measure(ctx context.Context, n int, d time.Duration, fn func(context.Context) error) (result, error) {
+	if err := warmUp(ctx, n, fn); err != nil {
+		return result{}, err
 	}
-	if len(lats) == 0 {
-		return result{}, errors.New("no request completed")
+	var s samples
+	if err := run(ctx, n, d, fn, &s); err != nil {
+		return result{}, err
 	}
-	slices.Sort(lats)
-	pct := func(p float64) time.Duration { return lats[min(len(lats)-1, int(float64(len(lats))*p))] }
-	return result{p50: pct(0.50), p99: pct(0.99), rps: float64(len(lats)) / elapsed.Seconds()}, nil
+	return s.result()
+}
+
+// measurePair measures a and b for d each at concurrency n, taking turns
+// in slices of at most slice (ABBA: a first, then b first, and so on), so
+// that a slow spell of a shared machine falls on both sides alike instead of
+// on whichever happened to run then. slice <= 0 runs a, then b, in one
+// stretch each.
+func measurePair(ctx context.Context, n int, d, slice time.Duration, a, b func(context.Context) error) (ra, rb result, err error) {
+	if err := warmUp(ctx, n, a); err != nil {
+		return ra, rb, fmt.Errorf("over GraphQL: %w", err)
+	}
+	if err := warmUp(ctx, n, b); err != nil {
+		return ra, rb, fmt.Errorf("over SQL: %w", err)
+	}
+	if slice <= 0 || slice > d {
+		slice = d
+	}
+	var sa, sb samples
+	side := func(first bool, step time.Duration) error {
+		if first {
+			if err := run(ctx, n, step, a, &sa); err != nil {
+				return fmt.Errorf("over GraphQL: %w", err)
+			}
+			return nil
+		}
+		if err := run(ctx, n, step, b, &sb); err != nil {
+			return fmt.Errorf("over SQL: %w", err)
+		}
+		return nil
+	}
+	aFirst := true
+	for done := time.Duration(0); done < d; done += slice {
+		step := min(slice, d-done)
+		if err := side(aFirst, step); err != nil {
+			return ra, rb, err
+		}
+		if err := side(!aFirst, step); err != nil {
+			return ra, rb, err
+		}
+		aFirst = !aFirst
+	}
+	if ra, err = sa.result(); err != nil {
+		return ra, rb, fmt.Errorf("over GraphQL: %w", err)
+	}
+	if rb, err = sb.result(); err != nil {
+		return ra, rb, fmt.Errorf("over SQL: %w", err)
+	}
+	return ra, rb, nil
+}
+
+// sliceText describes how the sides alternate.
+func sliceText(opts Options) string {
+	if opts.Slice <= 0 || opts.Slice >= opts.Duration {
+		return opts.Duration.String() + " (one stretch each)"
+	}
+	return opts.Slice.String()
 }
 
 type gqlResponse struct {
@@ -301,8 +389,19 @@ type gqlResponse struct {
 	} `json:"errors"`
 }
 
-func postGraphQL(ctx context.Context, client *http.Client, url, token, query string, vars map[string]any) error {
+// requestBody is the JSON body of a GraphQL request.
+func requestBody(query string, vars map[string]any) []byte {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	return body
+}
+
+func postGraphQL(ctx context.Context, client *http.Client, url, token, query string, vars map[string]any) error {
+	return postBody(ctx, client, url, token, requestBody(query, vars))
+}
+
+// postBody posts a GraphQL request body and fails on any error in the
+// response.
+func postBody(ctx context.Context, client *http.Client, url, token string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err

@@ -3,9 +3,11 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,4 +43,70 @@ func TestRunPrintsEveryQuery(t *testing.T) {
 		require.Equal(t, 2, strings.Count(out.String(), c.name), "one row per concurrency for %q in:\n%s", c.name, out.String())
 	}
 	require.Contains(t, out.String(), "p99 ratio")
+}
+
+// TestMeasurePairTakesTurns checks that the two sides alternate in
+// slices, ABBA, each getting its share of the time, so that neither is
+// measured alone in a quieter or busier spell of the machine.
+func TestMeasurePairTakesTurns(t *testing.T) {
+	tests := []struct {
+		name     string
+		d, slice time.Duration
+		wantRuns int
+		lastIsA  bool
+	}{
+		{name: "five slices", d: 100 * time.Millisecond, slice: 20 * time.Millisecond, wantRuns: 6, lastIsA: false},
+		{name: "uneven last slice", d: 50 * time.Millisecond, slice: 20 * time.Millisecond, wantRuns: 4, lastIsA: false},
+		{name: "four slices", d: 80 * time.Millisecond, slice: 20 * time.Millisecond, wantRuns: 5, lastIsA: true},
+		{name: "one stretch each", d: 30 * time.Millisecond, slice: 0, wantRuns: 2, lastIsA: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var (
+				mu    sync.Mutex
+				order []bool // true for a call of a
+			)
+			call := func(isA bool) func(context.Context) error {
+				return func(context.Context) error {
+					mu.Lock()
+					order = append(order, isA)
+					mu.Unlock()
+					return nil
+				}
+			}
+			a, b := call(true), call(false)
+			ra, rb, err := measurePair(context.Background(), 1, tt.d, tt.slice, a, b)
+			require.NoError(t, err)
+
+			// The warm-up inside measurePair makes 5 calls of a, then 5 of b.
+			require.Greater(t, len(order), 10)
+			require.Equal(t, []bool{true, true, true, true, true, false, false, false, false, false}, order[:10])
+			runs, last := 0, order[10]
+			for i, isA := range order[10:] {
+				if i == 0 || isA != last {
+					runs++
+				}
+				last = isA
+			}
+			require.True(t, order[10], "a runs first")
+			require.Equal(t, tt.wantRuns, runs, "alternations between the sides")
+			require.Equal(t, tt.lastIsA, last)
+			require.Positive(t, ra.rps)
+			require.Positive(t, rb.rps)
+			require.LessOrEqual(t, ra.p50, ra.p99)
+			require.LessOrEqual(t, rb.p50, rb.p99)
+		})
+	}
+}
+
+func TestMeasurePairReportsTheFailingSide(t *testing.T) {
+	boom := errors.New("boom")
+	ok := func(context.Context) error { return nil }
+	fail := func(context.Context) error { return boom }
+	_, _, err := measurePair(context.Background(), 2, 10*time.Millisecond, 5*time.Millisecond, ok, fail)
+	require.ErrorIs(t, err, boom)
+	require.ErrorContains(t, err, "over SQL")
+	_, _, err = measurePair(context.Background(), 2, 10*time.Millisecond, 5*time.Millisecond, fail, ok)
+	require.ErrorIs(t, err, boom)
+	require.ErrorContains(t, err, "over GraphQL")
 }
