@@ -23,7 +23,12 @@ func (r *customerResolver) Events(ctx context.Context, obj *db.Customer, filter 
 }
 
 func (r *customerResolver) Conversations(ctx context.Context, obj *db.Customer, first *int, after *string, last *int, before *string) (*synclog.ConversationConnection, error) {
-	return r.Log.CustomerConversations(ctx, obj.Email, pagination.Args{First: first, After: after, Last: last, Before: before})
+	conn, err := r.Log.CustomerConversations(ctx, obj.Email, pagination.Args{First: first, After: after, Last: last, Before: before})
+	if err != nil {
+		return nil, err
+	}
+	startTotalCount(ctx, "ConversationConnection", conn)
+	return conn, nil
 }
 
 func (r *queryResolver) Customer(ctx context.Context, email string) (*db.Customer, error) {
@@ -31,7 +36,12 @@ func (r *queryResolver) Customer(ctx context.Context, email string) (*db.Custome
 }
 
 func (r *queryResolver) Customers(ctx context.Context, filter *synclog.CustomerFilterInput, first *int, after *string, last *int, before *string) (*synclog.CustomerConnection, error) {
-	return r.Log.ListCustomers(ctx, filter, pagination.Args{First: first, After: after, Last: last, Before: before})
+	conn, err := r.Log.ListCustomers(ctx, filter, pagination.Args{First: first, After: after, Last: last, Before: before})
+	if err != nil {
+		return nil, err
+	}
+	startTotalCount(ctx, "CustomerConnection", conn)
+	return conn, nil
 }
 
 func (r *Resolver) Customer() CustomerResolver { return &customerResolver{r} }

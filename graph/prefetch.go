@@ -12,7 +12,8 @@ import (
 
 // withRelations preloads the related records that the query selects on the
 // events of conn (the field being resolved), so that resolving them costs
-// one query per kind whatever the page size.
+// one query per kind whatever the page size, and begins the total count
+// when the query selects it (see startTotalCount).
 func (r *Resolver) withRelations(ctx context.Context, conn *synclog.EventConnection) (*synclog.EventConnection, error) {
 	if !graphql.HasOperationContext(ctx) {
 		return conn, nil
@@ -35,6 +36,8 @@ func (r *Resolver) withRelations(ctx context.Context, conn *synclog.EventConnect
 	}
 	for _, f := range graphql.CollectFieldsCtx(ctx, []string{"SyncEventConnection"}) {
 		switch f.Name {
+		case "totalCount":
+			conn.StartTotalCount(ctx)
 		case "nodes":
 			mark(f.Selections)
 		case "edges":
@@ -52,4 +55,20 @@ func (r *Resolver) withRelations(ctx context.Context, conn *synclog.EventConnect
 		return nil, err
 	}
 	return conn, nil
+}
+
+// startTotalCount begins the total count of conn, the connection of type
+// typeName being resolved, when the query selects totalCount on it. The
+// count then runs while the page's nodes are resolved and written, instead
+// of after them.
+func startTotalCount(ctx context.Context, typeName string, conn interface{ StartTotalCount(context.Context) }) {
+	if !graphql.HasOperationContext(ctx) {
+		return
+	}
+	for _, f := range graphql.CollectFieldsCtx(ctx, []string{typeName}) {
+		if f.Name == "totalCount" {
+			conn.StartTotalCount(ctx)
+			return
+		}
+	}
 }

@@ -30,8 +30,7 @@ func (s *Service) Customer(ctx context.Context, email string) (*db.Customer, err
 // CustomerConnection is a page of customers.
 type CustomerConnection struct {
 	page[*db.Customer]
-	filter db.CustomerFilter
-	store  *db.CustomerStore
+	total
 }
 
 // CustomerEdge is one customer with its cursor.
@@ -47,12 +46,6 @@ func customerCursor(c *db.Customer) string {
 // Edges returns the page's customers with their cursors.
 func (c *CustomerConnection) Edges() []CustomerEdge {
 	return edges(&c.page, func(cursor string, r *db.Customer) CustomerEdge { return CustomerEdge{Cursor: cursor, Node: r} })
-}
-
-// TotalCount counts every customer matching the filter.
-func (c *CustomerConnection) TotalCount(ctx context.Context) (int, error) {
-	n, err := c.store.Count(ctx, c.filter)
-	return int(n), err
 }
 
 // CustomerFilterInput is the customer filter as clients send it.
@@ -81,14 +74,16 @@ func (s *Service) ListCustomers(ctx context.Context, in *CustomerFilterInput, ar
 	if err != nil {
 		return nil, err
 	}
-	return &CustomerConnection{page: newPage(rows, req, more, customerCursor), filter: f, store: s.Customers}, nil
+	return &CustomerConnection{
+		page:  newPage(rows, req, more, customerCursor),
+		total: total{count: func(ctx context.Context) (int64, error) { return s.Customers.Count(ctx, f) }},
+	}, nil
 }
 
 // ConversationConnection is a page of a customer's conversations.
 type ConversationConnection struct {
 	page[*db.Conversation]
-	email string
-	store *db.ConversationStore
+	total
 }
 
 // ConversationEdge is one conversation with its cursor.
@@ -108,12 +103,6 @@ func (c *ConversationConnection) Edges() []ConversationEdge {
 	})
 }
 
-// TotalCount counts the customer's conversations.
-func (c *ConversationConnection) TotalCount(ctx context.Context) (int, error) {
-	n, err := c.store.CountByCustomer(ctx, c.email)
-	return int(n), err
-}
-
 // CustomerConversations returns a page of a customer's conversations, newest first.
 func (s *Service) CustomerConversations(ctx context.Context, email string, args pagination.Args) (*ConversationConnection, error) {
 	req, err := pagination.Resolve(pagination.KindConversation, args, true)
@@ -124,7 +113,10 @@ func (s *Service) CustomerConversations(ctx context.Context, email string, args 
 	if err != nil {
 		return nil, err
 	}
-	return &ConversationConnection{page: newPage(rows, req, more, conversationCursor), email: email, store: s.Conversations}, nil
+	return &ConversationConnection{
+		page:  newPage(rows, req, more, conversationCursor),
+		total: total{count: func(ctx context.Context) (int64, error) { return s.Conversations.CountByCustomer(ctx, email) }},
+	}, nil
 }
 
 // Conversation returns a conversation by HelpScout id or ticket number

@@ -46,8 +46,7 @@ func New(bdb *bun.DB, version string) *Service {
 // only when asked for.
 type EventConnection struct {
 	page[*db.SyncEvent]
-	filter  db.EventFilter
-	rollups *db.RollupStore
+	total
 }
 
 // EventEdge is one event with its cursor.
@@ -63,12 +62,6 @@ func eventCursor(e *db.SyncEvent) string {
 // Edges returns the page's events with their cursors.
 func (c *EventConnection) Edges() []EventEdge {
 	return edges(&c.page, func(cursor string, e *db.SyncEvent) EventEdge { return EventEdge{Cursor: cursor, Node: e} })
-}
-
-// TotalCount counts every event matching the filter.
-func (c *EventConnection) TotalCount(ctx context.Context) (int, error) {
-	n, err := c.rollups.Count(ctx, c.filter)
-	return int(n), err
 }
 
 // SortDirection orders the event list.
@@ -105,7 +98,10 @@ func (s *Service) ListEvents(ctx context.Context, in *FilterInput, scope db.Even
 	if err != nil {
 		return nil, err
 	}
-	return &EventConnection{page: newPage(events, req, more, eventCursor), filter: f, rollups: s.Rollups}, nil
+	return &EventConnection{
+		page:  newPage(events, req, more, eventCursor),
+		total: total{count: func(ctx context.Context) (int64, error) { return s.Rollups.Count(ctx, f) }},
+	}, nil
 }
 
 // Event returns one event by its id, or nil when there is none.

@@ -375,3 +375,45 @@ func TestLookupArguments(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, conn.Nodes(), 1)
 }
+
+// TestTotalCountStartedEarly checks that a count begun before the field is
+// resolved gives the same total as one counted on demand, and that a count
+// that failed in the background reports its error.
+func TestTotalCountStartedEarly(t *testing.T) {
+	t.Parallel()
+	cf := newClockFixture(t)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	cases := []struct {
+		name    string
+		within  synclog.RelativeRange
+		startIn context.Context // nil: counted on demand
+		want    int
+		wantErr error
+	}{
+		{name: "on demand", within: synclog.Today, want: 4},
+		{name: "started early", within: synclog.Today, startIn: context.Background(), want: 4},
+		{name: "started early, last 48 hours", within: synclog.Last48Hours, startIn: context.Background(), want: 10},
+		{name: "started in a cancelled request", within: synclog.Today, startIn: cancelled, wantErr: context.Canceled},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			conn, err := cf.svc.ListEvents(ctx, &synclog.FilterInput{Within: ptr(tc.within)}, db.EventFilter{}, pagination.Args{}, nil)
+			require.NoError(t, err)
+			if tc.startIn != nil {
+				conn.StartTotalCount(tc.startIn)
+				conn.StartTotalCount(tc.startIn) // a second call changes nothing
+			}
+			n, err := conn.TotalCount(ctx)
+			if tc.wantErr != nil {
+				require.ErrorIs(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, n)
+			require.Len(t, conn.Nodes(), n, "the fixture fits on one page")
+		})
+	}
+}
