@@ -184,8 +184,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 		return err
 	}
 	maxConc := slices.Max(opts.Concurrency)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: maxConc * 2, MaxConnsPerHost: maxConc * 2}}
-	url := "http://" + ln.Addr().String() + "/graphql"
+	addr := ln.Addr().String()
 
 	if opts.Only != "" {
 		cases = slices.DeleteFunc(cases, func(c benchCase) bool { return !strings.Contains(c.name, opts.Only) })
@@ -193,23 +192,25 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 			return fmt.Errorf("-only: no query name contains %q", opts.Only)
 		}
 	}
-	gqlCall := func(c benchCase) func(ctx context.Context) error {
-		// The body is encoded once, so that the load generator, which shares
-		// the machine, spends as little as it can per request.
-		body := requestBody(c.query, c.variables)
-		return func(ctx context.Context) error { return postBody(ctx, client, url, token, body) }
+	// The request is encoded once and sent by a lean client (see
+	// loadClient), so that the load generator, which shares the process and
+	// the machine, spends as little as it can per request.
+	gqlClient := func(c benchCase) *loadClient {
+		return newLoadClient(addr, "/graphql", token, requestBody(c.query, c.variables), maxConc)
 	}
 	if opts.CPUProfile != "" {
 		stop, err := startCPUProfile(opts.CPUProfile)
 		if err != nil {
 			return err
 		}
-		_, err = measure(ctx, slices.Max(opts.Concurrency), opts.Duration, gqlCall(cases[0]))
+		lc := gqlClient(cases[0])
+		_, err = measure(ctx, maxConc, opts.Duration, lc.post)
+		lc.close()
 		stop()
 		if err != nil {
 			return fmt.Errorf("%s over GraphQL: %w", cases[0].name, err)
 		}
-		fmt.Fprintf(out, "\nwrote a CPU profile of %q over GraphQL at concurrency %d to %s\n", cases[0].name, slices.Max(opts.Concurrency), opts.CPUProfile)
+		fmt.Fprintf(out, "\nwrote a CPU profile of %q over GraphQL at concurrency %d to %s\n", cases[0].name, maxConc, opts.CPUProfile)
 	}
 
 	fmt.Fprintf(out, "\nEach cell runs %s. GraphQL = POST /graphql over loopback HTTP through the whole stack;\n"+
@@ -220,7 +221,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 	fmt.Fprintln(tw, "query\tconc\tGraphQL p50\tGraphQL p99\tGraphQL req/s\tSQL p50\tSQL p99\tSQL req/s\tp50 added\tp99 ratio\treq/s ratio\t")
 	for _, c := range cases {
 		for _, n := range opts.Concurrency {
-			gql, raw, err := measurePair(ctx, n, opts.Duration, opts.Slice, gqlCall(c), c.raw)
+			lc := gqlClient(c)
+			gql, raw, err := measurePair(ctx, n, opts.Duration, opts.Slice, lc.post, c.raw)
+			lc.close()
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.name, err)
 			}
@@ -418,22 +421,7 @@ func postBody(ctx context.Context, client *http.Client, url, token string, body 
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d: %s", resp.StatusCode, b)
-	}
-	// The load generator only looks for errors, so that its own decoding
-	// does not weigh on the figures; a response with errors is decoded.
-	if !bytes.Contains(b, []byte(`"errors"`)) {
-		return nil
-	}
-	var r gqlResponse
-	if err := json.Unmarshal(b, &r); err != nil {
-		return err
-	}
-	if len(r.Errors) > 0 {
-		return fmt.Errorf("graphql error: %s", r.Errors[0].Message)
-	}
-	return nil
+	return checkResponse(resp.StatusCode, b)
 }
 
 // newService is the read service the raw measurements call.

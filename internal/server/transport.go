@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -66,15 +67,14 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	start := graphql.Now()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read the request body")}))
+		writeResponse(w, http.StatusOK, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read the request body")}))
 		return
 	}
 	params := &graphql.RawParams{}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(params); err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("the request body is not a JSON object with a query: %v", err)}))
+		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("the request body is not a JSON object with a query: %v", err)}))
 		return
 	}
 	params.Headers = r.Header
@@ -82,12 +82,11 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	rc, opErr := exec.CreateOperationContext(ctx, params)
 	if opErr != nil {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr)
-		w.WriteHeader(requestErrorStatus(resp.Errors, ct))
-		writeResponse(w, resp)
+		writeResponse(w, requestErrorStatus(resp.Errors, ct), resp)
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	writeResponse(w, responses(ctx))
+	writeResponse(w, http.StatusOK, responses(ctx))
 }
 
 // requestErrorStatus is the status of a response refused before
@@ -105,38 +104,40 @@ func requestErrorStatus(errs gqlerror.List, ct string) int {
 }
 
 // writeResponse writes {"errors":...,"data":...,"extensions":...} with the
-// data copied as the executor encoded it.
-func writeResponse(w io.Writer, resp *graphql.Response) {
-	var buf bytes.Buffer
-	buf.Grow(len(resp.Data) + 64)
-	buf.WriteByte('{')
-	sep := false
+// data as the executor encoded it, neither copied nor encoded again, and
+// with its Content-Length, so that the response is not chunked.
+func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
+	var head, tail []byte
+	head = append(head, '{')
 	if len(resp.Errors) > 0 {
 		b, err := json.Marshal(resp.Errors)
 		if err != nil {
 			b = []byte(`[{"message":"internal error","extensions":{"code":"INTERNAL"}}]`)
 		}
-		buf.WriteString(`"errors":`)
-		buf.Write(b)
-		sep = true
+		head = append(head, `"errors":`...)
+		head = append(head, b...)
 	}
 	if resp.Data != nil {
-		if sep {
-			buf.WriteByte(',')
+		if len(head) > 1 {
+			head = append(head, ',')
 		}
-		buf.WriteString(`"data":`)
-		buf.Write(resp.Data)
-		sep = true
+		head = append(head, `"data":`...)
 	}
 	if len(resp.Extensions) > 0 {
 		if b, err := json.Marshal(resp.Extensions); err == nil {
-			if sep {
-				buf.WriteByte(',')
+			if len(head) > 1 || resp.Data != nil {
+				tail = append(tail, ',')
 			}
-			buf.WriteString(`"extensions":`)
-			buf.Write(b)
+			tail = append(tail, `"extensions":`...)
+			tail = append(tail, b...)
 		}
 	}
-	buf.WriteByte('}')
-	_, _ = w.Write(buf.Bytes())
+	tail = append(tail, '}')
+	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(resp.Data)+len(tail)))
+	w.WriteHeader(status)
+	_, _ = w.Write(head)
+	if resp.Data != nil {
+		_, _ = w.Write(resp.Data)
+	}
+	_, _ = w.Write(tail)
 }

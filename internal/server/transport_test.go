@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -44,6 +45,19 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, resp.Status, "body: %s", resp.Body)
 	})
 
+	t.Run("POST partial response keeps errors and data", func(t *testing.T) {
+		t.Parallel()
+		resp := e.postGQL(t, callerManager, gqlRequest{Query: `{ viewer { role } integrationSettings { apiUrl } }`}, nil)
+		require.Equal(t, http.StatusOK, resp.Status, "body: %s", resp.Body)
+		require.Equal(t, strconv.Itoa(len(resp.Body)), resp.Header.Get("Content-Length"))
+		var whole map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(resp.Body, &whole), "body: %s", resp.Body)
+		require.Len(t, whole, 2, "errors and data only: %s", resp.Body)
+		require.JSONEq(t, `{"viewer":{"role":"MANAGER"},"integrationSettings":null}`, string(resp.Data))
+		require.Len(t, resp.Errors, 1)
+		require.Equal(t, "FORBIDDEN", resp.Errors[0].code())
+	})
+
 	accepts := []struct {
 		accept, contentType string
 		// badStatus is the status of a document that does not parse.
@@ -65,9 +79,11 @@ func TestGraphQLOverHTTP(t *testing.T) {
 			resp.requireOK(t)
 			require.Equal(t, a.contentType, resp.Header.Get("Content-Type"))
 			require.JSONEq(t, `{"viewer":{"role":"MANAGER","subject":"test-manager"}}`, string(resp.Data))
+			require.Equal(t, strconv.Itoa(len(resp.Body)), resp.Header.Get("Content-Length"))
 
 			bad := e.postGQL(t, callerManager, gqlRequest{Query: `{ viewer { role `}, headers)
 			require.Equal(t, a.badStatus, bad.Status, "body: %s", bad.Body)
+			require.Equal(t, strconv.Itoa(len(bad.Body)), bad.Header.Get("Content-Length"))
 			require.Equal(t, a.contentType, bad.Header.Get("Content-Type"))
 			require.Len(t, bad.Errors, 1)
 			require.Equal(t, "GRAPHQL_PARSE_FAILED", bad.Errors[0].code())
