@@ -31,6 +31,10 @@ type Page struct {
 	After *Keyset
 	// Before, when set, stops strictly before this position in scan order.
 	Before *Keyset
+	// OmitDetails leaves SyncEvent.Details unread (event lists only): the
+	// column is the largest of a row and the costliest to decode, and most
+	// readers do not show it.
+	OmitDetails bool
 }
 
 // EventStore reads and writes sync events.
@@ -47,8 +51,11 @@ func (s *EventStore) List(ctx context.Context, f EventFilter, p Page) ([]*SyncEv
 	w := eventWhere(f)
 	addKeysetBounds(w, "occurred_at", p)
 	var events []*SyncEvent
-	err := s.db.NewSelect().Model(&events).
-		Where(w.sql(), w.args...).
+	q := s.db.NewSelect().Model(&events)
+	if p.OmitDetails {
+		q = q.ExcludeColumn("details")
+	}
+	err := q.Where(w.sql(), w.args...).
 		OrderExpr(orderBy("occurred_at", p.Desc)).
 		Limit(int64(p.Limit) + 1).
 		Scan(ctx)

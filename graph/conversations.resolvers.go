@@ -22,7 +22,7 @@ func (r *conversationResolver) Customer(ctx context.Context, obj *db.Conversatio
 
 func (r *conversationResolver) Events(ctx context.Context, obj *db.Conversation, first *int, after *string, last *int, before *string) (*synclog.EventConnection, error) {
 	conn, err := r.Log.ListEvents(ctx, nil, db.EventFilter{ConversationID: &obj.ID},
-		pagination.Args{First: first, After: after, Last: last, Before: before}, nil)
+		pagination.Args{First: first, After: after, Last: last, Before: before}, nil, eventRead(ctx))
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 
 func (r *customerResolver) Events(ctx context.Context, obj *db.Customer, filter *synclog.FilterInput, first *int, after *string, last *int, before *string) (*synclog.EventConnection, error) {
 	conn, err := r.Log.ListEvents(ctx, filter, db.EventFilter{CustomerEmail: &obj.Email},
-		pagination.Args{First: first, After: after, Last: last, Before: before}, nil)
+		pagination.Args{First: first, After: after, Last: last, Before: before}, nil, eventRead(ctx))
 	if err != nil {
 		return nil, err
 	}

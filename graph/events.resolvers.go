@@ -15,7 +15,7 @@ import (
 
 func (r *queryResolver) SyncEvents(ctx context.Context, filter *synclog.FilterInput, first *int, after *string, last *int, before *string, orderBy *synclog.EventOrder) (*synclog.EventConnection, error) {
 	conn, err := r.Log.ListEvents(ctx, filter, db.EventFilter{},
-		pagination.Args{First: first, After: after, Last: last, Before: before}, orderBy)
+		pagination.Args{First: first, After: after, Last: last, Before: before}, orderBy, eventRead(ctx))
 	if err != nil {
 		return nil, err
 	}

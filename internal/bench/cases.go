@@ -46,7 +46,7 @@ func buildCases(ctx context.Context, svc *synclog.Service) ([]benchCase, error) 
 			if err := svc.ResolveSearch(ctx, &f); err != nil {
 				return err
 			}
-			if _, _, err := svc.Events.List(ctx, f, db.Page{Limit: first, Desc: true}); err != nil {
+			if _, _, err := svc.Events.List(ctx, f, db.Page{Limit: first, Desc: true, OmitDetails: true}); err != nil {
 				return err
 			}
 			_, err = svc.Rollups.Count(ctx, f)
@@ -108,7 +108,7 @@ func buildCases(ctx context.Context, svc *synclog.Service) ([]benchCase, error) 
 					return err
 				}
 				f := db.EventFilter{CustomerEmail: &c.Email, Types: []db.EventType{db.EventCustomerSynced, db.EventCustomerUpdated}}
-				if _, _, err := svc.Events.List(ctx, f, db.Page{Limit: 20, Desc: true}); err != nil {
+				if _, _, err := svc.Events.List(ctx, f, db.Page{Limit: 20, Desc: true, OmitDetails: true}); err != nil {
 					return err
 				}
 				_, err = svc.Rollups.Count(ctx, f)

@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"encoding/json"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -166,4 +168,89 @@ func TestCustomersFilter(t *testing.T) {
 			require.Equal(t, len(want), out.Customers.TotalCount)
 		})
 	}
+}
+
+// TestEventDetailsWhenSelected: an event list reads the details column
+// only when the query selects details, wherever the selection sits (nodes,
+// edges, a fragment, a customer's or a conversation's events); where it is
+// selected, every event carries its own details.
+func TestEventDetailsWhenSelected(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var email string
+	for _, e := range f.events {
+		if e.CustomerEmail != nil {
+			email = *e.CustomerEmail
+			break
+		}
+	}
+	conv := strconv.FormatInt(f.convs[0].ID, 10)
+	tests := []struct {
+		name  string
+		query string
+		vars  map[string]any
+	}{
+		{"nodes", `{ syncEvents(first: 500) { nodes { id details } } }`, nil},
+		{"edges", `{ syncEvents(first: 500) { edges { node { id details } } } }`, nil},
+		{"fragment", `query { syncEvents(first: 500) { nodes { ...E } } } fragment E on SyncEvent { id details }`, nil},
+		{"inline fragment with an alias", `{ syncEvents(first: 500) { nodes { id ... on SyncEvent { d: details } } } }`, nil},
+		{"customer events", `query($email: String!) { customer(email: $email) { events(first: 500) { nodes { id details } } } }`, map[string]any{"email": email}},
+		{"conversation events", `query($id: ID!) { conversation(id: $id) { events(first: 100) { edges { node { id details } } } } }`, map[string]any{"id": conv}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := f.gql(t, callerManager, tt.query, tt.vars)
+			resp.requireOK(t)
+			// Every object with an id is an event: its details must be the
+			// fixture's, under whichever name the query gave them.
+			found := 0
+			var walk func(v any)
+			walk = func(v any) {
+				switch v := v.(type) {
+				case map[string]any:
+					if id, ok := v["id"].(string); ok {
+						n, err := strconv.ParseInt(id, 10, 64)
+						require.NoError(t, err)
+						want := f.byID[n]
+						require.NotNil(t, want, "event %d", n)
+						got, ok := v["details"]
+						if !ok {
+							got = v["d"]
+						}
+						wantJSON, err := json.Marshal(want.Details)
+						require.NoError(t, err)
+						gotJSON, err := json.Marshal(got)
+						require.NoError(t, err)
+						require.JSONEq(t, string(wantJSON), string(gotJSON), "details of event %d", n)
+						found++
+						return
+					}
+					for _, c := range v {
+						walk(c)
+					}
+				case []any:
+					for _, c := range v {
+						walk(c)
+					}
+				}
+			}
+			var data any
+			require.NoError(t, json.Unmarshal(resp.Data, &data))
+			walk(data)
+			require.NotZero(t, found, "no events in %s", resp.Data)
+		})
+	}
+
+	t.Run("not selected", func(t *testing.T) {
+		resp := f.gql(t, callerManager, `{ syncEvents(first: 500) { totalCount nodes { id type } } }`, nil)
+		resp.requireOK(t)
+		var out struct {
+			SyncEvents struct {
+				TotalCount int
+				Nodes      []struct{ ID string }
+			}
+		}
+		require.NoError(t, json.Unmarshal(resp.Data, &out))
+		require.Len(t, out.SyncEvents.Nodes, min(500, len(f.events)))
+	})
 }

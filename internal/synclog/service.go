@@ -78,9 +78,17 @@ type EventOrder struct {
 	Direction SortDirection
 }
 
+// EventRead says which costly parts of each event a list reads.
+type EventRead struct {
+	// Details reads the events' details, the largest column of a row and the
+	// costliest to decode; a reader that does not show them leaves them
+	// unread.
+	Details bool
+}
+
 // ListEvents returns a page of the events matching in, within the extra
 // store conditions of scope (a customer, a conversation).
-func (s *Service) ListEvents(ctx context.Context, in *FilterInput, scope db.EventFilter, args pagination.Args, order *EventOrder) (*EventConnection, error) {
+func (s *Service) ListEvents(ctx context.Context, in *FilterInput, scope db.EventFilter, args pagination.Args, order *EventOrder, read EventRead) (*EventConnection, error) {
 	f, err := in.Resolve(s.Now(), "filter")
 	if err != nil {
 		return nil, err
@@ -94,6 +102,7 @@ func (s *Service) ListEvents(ctx context.Context, in *FilterInput, scope db.Even
 	if err != nil {
 		return nil, err
 	}
+	req.Page.OmitDetails = !read.Details
 	events, more, err := s.Events.List(ctx, f, req.Page)
 	if err != nil {
 		return nil, err

@@ -222,7 +222,7 @@ func TestRelativeRangesAtTheirEdges(t *testing.T) {
 		t.Run(string(tc.r), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			conn, err := cf.svc.ListEvents(ctx, &synclog.FilterInput{Within: ptr(tc.r)}, db.EventFilter{}, pagination.Args{}, nil)
+			conn, err := cf.svc.ListEvents(ctx, &synclog.FilterInput{Within: ptr(tc.r)}, db.EventFilter{}, pagination.Args{}, nil, synclog.EventRead{})
 			require.NoError(t, err)
 			var got []string
 			for _, e := range conn.Nodes() {
@@ -400,7 +400,7 @@ func TestTotalCountStartedEarly(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			conn, err := cf.svc.ListEvents(ctx, &synclog.FilterInput{Within: ptr(tc.within)}, db.EventFilter{}, pagination.Args{}, nil)
+			conn, err := cf.svc.ListEvents(ctx, &synclog.FilterInput{Within: ptr(tc.within)}, db.EventFilter{}, pagination.Args{}, nil, synclog.EventRead{})
 			require.NoError(t, err)
 			if tc.startIn != nil {
 				conn.StartTotalCount(tc.startIn)
