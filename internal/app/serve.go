@@ -84,6 +84,7 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 		GraphQL: server.GraphQLOptions{
 			Introspection:   cfg.Introspection,
 			ComplexityLimit: cfg.ComplexityLimit,
+			TokenLimit:      cfg.TokenLimit,
 			WriteInterval:   cfg.LiveWriteInterval,
 			BusyRate:        cfg.LiveBusyRate,
 		},
@@ -286,6 +287,6 @@ func seedDemo(ctx context.Context, database *Database, events int, log zerolog.L
 		return fmt.Errorf("error loading demo data: %w", err)
 	}
 	log.Info().Int("events", st.Events).Int("customers", st.Customers).
-		Int("conversations", st.Conversations).Dur("took", st.Elapsed).Msg("demo data loaded")
+		Int("conversations", st.Conversations).Str("took", st.Elapsed.Round(time.Millisecond).String()).Msg("demo data loaded")
 	return nil
 }

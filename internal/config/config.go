@@ -32,6 +32,8 @@ type Config struct {
 	Introspection bool
 	// ComplexityLimit caps a query's complexity.
 	ComplexityLimit int
+	// TokenLimit caps the tokens of a GraphQL document; zero disables the cap.
+	TokenLimit int
 	// DataDir holds the embedded database and demo secret.
 	DataDir string
 	// DBMaxConns caps the connection pool.
@@ -95,6 +97,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		errs = append(errs, err)
 	}
 	if c.ComplexityLimit, err = intVar(getenv, "GRAPHQL_COMPLEXITY_LIMIT", 50000); err != nil {
+		errs = append(errs, err)
+	}
+	if c.TokenLimit, err = intVar(getenv, "GRAPHQL_TOKEN_LIMIT", 2000); err != nil {
 		errs = append(errs, err)
 	}
 	if c.DBMaxConns, err = intVar(getenv, "DB_MAX_CONNS", 20); err != nil {

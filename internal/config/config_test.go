@@ -22,6 +22,7 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, zerolog.InfoLevel, c.LogLevel)
 	require.True(t, c.Introspection)
 	require.Equal(t, 50000, c.ComplexityLimit)
+	require.Equal(t, 2000, c.TokenLimit)
 	require.Equal(t, ".data", c.DataDir)
 	require.Equal(t, 30*time.Second, c.StatementTimeout)
 	require.Empty(t, c.AllowedOrigins)

@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/rs/zerolog"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/kivalogic/helpscout-log/graph"
 	"github.com/kivalogic/helpscout-log/internal/auth"
@@ -24,6 +25,10 @@ type GraphQLOptions struct {
 	Introspection bool
 	// ComplexityLimit caps a query's complexity; zero disables the cap.
 	ComplexityLimit int
+	// TokenLimit caps the tokens of a document, so that a huge document is
+	// refused before it is parsed whole and validated (validation grows
+	// with the square of a selection's size); zero disables the cap.
+	TokenLimit int
 	// Issuer verifies the token a WebSocket client sends in
 	// connection_init; nil accepts no token there.
 	Issuer *auth.Issuer
@@ -74,6 +79,9 @@ func NewGraphQL(res *graph.Resolver, m *metrics.Metrics, log zerolog.Logger, opt
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(postTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if opts.TokenLimit > 0 {
+		srv.SetParserTokenLimit(opts.TokenLimit)
+	}
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
@@ -90,10 +98,7 @@ func NewGraphQL(res *graph.Resolver, m *metrics.Metrics, log zerolog.Logger, opt
 			return resp
 		}
 		oc := graphql.GetOperationContext(ctx)
-		name := oc.OperationName
-		if oc.Operation != nil && oc.Operation.Name != "" {
-			name = oc.Operation.Name
-		}
+		name := operationName(oc, opts.TokenLimit)
 		outcome := "ok"
 		if resp != nil && len(resp.Errors) > 0 {
 			outcome = "error"
@@ -112,6 +117,29 @@ func NewGraphQL(res *graph.Resolver, m *metrics.Metrics, log zerolog.Logger, opt
 		return resp
 	})
 	return srv
+}
+
+// operationName names the operation of a response for logs and metrics:
+// the operation that ran, or for a document refused before running (say,
+// one that does not validate), the name the request asked for or the name
+// of its only operation. tokenLimit is the handler's parser token limit.
+func operationName(oc *graphql.OperationContext, tokenLimit int) string {
+	if oc.Operation != nil && oc.Operation.Name != "" {
+		return oc.Operation.Name
+	}
+	if oc.OperationName != "" {
+		return oc.OperationName
+	}
+	doc := oc.Doc
+	if doc == nil && oc.RawQuery != "" {
+		// Refused before it ran: parse again (without validating) only to
+		// read the name; a document that does not parse has none.
+		doc, _ = parser.ParseQueryWithTokenLimit(&ast.Source{Input: oc.RawQuery}, tokenLimit)
+	}
+	if doc != nil && len(doc.Operations) == 1 {
+		return doc.Operations[0].Name
+	}
+	return ""
 }
 
 // pageCost is the complexity of a list field: its children times the page

@@ -174,7 +174,7 @@ func accessLog(log zerolog.Logger, m *metrics.Metrics) func(http.Handler) http.H
 				Str("path", r.URL.Path).
 				Int("status", status).
 				Int("bytes", ww.BytesWritten()).
-				Dur("duration", d)
+				Dur("duration_ms", d)
 			if oi.outcome != "" {
 				ev = ev.Str("operation", oi.name).Str("outcome", oi.outcome)
 			}

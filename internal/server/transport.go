@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -18,6 +19,10 @@ const (
 	contentTypeJSON            = "application/json"
 	contentTypeGraphQLResponse = "application/graphql-response+json"
 )
+
+// MaxRequestBody caps the body of a POST request, far above any real
+// operation with its variables and far below what would strain the server.
+const MaxRequestBody = 1 << 20
 
 // postTransport serves GraphQL over HTTP POST like gqlgen's transport.POST,
 // but writes the response by splicing the executor's already-encoded data
@@ -65,9 +70,16 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	ct := responseContentType(r)
 	w.Header().Set("Content-Type", ct)
 	start := graphql.Now()
-	body, err := io.ReadAll(r.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
 	if err != nil {
-		writeResponse(w, http.StatusOK, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read the request body")}))
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			e := gqlerror.Errorf("the request body is over the limit of %d bytes", tooLarge.Limit)
+			e.Extensions = map[string]any{"code": "REQUEST_TOO_LARGE"}
+			writeResponse(w, http.StatusRequestEntityTooLarge, exec.DispatchError(ctx, gqlerror.List{e}))
+			return
+		}
+		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read the request body")}))
 		return
 	}
 	params := &graphql.RawParams{}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kivalogic/helpscout-log/internal/config"
+	"github.com/kivalogic/helpscout-log/internal/server"
 )
 
 // TestGraphQLOverHTTP covers the transports: GET with query parameters,
@@ -249,4 +250,46 @@ func TestIntrospection(t *testing.T) {
 	ok := off.gql(t, callerManager, `{ __typename viewer { role } }`, nil)
 	ok.requireOK(t)
 	require.JSONEq(t, `{"__typename":"Query","viewer":{"role":"MANAGER"}}`, string(ok.Data))
+}
+
+// TestOversizedRequests: a body over server.MaxRequestBody is refused with
+// 413 and REQUEST_TOO_LARGE before anything is parsed, a document over the
+// token limit with a parse error naming the limit; requests just under both
+// limits run.
+func TestOversizedRequests(t *testing.T) {
+	t.Parallel()
+	const tokenLimit = 2000
+	e := newEnv(t, func(c *config.Config) { c.TokenLimit = tokenLimit })
+	// { viewer { role role ... } }: n + 5 tokens.
+	manyFields := func(n int) string { return `{ viewer {` + strings.Repeat(" role", n) + ` } }` }
+	tests := []struct {
+		name    string
+		req     gqlRequest
+		status  int
+		code    string
+		message string
+	}{
+		{name: "body over the limit", status: http.StatusRequestEntityTooLarge, code: "REQUEST_TOO_LARGE",
+			message: "the request body is over the limit of 1048576 bytes",
+			req:     gqlRequest{Query: `{ viewer { role } }`, Variables: map[string]any{"pad": strings.Repeat("x", server.MaxRequestBody)}}},
+		{name: "body under the limit", status: http.StatusOK,
+			req: gqlRequest{Query: `{ viewer { role } }`, Variables: map[string]any{"pad": strings.Repeat("x", server.MaxRequestBody-200)}}},
+		{name: "document over the token limit", status: http.StatusUnprocessableEntity, code: "GRAPHQL_PARSE_FAILED",
+			message: "exceeded token limit of 2000", req: gqlRequest{Query: manyFields(tokenLimit - 4)}},
+		{name: "document at the token limit", status: http.StatusOK, req: gqlRequest{Query: manyFields(tokenLimit - 5)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp := e.postGQL(t, callerManager, tt.req, nil)
+			require.Equal(t, tt.status, resp.Status, "body: %.300s", resp.Body)
+			if tt.code == "" {
+				resp.requireOK(t)
+				return
+			}
+			require.Len(t, resp.Errors, 1, "body: %.300s", resp.Body)
+			require.Equal(t, tt.code, resp.Errors[0].code())
+			require.Contains(t, resp.Errors[0].Message, tt.message)
+		})
+	}
 }

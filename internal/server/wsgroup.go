@@ -403,7 +403,7 @@ func (g *subscriptionGroup) run(ctx context.Context, rc *graphql.OperationContex
 	n := g.responses
 	g.mu.Unlock()
 	g.cancel()
-	g.shared.log.Debug().Str("group", g.id).Int64("responses", n).Dur("duration", time.Since(g.started)).
+	g.shared.log.Debug().Str("group", g.id).Int64("responses", n).Dur("duration_ms", time.Since(g.started)).
 		Msg("shared subscription ended")
 }
 

@@ -94,7 +94,7 @@ func (s *Service) afterCall(ctx context.Context, res helpscout.Result, opErr err
 		if err := s.budget.Pause(ctx, time.Now().Add(wait)); err != nil {
 			s.log.Warn().Err(err).Msg("pausing after a 429 failed")
 		}
-		s.log.Warn().Dur("retryAfter", wait).Msg("HelpScout rate limit reached; every replica pauses")
+		s.log.Warn().Dur("retry_after_ms", wait).Msg("HelpScout rate limit reached; every replica pauses")
 	}
 }
 
