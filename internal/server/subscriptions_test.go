@@ -23,6 +23,7 @@ import (
 	"github.com/kivalogic/helpscout-log/internal/app"
 	"github.com/kivalogic/helpscout-log/internal/auth"
 	"github.com/kivalogic/helpscout-log/internal/config"
+	"github.com/kivalogic/helpscout-log/internal/server"
 )
 
 // liveEnv is one running service with its live hub started.
@@ -405,4 +406,61 @@ func TestSummarySubscription(t *testing.T) {
 	c.data(t, "s", &v)
 	require.Equal(t, 1, v.Summary.Total)
 	require.Equal(t, 1, v.Summary.Failed)
+}
+
+// TestOperationsPerConnection: one WebSocket runs at most
+// server.MaxWSOperations operations at once; the next is refused with
+// TOO_MANY_OPERATIONS while the others keep running, and completing one
+// makes room again.
+func TestOperationsPerConnection(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t, dbtest.New(t))
+	c := mustDialWS(t, e.srv.URL, protoTransportWS)
+	c.initOK(t, e.token(t, auth.RoleManager, time.Hour))
+	for i := 1; i <= server.MaxWSOperations; i++ {
+		c.subscribe(t, strconv.Itoa(i), syncEventsSub, nil)
+	}
+	require.Eventually(t, func() bool { return e.stack.Live.Stats().Subscribers == server.MaxWSOperations }, wsWait, 10*time.Millisecond)
+
+	const query = `{ viewer { role } }`
+	for _, op := range []struct{ id, query string }{{"one subscription more", syncEventsSub}, {"a query", query}} {
+		c.subscribe(t, op.id, op.query, nil)
+		errs := c.opErrors(t, op.id)
+		require.Len(t, errs, 1)
+		require.Equal(t, "TOO_MANY_OPERATIONS", errs[0].code(), op.id)
+		require.Contains(t, errs[0].Message, strconv.Itoa(server.MaxWSOperations))
+	}
+
+	// The refusals took nothing from the running subscriptions.
+	ev := writeEvent(t, e.bdb, db.StatusPending, "ann@example.com")
+	seen := map[string]bool{}
+	for len(seen) < server.MaxWSOperations {
+		m := c.next(t)
+		require.Equal(t, "next", m.Type, "payload: %s", m.Payload)
+		require.Contains(t, string(m.Payload), `"id":"`+idOf(ev)+`"`)
+		seen[m.ID] = true
+	}
+
+	// Completing one makes room; the server frees it once it has read the
+	// complete message, so the probe is repeated until it runs.
+	require.NoError(t, c.send(wsMsg{Type: "complete", ID: "1"}))
+	probes := 0
+	require.Eventually(t, func() bool {
+		probes++
+		id := "probe-" + strconv.Itoa(probes)
+		c.subscribe(t, id, query, nil)
+		m := c.next(t)
+		if m.ID == "1" {
+			// The server's own end of the completed subscription.
+			require.Equal(t, "complete", m.Type)
+			m = c.next(t)
+		}
+		require.Equal(t, id, m.ID, "message %s: %s", m.Type, m.Payload)
+		if m.Type == "next" && !strings.Contains(string(m.Payload), "TOO_MANY_OPERATIONS") {
+			require.JSONEq(t, `{"data":{"viewer":{"role":"MANAGER"}}}`, string(m.Payload))
+			return true
+		}
+		require.Equal(t, "complete", c.next(t).Type)
+		return false
+	}, wsWait, 10*time.Millisecond, "a query runs once a subscription completed")
 }

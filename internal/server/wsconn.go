@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -148,6 +149,25 @@ type wsConn struct {
 	// maps the operations created for such messages to their ids.
 	lastID string
 	ids    map[*graphql.OperationContext]string
+	// ops counts the operations running on the connection.
+	ops atomic.Int32
+}
+
+// MaxWSOperations caps the operations one WebSocket runs at once: a wall
+// screen or a dashboard needs a handful, while thousands on one socket
+// would only hold the server's memory.
+const MaxWSOperations = 100
+
+// admit counts an operation on the connection until ctx, the operation's
+// context, ends; it reports false, counting nothing, when the connection
+// already runs MaxWSOperations.
+func (c *wsConn) admit(ctx context.Context) bool {
+	if c.ops.Add(1) > MaxWSOperations {
+		c.ops.Add(-1)
+		return false
+	}
+	context.AfterFunc(ctx, func() { c.ops.Add(-1) })
+	return true
 }
 
 var (

@@ -69,6 +69,9 @@ func (e sharedExecutor) DispatchOperation(ctx context.Context, rc *graphql.Opera
 	var id string
 	if conn != nil {
 		id = conn.operationID(rc)
+		if !conn.admit(ctx) {
+			return tooManyOperations(e.GraphExecutor), ctx
+		}
 	}
 	p, ok := e.shared.plan(ctx, rc)
 	if !ok {
@@ -78,6 +81,21 @@ func (e sharedExecutor) DispatchOperation(ctx context.Context, rc *graphql.Opera
 		conn = nil
 	}
 	return e.shared.join(ctx, rc, p, e.GraphExecutor, conn, id), ctx
+}
+
+// tooManyOperations answers an operation refused because its connection
+// already runs MaxWSOperations: one result with the error, then the end.
+func tooManyOperations(exec graphql.GraphExecutor) graphql.ResponseHandler {
+	err := gqlerror.Errorf("this connection already runs %d operations, the most one WebSocket may run at once: complete one, or open another connection", MaxWSOperations)
+	err.Extensions = map[string]any{"code": "TOO_MANY_OPERATIONS"}
+	sent := false
+	return func(ctx context.Context) *graphql.Response {
+		if sent {
+			return nil
+		}
+		sent = true
+		return exec.DispatchError(ctx, gqlerror.List{err})
+	}
 }
 
 // CreateOperationContext creates the operation of the message the
