@@ -60,6 +60,38 @@ func intOrNil[T int | int64](p *T) string {
 	return fmt.Sprint(*p)
 }
 
+// SettingField names a setting that can be saved over its environment
+// value.
+type SettingField string
+
+// The settings that fall back to the environment.
+const (
+	SettingAPIURL        SettingField = "API_URL"
+	SettingClientID      SettingField = "CLIENT_ID"
+	SettingClientSecret  SettingField = "CLIENT_SECRET"
+	SettingMailboxID     SettingField = "MAILBOX_ID"
+	SettingWebhookSecret SettingField = "WEBHOOK_SECRET"
+	SettingBatchInterval SettingField = "BATCH_INTERVAL"
+)
+
+// Saved lists the settings the row holds, the others falling back to the
+// environment.
+func (s *IntegrationSettings) Saved() []SettingField {
+	var out []SettingField
+	add := func(set bool, f SettingField) {
+		if set {
+			out = append(out, f)
+		}
+	}
+	add(s.APIURL != nil, SettingAPIURL)
+	add(s.ClientID != nil, SettingClientID)
+	add(s.ClientSecret != nil, SettingClientSecret)
+	add(s.MailboxID != nil, SettingMailboxID)
+	add(s.WebhookSecret != nil, SettingWebhookSecret)
+	add(s.BatchIntervalSeconds != nil, SettingBatchInterval)
+	return out
+}
+
 // SettingsPatch changes some integration settings; nil fields keep their
 // stored value.
 type SettingsPatch struct {
@@ -77,6 +109,9 @@ type SettingsPatch struct {
 	BatchIntervalSeconds *int
 	// Paused stops or resumes the workers.
 	Paused *bool
+	// Reset forgets these saved settings, so that the environment's values
+	// apply again.
+	Reset []SettingField
 }
 
 // SettingsStore reads and writes the integration settings.
@@ -133,6 +168,24 @@ func (s *SettingsStore) Update(ctx context.Context, p SettingsPatch, actor strin
 		}
 		if p.Paused != nil {
 			row.Paused = *p.Paused
+		}
+		for _, f := range p.Reset {
+			switch f {
+			case SettingAPIURL:
+				row.APIURL = nil
+			case SettingClientID:
+				row.ClientID = nil
+			case SettingClientSecret:
+				row.ClientSecret = nil
+			case SettingMailboxID:
+				row.MailboxID = nil
+			case SettingWebhookSecret:
+				row.WebhookSecret = nil
+			case SettingBatchInterval:
+				row.BatchIntervalSeconds = nil
+			default:
+				return fmt.Errorf("unknown setting %q", f)
+			}
 		}
 		row.UpdatedBy = &actor
 		_, err := tx.NewUpdate().Model(row).

@@ -192,6 +192,7 @@ type ComplexityRoot struct {
 		ClientSecretSet      func(childComplexity int) int
 		MailboxID            func(childComplexity int) int
 		Paused               func(childComplexity int) int
+		Saved                func(childComplexity int) int
 		UpdatedAt            func(childComplexity int) int
 		UpdatedBy            func(childComplexity int) int
 		WebhookSecretSet     func(childComplexity int) int
@@ -1068,6 +1069,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IntegrationSettings.Paused(childComplexity), true
+	case "IntegrationSettings.saved":
+		if e.ComplexityRoot.IntegrationSettings.Saved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationSettings.Saved(childComplexity), true
 	case "IntegrationSettings.updatedAt":
 		if e.ComplexityRoot.IntegrationSettings.UpdatedAt == nil {
 			break
@@ -2963,6 +2970,24 @@ type IntegrationSettings {
   updatedBy: String
   "When the settings were changed last."
   updatedAt: Time
+  "The settings saved through the API; the others come from the environment (or their defaults)."
+  saved: [IntegrationSetting!]!
+}
+
+"""A setting that can be saved through the API over its environment value."""
+enum IntegrationSetting {
+  "apiUrl (HELPSCOUT_API_URL)."
+  API_URL
+  "clientId (HELPSCOUT_CLIENT_ID)."
+  CLIENT_ID
+  "clientSecret (HELPSCOUT_CLIENT_SECRET)."
+  CLIENT_SECRET
+  "mailboxId (HELPSCOUT_MAILBOX_ID)."
+  MAILBOX_ID
+  "webhookSecret (HELPSCOUT_WEBHOOK_SECRET)."
+  WEBHOOK_SECRET
+  "batchIntervalSeconds (CUSTOMER_BATCH_INTERVAL)."
+  BATCH_INTERVAL
 }
 
 """Changes to the integration settings; fields left out keep their value."""
@@ -2981,6 +3006,8 @@ input IntegrationSettingsInput {
   batchIntervalSeconds: Int
   "Pause or resume the workers."
   paused: Boolean
+  "Settings to forget, so that their environment values (or defaults) apply again; a setting cannot be given a value and reset at once."
+  reset: [IntegrationSetting!]
 }
 
 """The account's HelpScout rate-limit budget, shared by every replica."""
@@ -3453,6 +3480,8 @@ func (ec *executionContext) childFields_IntegrationSettings(ctx context.Context,
 		return ec.fieldContext_IntegrationSettings_updatedBy(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_IntegrationSettings_updatedAt(ctx, field)
+	case "saved":
+		return ec.fieldContext_IntegrationSettings_saved(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IntegrationSettings", field.Name)
 }
@@ -7029,6 +7058,29 @@ func (ec *executionContext) _IntegrationSettings_updatedAt(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_IntegrationSettings_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("IntegrationSettings", field, false, false, "Time")
+}
+
+func (ec *executionContext) _IntegrationSettings_saved(ctx context.Context, field graphql.CollectedField, obj *syncer.Settings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrationSettings_saved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Saved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []db.SettingField) graphql.Marshaler {
+			return ec.marshalNIntegrationSetting2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingFieldᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrationSettings_saved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrationSettings", field, false, false, "IntegrationSetting")
 }
 
 func (ec *executionContext) _MigrationStatus_current(ctx context.Context, field graphql.CollectedField, obj *model.MigrationStatus) (ret graphql.Marshaler) {
@@ -12333,7 +12385,7 @@ func (ec *executionContext) unmarshalInputIntegrationSettingsInput(ctx context.C
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"apiUrl", "clientId", "clientSecret", "mailboxId", "webhookSecret", "batchIntervalSeconds", "paused"}
+	fieldsInOrder := [...]string{"apiUrl", "clientId", "clientSecret", "mailboxId", "webhookSecret", "batchIntervalSeconds", "paused", "reset"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12389,6 +12441,13 @@ func (ec *executionContext) unmarshalInputIntegrationSettingsInput(ctx context.C
 				return it, err
 			}
 			it.Paused = data
+		case "reset":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reset"))
+			data, err := ec.unmarshalOIntegrationSetting2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingFieldᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reset = data
 		}
 	}
 	return it, nil
@@ -13543,6 +13602,11 @@ func (ec *executionContext) _IntegrationSettings(ctx context.Context, sel ast.Se
 		case "updatedAt":
 			out.Values[i] = ec._IntegrationSettings_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "saved":
+			out.Values[i] = ec._IntegrationSettings_saved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -15693,6 +15757,70 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNIntegrationSetting2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingField(ctx context.Context, v any) (db.SettingField, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNIntegrationSetting2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingField[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNIntegrationSetting2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingField(ctx context.Context, sel ast.SelectionSet, v db.SettingField) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNIntegrationSetting2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingField[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "IntegrationSetting!")
+	}
+	return res
+}
+
+var (
+	unmarshalNIntegrationSetting2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingField = map[string]db.SettingField{
+		"API_URL":        db.SettingAPIURL,
+		"CLIENT_ID":      db.SettingClientID,
+		"CLIENT_SECRET":  db.SettingClientSecret,
+		"MAILBOX_ID":     db.SettingMailboxID,
+		"WEBHOOK_SECRET": db.SettingWebhookSecret,
+		"BATCH_INTERVAL": db.SettingBatchInterval,
+	}
+	marshalNIntegrationSetting2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingField = map[db.SettingField]string{
+		db.SettingAPIURL:        "API_URL",
+		db.SettingClientID:      "CLIENT_ID",
+		db.SettingClientSecret:  "CLIENT_SECRET",
+		db.SettingMailboxID:     "MAILBOX_ID",
+		db.SettingWebhookSecret: "WEBHOOK_SECRET",
+		db.SettingBatchInterval: "BATCH_INTERVAL",
+	}
+)
+
+func (ec *executionContext) unmarshalNIntegrationSetting2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingFieldᚄ(ctx context.Context, v any) ([]db.SettingField, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]db.SettingField, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNIntegrationSetting2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingField(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNIntegrationSetting2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []db.SettingField) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIntegrationSetting2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingField(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNIntegrationSettingsInput2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐSettingsInput(ctx context.Context, v any) (syncer.SettingsInput, error) {
 	res, err := ec.unmarshalInputIntegrationSettingsInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -16615,6 +16743,42 @@ func (ec *executionContext) marshalOIntakeResult2ᚖgithubᚗcomᚋkivalogicᚋh
 		return graphql.Null
 	}
 	return ec._IntakeResult(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOIntegrationSetting2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingFieldᚄ(ctx context.Context, v any) ([]db.SettingField, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]db.SettingField, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNIntegrationSetting2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingField(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOIntegrationSetting2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []db.SettingField) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIntegrationSetting2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSettingField(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOIntegrationSettings2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐSettings(ctx context.Context, sel ast.SelectionSet, v *syncer.Settings) graphql.Marshaler {

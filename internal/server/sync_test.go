@@ -173,7 +173,7 @@ func TestQueueWorkersGraphQL(t *testing.T) {
 	require.Equal(t, "FORBIDDEN", resp.singleError(t).code())
 }
 
-const settingsFields = `apiUrl clientId clientSecretSet mailboxId webhookSecretSet batchIntervalSeconds paused updatedBy updatedAt`
+const settingsFields = `apiUrl clientId clientSecretSet mailboxId webhookSecretSet batchIntervalSeconds paused updatedBy updatedAt saved`
 
 type settingsData struct {
 	APIURL               string `json:"apiUrl"`
@@ -185,6 +185,7 @@ type settingsData struct {
 	Paused               bool
 	UpdatedBy            *string
 	UpdatedAt            *time.Time
+	Saved                []string
 }
 
 // TestIntegrationSettingsGraphQL reads and changes the settings: bad
@@ -200,7 +201,7 @@ func TestIntegrationSettingsGraphQL(t *testing.T) {
 	resp := e.gql(t, callerAdmin, `{ integrationSettings { `+settingsFields+` } }`, nil)
 	resp.requireOK(t)
 	resp.decode(t, &got)
-	require.Equal(t, settingsData{APIURL: helpscout.DefaultBaseURL, WebhookSecretSet: true, BatchIntervalSeconds: 60}, got.IntegrationSettings)
+	require.Equal(t, settingsData{APIURL: helpscout.DefaultBaseURL, WebhookSecretSet: true, BatchIntervalSeconds: 60, Saved: []string{}}, got.IntegrationSettings)
 
 	const update = `mutation($in: IntegrationSettingsInput!) { updateIntegrationSettings(input: $in) { ` + settingsFields + ` } }`
 	long := strings.Repeat("k", 513)
@@ -229,6 +230,23 @@ func TestIntegrationSettingsGraphQL(t *testing.T) {
 		})
 	}
 
+	resetBad := []struct {
+		name    string
+		in      map[string]any
+		message string
+	}{
+		{"value and reset", map[string]any{"webhookSecret": "x", "reset": []string{"WEBHOOK_SECRET"}}, "WEBHOOK_SECRET is both given a value and reset"},
+		{"unknown setting", map[string]any{"reset": []string{"PAUSED"}}, "PAUSED"},
+	}
+	for _, b := range resetBad {
+		t.Run(b.name, func(t *testing.T) {
+			resp := e.gql(t, callerAdmin, update, map[string]any{"in": b.in})
+			ge := resp.singleError(t)
+			require.Equal(t, "BAD_USER_INPUT", ge.code(), "body: %s", resp.Body)
+			require.Contains(t, ge.Message, b.message)
+		})
+	}
+
 	resp = e.gql(t, callerManager, update, map[string]any{"in": map[string]any{"paused": true}})
 	require.Equal(t, "FORBIDDEN", resp.singleError(t).code())
 
@@ -251,6 +269,7 @@ func TestIntegrationSettingsGraphQL(t *testing.T) {
 	require.True(t, s.Paused)
 	require.Equal(t, "test-administrator", *s.UpdatedBy)
 	require.NotNil(t, s.UpdatedAt)
+	require.Equal(t, []string{"API_URL", "CLIENT_ID", "CLIENT_SECRET", "MAILBOX_ID", "WEBHOOK_SECRET", "BATCH_INTERVAL"}, s.Saved)
 
 	resp = e.gql(t, callerKivaAdmin, `{ integrationSettings { `+settingsFields+` } }`, nil)
 	resp.requireOK(t)
@@ -268,17 +287,42 @@ func TestIntegrationSettingsGraphQL(t *testing.T) {
 		secret string
 		status int
 	}{{savedHookSecret, http.StatusOK}, {envHookSecret, http.StatusUnauthorized}}
-	for _, h := range hooks {
-		body := []byte(`{"id":1}`)
-		req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/webhooks/helpscout", bytes.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set(helpscout.HeaderEvent, helpscout.EventTest)
-		req.Header.Set(helpscout.HeaderSignature, helpscout.Sign(h.secret, body))
-		res, err := e.srv.Client().Do(req)
-		require.NoError(t, err)
-		res.Body.Close()
-		require.Equal(t, h.status, res.StatusCode, "signed with the %s secret", map[bool]string{true: "saved", false: "environment's"}[h.secret == savedHookSecret])
+	checkHooks := func(t *testing.T, hooks []struct {
+		secret string
+		status int
+	}) {
+		t.Helper()
+		for _, h := range hooks {
+			body := []byte(`{"id":1}`)
+			req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/webhooks/helpscout", bytes.NewReader(body))
+			require.NoError(t, err)
+			req.Header.Set(helpscout.HeaderEvent, helpscout.EventTest)
+			req.Header.Set(helpscout.HeaderSignature, helpscout.Sign(h.secret, body))
+			res, err := e.srv.Client().Do(req)
+			require.NoError(t, err)
+			res.Body.Close()
+			require.Equal(t, h.status, res.StatusCode, "signed with the %s secret", map[bool]string{true: "saved", false: "environment's"}[h.secret == savedHookSecret])
+		}
 	}
+	checkHooks(t, hooks)
+
+	// Resetting settings brings back the environment's values: the
+	// environment's webhook secret verifies again, the saved one no longer.
+	var reset struct{ UpdateIntegrationSettings settingsData }
+	resp = e.gql(t, callerAdmin, update, map[string]any{"in": map[string]any{
+		"reset": []string{"WEBHOOK_SECRET", "API_URL", "BATCH_INTERVAL", "WEBHOOK_SECRET"}}})
+	resp.requireOK(t)
+	resp.decode(t, &reset)
+	r := reset.UpdateIntegrationSettings
+	require.Equal(t, helpscout.DefaultBaseURL, r.APIURL)
+	require.Equal(t, 60, r.BatchIntervalSeconds)
+	require.True(t, r.WebhookSecretSet, "the environment's secret")
+	require.Equal(t, simClientID, *r.ClientID, "settings not reset keep their saved value")
+	require.Equal(t, []string{"CLIENT_ID", "CLIENT_SECRET", "MAILBOX_ID"}, r.Saved)
+	checkHooks(t, []struct {
+		secret string
+		status int
+	}{{envHookSecret, http.StatusOK}, {savedHookSecret, http.StatusUnauthorized}})
 }
 
 const connectionMutation = `mutation { testHelpScoutConnection {

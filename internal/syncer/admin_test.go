@@ -109,6 +109,8 @@ func TestValidateSettings(t *testing.T) {
 		{"negative mailbox", SettingsInput{MailboxID: ptr(int64(-4))}, "input.mailboxId"},
 		{"batch too short", SettingsInput{BatchIntervalSeconds: ptr(9)}, "input.batchIntervalSeconds"},
 		{"batch too long", SettingsInput{BatchIntervalSeconds: ptr(86401)}, "input.batchIntervalSeconds"},
+		{"value and reset", SettingsInput{ClientSecret: ptr(adminSecret), Reset: []db.SettingField{db.SettingClientSecret}}, "input.reset"},
+		{"unknown reset", SettingsInput{Reset: []db.SettingField{"PAUSED"}}, "input.reset"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,12 +132,16 @@ func TestValidateSettings(t *testing.T) {
 		{ClientSecret: ptr(strings.Repeat("y", maxSecretLen))},
 		{MailboxID: ptr(int64(1)), BatchIntervalSeconds: ptr(10), Paused: ptr(true)},
 		{BatchIntervalSeconds: ptr(86400)},
+		{ClientSecret: ptr("s"), Reset: []db.SettingField{db.SettingAPIURL, db.SettingMailboxID}},
 		{},
 	}
 	for _, in := range good {
 		_, err := validateSettings(in)
 		require.NoError(t, err, "%+v", in)
 	}
+	p, err := validateSettings(SettingsInput{Reset: []db.SettingField{db.SettingAPIURL, db.SettingBatchInterval, db.SettingAPIURL}})
+	require.NoError(t, err)
+	require.Equal(t, []db.SettingField{db.SettingAPIURL, db.SettingBatchInterval}, p.Reset, "each setting once")
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +37,8 @@ type effective struct {
 	paused        bool
 	updatedBy     *string
 	updatedAt     *time.Time
+	// saved lists the settings that come from the saved row.
+	saved []db.SettingField
 }
 
 // adminState holds the effective integration settings of this process.
@@ -84,6 +87,7 @@ func (s *Service) merge(row *db.IntegrationSettings) effective {
 	}
 	eff.paused = row.Paused
 	eff.updatedBy, eff.updatedAt = row.UpdatedBy, row.UpdatedAt
+	eff.saved = row.Saved()
 	return eff
 }
 
@@ -186,6 +190,7 @@ func toSettings(eff effective) *Settings {
 		Paused:               eff.paused,
 		UpdatedBy:            eff.updatedBy,
 		UpdatedAt:            eff.updatedAt,
+		Saved:                eff.saved,
 	}
 	if out.APIURL == "" {
 		out.APIURL = helpscout.DefaultBaseURL
@@ -248,6 +253,9 @@ func (s *Service) UpdateSettings(ctx context.Context, in SettingsInput, actor st
 	}
 	if p.Paused != nil {
 		ev, changed = ev.Bool("paused", *p.Paused), append(changed, "paused")
+	}
+	for _, f := range p.Reset {
+		changed = append(changed, "reset "+string(f))
 	}
 	ev.Strs("changed", changed).Msg("integration settings changed")
 	return toSettings(eff), nil
@@ -312,6 +320,22 @@ func validateSettings(in SettingsInput) (db.SettingsPatch, error) {
 		p.BatchIntervalSeconds = in.BatchIntervalSeconds
 	}
 	p.Paused = in.Paused
+	given := map[db.SettingField]bool{
+		db.SettingAPIURL: in.APIURL != nil, db.SettingClientID: in.ClientID != nil,
+		db.SettingClientSecret: in.ClientSecret != nil, db.SettingMailboxID: in.MailboxID != nil,
+		db.SettingWebhookSecret: in.WebhookSecret != nil, db.SettingBatchInterval: in.BatchIntervalSeconds != nil,
+	}
+	for _, f := range in.Reset {
+		set, known := given[f]
+		switch {
+		case !known:
+			return p, apperr.BadInput("input.reset", "unknown setting %q", f)
+		case set:
+			return p, apperr.BadInput("input.reset", "%s is both given a value and reset", f)
+		case !slices.Contains(p.Reset, f):
+			p.Reset = append(p.Reset, f)
+		}
+	}
 	return p, nil
 }
 

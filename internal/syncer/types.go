@@ -83,6 +83,9 @@ type Settings struct {
 	UpdatedBy *string
 	// UpdatedAt is when.
 	UpdatedAt *time.Time
+	// Saved lists the settings saved through the API; the others come from
+	// the environment.
+	Saved []db.SettingField
 }
 
 // SettingsInput changes the settings; nil fields keep their value.
@@ -101,6 +104,8 @@ type SettingsInput struct {
 	BatchIntervalSeconds *int `json:"batchIntervalSeconds,omitempty"`
 	// Paused stops or resumes the workers.
 	Paused *bool `json:"paused,omitempty"`
+	// Reset forgets saved settings, so that the environment applies again.
+	Reset []db.SettingField `json:"reset,omitempty"`
 }
 
 // Budget is the account's rate-limit budget shared by every replica.
