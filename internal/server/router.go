@@ -68,6 +68,19 @@ func NewRouter(d Deps) http.Handler {
 		}))
 	}
 
+	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]string{"code": "NOT_FOUND",
+			"message": "there is nothing at " + req.URL.Path + ": the GraphQL endpoint is /graphql, the playground /"}})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+			if r.Match(chi.NewRouteContext(), m, req.URL.Path) {
+				w.Header().Add("Allow", m)
+			}
+		}
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": map[string]string{"code": "METHOD_NOT_ALLOWED",
+			"message": req.Method + " is not supported on " + req.URL.Path}})
+	})
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -95,7 +108,7 @@ func NewRouter(d Deps) http.Handler {
 	stores := loaders.Stores{Events: d.Service.Events, Customers: d.Service.Customers, Conversations: d.Service.Conversations}
 	r.Group(func(r chi.Router) {
 		r.Use(d.Issuer.Middleware)
-		r.Handle("/graphql", loaders.Middleware(stores, gql))
+		r.Handle("/graphql", checkGraphQLRequest(loaders.Middleware(stores, gql)))
 		r.Handle("/export/sync-events.csv", export.Handler(d.Service, d.Log))
 	})
 	if d.Webhooks != nil {

@@ -153,3 +153,35 @@ func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
 	}
 	_, _ = w.Write(tail)
 }
+
+// checkGraphQLRequest answers the requests no transport serves with a
+// GraphQL error that says what to send instead: 405 with Allow for another
+// method, 415 for a POST body that is not JSON. GET (queries and WebSocket
+// upgrades), OPTIONS and JSON POSTs go on to the handler.
+func checkGraphQLRequest(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodOptions:
+		case http.MethodPost:
+			mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if err != nil || mediaType != contentTypeJSON {
+				writeRequestError(w, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
+					"POST /graphql takes a JSON body {\"query\": ..., \"variables\": ...} sent with Content-Type: application/json")
+				return
+			}
+		default:
+			w.Header().Set("Allow", "GET, POST, OPTIONS")
+			writeRequestError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED",
+				r.Method+" is not supported: send GraphQL requests with GET or POST")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeRequestError answers with a GraphQL response holding one error.
+func writeRequestError(w http.ResponseWriter, status int, code, message string) {
+	resp := &graphql.Response{Errors: gqlerror.List{{Message: message, Extensions: map[string]any{"code": code}}}}
+	w.Header().Set("Content-Type", contentTypeJSON)
+	writeResponse(w, status, resp)
+}

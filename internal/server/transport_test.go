@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -290,6 +291,69 @@ func TestOversizedRequests(t *testing.T) {
 			require.Len(t, resp.Errors, 1, "body: %.300s", resp.Body)
 			require.Equal(t, tt.code, resp.Errors[0].code())
 			require.Contains(t, resp.Errors[0].Message, tt.message)
+		})
+	}
+}
+
+// TestRequestsNoRouteServes: a method or a media type that nothing serves,
+// and a path that does not exist, get a JSON error that says what to send
+// instead, with the status HTTP gives them.
+func TestRequestsNoRouteServes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tests := []struct {
+		name, method, path, contentType string
+		status                          int
+		allow                           string
+		code                            string
+		// graphQL errors come as {"errors": [...]}, the others as {"error": {...}}.
+		graphQL bool
+		message string
+	}{
+		{name: "POST as text", method: http.MethodPost, path: "/graphql", contentType: "text/plain",
+			status: http.StatusUnsupportedMediaType, code: "UNSUPPORTED_MEDIA_TYPE", graphQL: true, message: "Content-Type: application/json"},
+		{name: "POST without a media type", method: http.MethodPost, path: "/graphql",
+			status: http.StatusUnsupportedMediaType, code: "UNSUPPORTED_MEDIA_TYPE", graphQL: true, message: "Content-Type: application/json"},
+		{name: "PUT", method: http.MethodPut, path: "/graphql", contentType: "application/json",
+			status: http.StatusMethodNotAllowed, allow: "GET, POST, OPTIONS", code: "METHOD_NOT_ALLOWED", graphQL: true, message: "GET or POST"},
+		{name: "DELETE", method: http.MethodDelete, path: "/graphql",
+			status: http.StatusMethodNotAllowed, allow: "GET, POST, OPTIONS", code: "METHOD_NOT_ALLOWED", graphQL: true, message: "GET or POST"},
+		{name: "unknown path", method: http.MethodGet, path: "/graphq",
+			status: http.StatusNotFound, code: "NOT_FOUND", message: "the GraphQL endpoint is /graphql"},
+		{name: "POST to a GET route", method: http.MethodPost, path: "/healthz",
+			status: http.StatusMethodNotAllowed, allow: "GET", code: "METHOD_NOT_ALLOWED", message: "POST is not supported on /healthz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequest(tt.method, e.srv.URL+tt.path, strings.NewReader(`{"query":"{ viewer { role } }"}`))
+			require.NoError(t, err)
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			e.authorize(t, req, callerManager)
+			resp, err := e.srv.Client().Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			require.Equal(t, tt.status, resp.StatusCode, "body: %s", body)
+			require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+			require.Equal(t, tt.allow, strings.Join(resp.Header.Values("Allow"), ", "))
+			var got struct {
+				Errors []gqlError
+				Error  *struct{ Code, Message string }
+			}
+			require.NoError(t, json.Unmarshal(body, &got), "body: %s", body)
+			if tt.graphQL {
+				require.Len(t, got.Errors, 1, "body: %s", body)
+				require.Equal(t, tt.code, got.Errors[0].code())
+				require.Contains(t, got.Errors[0].Message, tt.message)
+				return
+			}
+			require.NotNil(t, got.Error, "body: %s", body)
+			require.Equal(t, tt.code, got.Error.Code)
+			require.Contains(t, got.Error.Message, tt.message)
 		})
 	}
 }
