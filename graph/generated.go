@@ -193,6 +193,7 @@ type ComplexityRoot struct {
 		MailboxID            func(childComplexity int) int
 		Paused               func(childComplexity int) int
 		Saved                func(childComplexity int) int
+		SecretsEncrypted     func(childComplexity int) int
 		UpdatedAt            func(childComplexity int) int
 		UpdatedBy            func(childComplexity int) int
 		WebhookSecretSet     func(childComplexity int) int
@@ -1075,6 +1076,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IntegrationSettings.Saved(childComplexity), true
+	case "IntegrationSettings.secretsEncrypted":
+		if e.ComplexityRoot.IntegrationSettings.SecretsEncrypted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationSettings.SecretsEncrypted(childComplexity), true
 	case "IntegrationSettings.updatedAt":
 		if e.ComplexityRoot.IntegrationSettings.UpdatedAt == nil {
 			break
@@ -2972,6 +2979,8 @@ type IntegrationSettings {
   updatedAt: Time
   "The settings saved through the API; the others come from the environment (or their defaults)."
   saved: [IntegrationSetting!]!
+  "Whether the saved secrets are stored encrypted: SETTINGS_KEY is set, and every saved secret was saved with it (a secret saved before is encrypted when it is saved again)."
+  secretsEncrypted: Boolean!
 }
 
 """A setting that can be saved through the API over its environment value."""
@@ -3482,6 +3491,8 @@ func (ec *executionContext) childFields_IntegrationSettings(ctx context.Context,
 		return ec.fieldContext_IntegrationSettings_updatedAt(ctx, field)
 	case "saved":
 		return ec.fieldContext_IntegrationSettings_saved(ctx, field)
+	case "secretsEncrypted":
+		return ec.fieldContext_IntegrationSettings_secretsEncrypted(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IntegrationSettings", field.Name)
 }
@@ -7081,6 +7092,29 @@ func (ec *executionContext) _IntegrationSettings_saved(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_IntegrationSettings_saved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("IntegrationSettings", field, false, false, "IntegrationSetting")
+}
+
+func (ec *executionContext) _IntegrationSettings_secretsEncrypted(ctx context.Context, field graphql.CollectedField, obj *syncer.Settings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrationSettings_secretsEncrypted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SecretsEncrypted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrationSettings_secretsEncrypted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrationSettings", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _MigrationStatus_current(ctx context.Context, field graphql.CollectedField, obj *model.MigrationStatus) (ret graphql.Marshaler) {
@@ -13606,6 +13640,11 @@ func (ec *executionContext) _IntegrationSettings(ctx context.Context, sel ast.Se
 			}
 		case "saved":
 			out.Values[i] = ec._IntegrationSettings_saved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "secretsEncrypted":
+			out.Values[i] = ec._IntegrationSettings_secretsEncrypted(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

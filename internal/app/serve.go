@@ -57,6 +57,7 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 			MailboxID:    cfg.HelpScoutMailboxID,
 		},
 		WebhookSecret: cfg.HelpScoutWebhookSecret,
+		SettingsKey:   cfg.SettingsKey,
 		Workers:       cfg.SyncWorkers,
 		BatchInterval: cfg.CustomerBatchInterval,
 		Version:       Version,

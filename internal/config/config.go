@@ -47,6 +47,9 @@ type Config struct {
 	// HelpScoutWebhookSecret verifies the signature of HelpScout's webhooks;
 	// empty refuses every webhook.
 	HelpScoutWebhookSecret string
+	// SettingsKey encrypts the secrets of the saved integration settings at
+	// rest; empty stores them as they are.
+	SettingsKey string
 	// HelpScoutAPIURL is HelpScout's API; empty means the real API, except in
 	// the embedded demo, which then runs a simulator in-process.
 	HelpScoutAPIURL string
@@ -87,6 +90,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		ShutdownTimeout: 20 * time.Second,
 
 		HelpScoutWebhookSecret: getenv("HELPSCOUT_WEBHOOK_SECRET"),
+		SettingsKey:            getenv("SETTINGS_KEY"),
 		HelpScoutAPIURL:        strings.TrimSpace(getenv("HELPSCOUT_API_URL")),
 		HelpScoutClientID:      strings.TrimSpace(getenv("HELPSCOUT_CLIENT_ID")),
 		HelpScoutClientSecret:  getenv("HELPSCOUT_CLIENT_SECRET"),
@@ -149,6 +153,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.JWTSecret != "" && len(c.JWTSecret) < 16 {
 		errs = append(errs, errors.New("JWT_SECRET must be at least 16 characters"))
 	}
+	if c.SettingsKey != "" && len(c.SettingsKey) < 16 {
+		errs = append(errs, errors.New("SETTINGS_KEY must be at least 16 characters"))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
@@ -165,6 +172,9 @@ func (c Config) Secretless() Config {
 	}
 	if c.HelpScoutClientSecret != "" {
 		c.HelpScoutClientSecret = "***"
+	}
+	if c.SettingsKey != "" {
+		c.SettingsKey = "***"
 	}
 	if i := strings.Index(c.DatabaseURL, "@"); i > 0 {
 		if j := strings.Index(c.DatabaseURL, "://"); j > 0 && j < i {

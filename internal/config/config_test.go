@@ -43,11 +43,12 @@ func TestLoad(t *testing.T) {
 		{"bad format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT", nil},
 		{"bad bool", map[string]string{"GRAPHQL_INTROSPECTION": "maybe"}, "GRAPHQL_INTROSPECTION", nil},
 		{"bad duration", map[string]string{"DB_STATEMENT_TIMEOUT": "soon"}, "DB_STATEMENT_TIMEOUT", nil},
+		{"short settings key", map[string]string{"SETTINGS_KEY": "short"}, "SETTINGS_KEY must be at least 16", nil},
 		{"several errors at once", map[string]string{"PORT": "x", "LOG_LEVEL": "y"}, "LOG_LEVEL", nil},
 		{"configured", map[string]string{
 			"DATABASE_URL": "postgres://u:p@db/hs", "JWT_SECRET": "0123456789abcdef", "PORT": "9000",
 			"LOG_LEVEL": "debug", "ALLOWED_ORIGINS": "https://a.example, https://b.example",
-			"GRAPHQL_INTROSPECTION": "false",
+			"GRAPHQL_INTROSPECTION": "false", "SETTINGS_KEY": "settings-key-0123456789",
 		}, "", func(t *testing.T, c *Config) {
 			require.False(t, c.Embedded())
 			require.Equal(t, 9000, c.Port)
@@ -57,6 +58,8 @@ func TestLoad(t *testing.T) {
 			masked := c.Secretless()
 			require.NotContains(t, masked.DatabaseURL, ":p@")
 			require.Equal(t, "***", masked.JWTSecret)
+			require.Equal(t, "settings-key-0123456789", c.SettingsKey)
+			require.Equal(t, "***", masked.SettingsKey)
 		}},
 	}
 	for _, tc := range cases {

@@ -173,7 +173,7 @@ func TestQueueWorkersGraphQL(t *testing.T) {
 	require.Equal(t, "FORBIDDEN", resp.singleError(t).code())
 }
 
-const settingsFields = `apiUrl clientId clientSecretSet mailboxId webhookSecretSet batchIntervalSeconds paused updatedBy updatedAt saved`
+const settingsFields = `apiUrl clientId clientSecretSet mailboxId webhookSecretSet batchIntervalSeconds paused updatedBy updatedAt saved secretsEncrypted`
 
 type settingsData struct {
 	APIURL               string `json:"apiUrl"`
@@ -186,6 +186,7 @@ type settingsData struct {
 	UpdatedBy            *string
 	UpdatedAt            *time.Time
 	Saved                []string
+	SecretsEncrypted     bool
 }
 
 // TestIntegrationSettingsGraphQL reads and changes the settings: bad
@@ -270,6 +271,7 @@ func TestIntegrationSettingsGraphQL(t *testing.T) {
 	require.Equal(t, "test-administrator", *s.UpdatedBy)
 	require.NotNil(t, s.UpdatedAt)
 	require.Equal(t, []string{"API_URL", "CLIENT_ID", "CLIENT_SECRET", "MAILBOX_ID", "WEBHOOK_SECRET", "BATCH_INTERVAL"}, s.Saved)
+	require.False(t, s.SecretsEncrypted, "no SETTINGS_KEY here")
 
 	resp = e.gql(t, callerKivaAdmin, `{ integrationSettings { `+settingsFields+` } }`, nil)
 	resp.requireOK(t)

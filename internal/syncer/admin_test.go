@@ -537,3 +537,77 @@ func TestQueueStatus(t *testing.T) {
 		require.LessOrEqual(t, budget.Used, 1)
 	}
 }
+
+// TestSettingsEncryptedAtRest: with SETTINGS_KEY the saved secrets are
+// stored encrypted and work as before on every replica with the key; a
+// replica without it, or with another key, says so instead of using them;
+// secrets saved before a key was set stay readable until saved again.
+func TestSettingsEncryptedAtRest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const key = "settings-key-0123456789abcdef"
+	b := newAdmin(t, func(o *Options) { o.SettingsKey = key })
+	stored := func(t *testing.T) (client, hook string) {
+		t.Helper()
+		require.NoError(t, b.bdb.NewRaw("SELECT coalesce(client_secret, ''), coalesce(webhook_secret, '') FROM integration_settings").
+			Scan(ctx, &client, &hook))
+		return client, hook
+	}
+
+	st, err := b.svc.UpdateSettings(ctx, SettingsInput{ClientSecret: ptr(adminSecret), WebhookSecret: ptr(adminHookKey)}, "admin")
+	require.NoError(t, err)
+	require.True(t, st.SecretsEncrypted)
+	client, hook := stored(t)
+	for _, v := range []string{client, hook} {
+		require.True(t, strings.HasPrefix(v, sealedPrefix), "stored as %q", v)
+		require.NotContains(t, v, adminSecret)
+		require.NotContains(t, v, adminHookKey)
+	}
+	require.NotEqual(t, client[len(sealedPrefix):len(sealedPrefix)+16], hook[len(sealedPrefix):len(sealedPrefix)+16], "each value has its own nonce")
+
+	// The replica that saved them and another with the same key use them.
+	require.Equal(t, adminHookKey, b.svc.WebhookSecret(ctx))
+	res, err := b.svc.TestConnection(ctx)
+	require.NoError(t, err)
+	require.True(t, res.OK, res.Message)
+	same := b.replica()
+	require.NoError(t, same.loadSettings(ctx))
+	require.Equal(t, adminHookKey, same.WebhookSecret(ctx))
+
+	// Replicas that cannot decrypt them say why, without any secret.
+	for _, other := range []string{"", "another-key-0123456789abcdef"} {
+		opts := b.svc.opts
+		opts.SettingsKey = other
+		r := New(b.bdb, opts)
+		_, err := r.Settings(ctx)
+		require.Error(t, err, "key %q", other)
+		ae, ok := apperr.As(err)
+		require.True(t, ok, "%v", err)
+		require.Equal(t, apperr.Unavailable, ae.Code)
+		require.Contains(t, ae.Message, "SETTINGS_KEY")
+		require.NotContains(t, err.Error(), adminSecret)
+		require.Equal(t, "env-hook-secret", r.WebhookSecret(ctx), "the environment's secret until the saved ones can be read")
+	}
+
+	// Secrets saved before the key was set: readable, and encrypted when
+	// saved again.
+	plain := newAdmin(t, nil)
+	_, err = plain.svc.UpdateSettings(ctx, SettingsInput{ClientSecret: ptr(adminSecret), WebhookSecret: ptr(adminHookKey)}, "admin")
+	require.NoError(t, err)
+	opts := plain.svc.opts
+	opts.SettingsKey = key
+	keyed := New(plain.bdb, opts)
+	st, err = keyed.Settings(ctx)
+	require.NoError(t, err)
+	require.False(t, st.SecretsEncrypted, "saved before the key")
+	require.Equal(t, adminHookKey, keyed.WebhookSecret(ctx))
+	st, err = keyed.UpdateSettings(ctx, SettingsInput{WebhookSecret: ptr(adminHookKey)}, "admin")
+	require.NoError(t, err)
+	require.False(t, st.SecretsEncrypted, "the client secret is still plain")
+	st, err = keyed.UpdateSettings(ctx, SettingsInput{ClientSecret: ptr(adminSecret)}, "admin")
+	require.NoError(t, err)
+	require.True(t, st.SecretsEncrypted)
+	res, err = keyed.TestConnection(ctx)
+	require.NoError(t, err)
+	require.True(t, res.OK, res.Message)
+}

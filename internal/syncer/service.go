@@ -26,6 +26,9 @@ type Options struct {
 	HelpScout helpscout.Config
 	// WebhookSecret is the webhook secret from the environment.
 	WebhookSecret string
+	// SettingsKey, when set, encrypts the secrets of the saved integration
+	// settings at rest (SETTINGS_KEY); every replica needs the same key.
+	SettingsKey string
 	// Workers is how many jobs this process carries out at once.
 	Workers int
 	// BatchInterval is how often changed customers are sent in one pass.
@@ -76,6 +79,8 @@ type Service struct {
 	jobsDone, jobsFailed atomic.Int64
 	// admin holds the effective settings (see settings.go).
 	admin adminState
+	// box encrypts the saved secrets; nil stores them as they are.
+	box *secretBox
 
 	jobs   *db.JobStore
 	budget *db.BudgetStore
@@ -129,6 +134,7 @@ func New(bdb *bun.DB, opts Options) *Service {
 		budget:   db.NewBudgetStore(bdb),
 		events:   db.NewEventStore(bdb),
 		wake:     make(chan struct{}, 1),
+		box:      newSecretBox(opts.SettingsKey),
 	}
 }
 

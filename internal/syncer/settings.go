@@ -39,6 +39,8 @@ type effective struct {
 	updatedAt     *time.Time
 	// saved lists the settings that come from the saved row.
 	saved []db.SettingField
+	// sealed reports that every saved secret is stored encrypted.
+	sealed bool
 }
 
 // adminState holds the effective integration settings of this process.
@@ -96,28 +98,35 @@ func sameConnection(a, b helpscout.Config) bool {
 	return a.BaseURL == b.BaseURL && a.ClientID == b.ClientID && a.ClientSecret == b.ClientSecret && a.MailboxID == b.MailboxID
 }
 
-// apply makes row the settings in force and hands a changed connection to
-// the client (which then fetches a new token).
-func (s *Service) apply(row *db.IntegrationSettings) effective {
+// apply makes stored, the row as saved, the settings in force and hands a
+// changed connection to the client (which then fetches a new token). It
+// fails, changing nothing, when the row's secrets cannot be decrypted here.
+func (s *Service) apply(stored *db.IntegrationSettings) (effective, error) {
+	row, err := s.box.openRow(stored)
+	if err != nil {
+		return effective{}, err
+	}
 	eff := s.merge(row)
+	eff.sealed = s.box != nil && (stored.ClientSecret == nil || sealed(stored.ClientSecret)) &&
+		(stored.WebhookSecret == nil || sealed(stored.WebhookSecret))
 	s.admin.mu.Lock()
 	defer s.admin.mu.Unlock()
 	first := s.admin.loaded.IsZero()
 	if old := s.admin.eff.updatedAt; !first && old != nil && (eff.updatedAt == nil || eff.updatedAt.Before(*old)) {
 		// A read that started before a newer save finished late.
-		return s.admin.eff
+		return s.admin.eff, nil
 	}
 	s.admin.eff, s.admin.loaded = eff, time.Now()
 	if first && sameConnection(eff.helpScout, s.opts.HelpScout) {
 		// The client was built from the environment, which still applies.
 		s.admin.applied = eff.helpScout
-		return eff
+		return eff, nil
 	}
 	if first || !sameConnection(eff.helpScout, s.admin.applied) {
 		s.client.SetConfig(eff.helpScout)
 		s.admin.applied = eff.helpScout
 	}
-	return eff
+	return eff, nil
 }
 
 // loadSettings reads the saved settings, merges them over the environment
@@ -129,8 +138,8 @@ func (s *Service) loadSettings(ctx context.Context) error {
 
 // refresh re-reads the saved settings when the copy in hand is older than
 // maxAge, and returns the settings in force. When the database cannot be
-// read it returns the copy in hand (the environment before any read)
-// together with the error.
+// read, or the saved secrets cannot be decrypted here, it returns the copy
+// in hand (the environment before any read) together with the error.
 func (s *Service) refresh(ctx context.Context, maxAge time.Duration) (effective, error) {
 	s.admin.mu.Lock()
 	loaded, eff := s.admin.loaded, s.admin.eff
@@ -144,7 +153,11 @@ func (s *Service) refresh(ctx context.Context, maxAge time.Duration) (effective,
 	if err != nil {
 		return eff, fmt.Errorf("error loading integration settings: %w", err)
 	}
-	return s.apply(row), nil
+	applied, err := s.apply(row)
+	if err != nil {
+		return eff, err
+	}
+	return applied, nil
 }
 
 // current returns the settings in force, re-read when stale; a failed read
@@ -191,6 +204,7 @@ func toSettings(eff effective) *Settings {
 		UpdatedBy:            eff.updatedBy,
 		UpdatedAt:            eff.updatedAt,
 		Saved:                eff.saved,
+		SecretsEncrypted:     eff.sealed,
 	}
 	if out.APIURL == "" {
 		out.APIURL = helpscout.DefaultBaseURL
@@ -226,11 +240,16 @@ func (s *Service) UpdateSettings(ctx context.Context, in SettingsInput, actor st
 	if err != nil {
 		return nil, err
 	}
-	row, err := db.NewSettingsStore(s.db).Update(ctx, p, actor)
+	stored := p
+	s.box.sealPatch(&stored)
+	row, err := db.NewSettingsStore(s.db).Update(ctx, stored, actor)
 	if err != nil {
 		return nil, err
 	}
-	eff := s.apply(row)
+	eff, err := s.apply(row)
+	if err != nil {
+		return nil, err
+	}
 	ev := s.log.Info().Str("actor", actor)
 	var changed []string
 	if p.APIURL != nil {

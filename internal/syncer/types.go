@@ -86,6 +86,8 @@ type Settings struct {
 	// Saved lists the settings saved through the API; the others come from
 	// the environment.
 	Saved []db.SettingField
+	// SecretsEncrypted reports that the saved secrets are stored encrypted.
+	SecretsEncrypted bool
 }
 
 // SettingsInput changes the settings; nil fields keep their value.
