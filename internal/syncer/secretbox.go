@@ -63,8 +63,8 @@ func (b *secretBox) seal(plain string) string {
 // open returns the secret of a stored value. A value saved before a key was
 // configured is plain text and comes back as it is.
 func (b *secretBox) open(stored string) (string, error) {
-	rest, sealed := strings.CutPrefix(stored, sealedPrefix)
-	if !sealed {
+	rest, isSealed := strings.CutPrefix(stored, sealedPrefix)
+	if !isSealed {
 		return stored, nil
 	}
 	if b == nil {
