@@ -28,6 +28,7 @@ import (
 	"github.com/kivalogic/helpscout-log/internal/auth"
 	"github.com/kivalogic/helpscout-log/internal/config"
 	"github.com/kivalogic/helpscout-log/internal/helpscoutsim"
+	"github.com/kivalogic/helpscout-log/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -159,7 +160,7 @@ type browser struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan string
-	stderr *syncWriter
+	stderr *syncbuf.Buffer
 }
 
 // startBrowser runs node scripts/browser/<script> with env added.
@@ -174,7 +175,7 @@ func startBrowser(t *testing.T, script string, env ...string) *browser {
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	b := &browser{t: t, cmd: cmd, stdin: stdin, lines: make(chan string, 16), stderr: &syncWriter{w: &bytes.Buffer{}}}
+	b := &browser{t: t, cmd: cmd, stdin: stdin, lines: make(chan string, 16), stderr: &syncbuf.Buffer{}}
 	cmd.Stderr = b.stderr
 	require.NoError(t, cmd.Start())
 	go func() {
@@ -233,25 +234,6 @@ func (b *browser) try(op string, args map[string]any) (map[string]any, error) {
 		b.t.Fatalf("browser script did not answer %s within %s; stderr: %s", op, timeout, b.stderr)
 		return nil, nil
 	}
-}
-
-// syncWriter makes a writer safe for the process's and the test's goroutines.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-// String returns what was written so far.
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fmt.Sprint(s.w)
 }
 
 // proxy forwards TCP connections to a target and can cut all of them at

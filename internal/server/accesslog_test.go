@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,26 +17,13 @@ import (
 	"github.com/kivalogic/helpscout-log/internal/app"
 	"github.com/kivalogic/helpscout-log/internal/auth"
 	"github.com/kivalogic/helpscout-log/internal/config"
+	"github.com/kivalogic/helpscout-log/internal/syncbuf"
 )
 
-// lockedBuffer is a log sink that requests write to while a test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines returns the JSON lines written so far.
-func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// logLines returns the JSON lines written to sink so far.
+func logLines(t *testing.T, sink *syncbuf.Buffer) []map[string]any {
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
+	sc := bufio.NewScanner(bytes.NewReader(sink.Bytes()))
 	for sc.Scan() {
 		var m map[string]any
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &m), "log line %s", sc.Text())
@@ -51,7 +37,7 @@ func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
 // GraphQL the operation name and its outcome.
 func TestAccessLog(t *testing.T) {
 	t.Parallel()
-	var sink lockedBuffer
+	var sink syncbuf.Buffer
 	issuer := auth.NewIssuer(testSecret)
 	cfg := &config.Config{Introspection: true, ComplexityLimit: 5000, LogLevel: zerolog.InfoLevel}
 	srv := httptest.NewServer(app.Handler(dbtest.New(t), cfg, issuer, zerolog.New(&sink), nil))
@@ -103,7 +89,7 @@ func TestAccessLog(t *testing.T) {
 			// just after the client has the answer.
 			var line map[string]any
 			require.Eventually(t, func() bool {
-				for _, l := range sink.lines(t) {
+				for _, l := range logLines(t, &sink) {
 					if l["request_id"] == id {
 						line = l
 						return true

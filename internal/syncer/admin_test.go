@@ -1,13 +1,11 @@
 package syncer
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/kivalogic/helpscout-log/internal/apperr"
 	"github.com/kivalogic/helpscout-log/internal/helpscout"
 	"github.com/kivalogic/helpscout-log/internal/helpscoutsim"
+	"github.com/kivalogic/helpscout-log/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -30,24 +29,6 @@ const (
 	adminHookKey  = "hook-S3CRET-value-5678"
 )
 
-// syncLog is a zerolog writer safe for concurrent use.
-type syncLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // adminBundle is a Service over a fresh database whose environment points
 // at a simulated HelpScout account.
 type adminBundle struct {
@@ -55,7 +36,7 @@ type adminBundle struct {
 	sim    *helpscoutsim.Server
 	simURL string
 	svc    *Service
-	logs   *syncLog
+	logs   *syncbuf.Buffer
 }
 
 // newAdmin builds a service; mod may change its options.
@@ -65,7 +46,7 @@ func newAdmin(t *testing.T, mod func(*Options)) *adminBundle {
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
 	t.Cleanup(sim.Stop)
-	b := &adminBundle{bdb: dbtest.New(t), sim: sim, simURL: srv.URL, logs: &syncLog{}}
+	b := &adminBundle{bdb: dbtest.New(t), sim: sim, simURL: srv.URL, logs: &syncbuf.Buffer{}}
 	opts := Options{
 		HelpScout: helpscout.Config{BaseURL: srv.URL, ClientID: adminClientID, ClientSecret: adminSecret,
 			MailboxID: helpscoutsim.DefaultMailboxID, Timeout: 5 * time.Second},

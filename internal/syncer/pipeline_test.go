@@ -16,6 +16,7 @@ import (
 	"github.com/kivalogic/helpscout-log/internal/apperr"
 	"github.com/kivalogic/helpscout-log/internal/helpscout"
 	"github.com/kivalogic/helpscout-log/internal/helpscoutsim"
+	"github.com/kivalogic/helpscout-log/internal/syncbuf"
 )
 
 // pipeBundle is a pipeline over a fresh database and a simulated HelpScout
@@ -25,7 +26,7 @@ type pipeBundle struct {
 	sim  *helpscoutsim.Server
 	url  string
 	opts Options
-	logs *syncLog
+	logs *syncbuf.Buffer
 }
 
 // pipeSetup configures a pipeBundle.
@@ -48,7 +49,7 @@ func newPipe(t *testing.T, setup pipeSetup) *pipeBundle {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	t.Cleanup(sim.Stop)
-	b := &pipeBundle{bdb: dbtest.New(t), sim: sim, url: srv.URL, logs: &syncLog{}}
+	b := &pipeBundle{bdb: dbtest.New(t), sim: sim, url: srv.URL, logs: &syncbuf.Buffer{}}
 	b.opts = Options{
 		HelpScout: helpscout.Config{BaseURL: srv.URL, ClientID: "pipe-app", ClientSecret: "pipe-secret",
 			MailboxID: helpscoutsim.DefaultMailboxID, Timeout: 5 * time.Second},
