@@ -108,7 +108,11 @@ func NewRouter(d Deps) http.Handler {
 	stores := loaders.Stores{Events: d.Service.Events, Customers: d.Service.Customers, Conversations: d.Service.Conversations}
 	r.Group(func(r chi.Router) {
 		r.Use(d.Issuer.Middleware)
-		r.Handle("/graphql", checkGraphQLRequest(loaders.Middleware(stores, gql)))
+		var h http.Handler = checkGraphQLRequest(loaders.Middleware(stores, gql))
+		if d.Playground != nil {
+			h = playgroundForBrowsers(h)
+		}
+		r.Handle("/graphql", h)
 		r.Handle("/export/sync-events.csv", export.Handler(d.Service, d.Log))
 	})
 	if d.Webhooks != nil {

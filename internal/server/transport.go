@@ -185,3 +185,17 @@ func writeRequestError(w http.ResponseWriter, status int, code, message string) 
 	w.Header().Set("Content-Type", contentTypeJSON)
 	writeResponse(w, status, resp)
 }
+
+// playgroundForBrowsers sends a browser that opens /graphql itself (a GET
+// without a query that asks for HTML) to the playground at /, instead of
+// answering it with a GraphQL error.
+func playgroundForBrowsers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.RawQuery == "" && r.Header.Get("Upgrade") == "" &&
+			strings.Contains(r.Header.Get("Accept"), "text/html") {
+			http.Redirect(w, r, "/", http.StatusFound)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -357,3 +357,35 @@ func TestRequestsNoRouteServes(t *testing.T) {
 		})
 	}
 }
+
+// TestBrowserOpeningTheEndpoint: a browser that opens /graphql itself is
+// sent to the playground; API clients, and browsers sending a query, are
+// answered by the endpoint.
+func TestBrowserOpeningTheEndpoint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	const browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	tests := []struct {
+		name, path, accept string
+		status             int
+		location           string
+	}{
+		{name: "browser", path: "/graphql", accept: browser, status: http.StatusFound, location: "/"},
+		{name: "API client without a query", path: "/graphql", accept: "application/json", status: http.StatusUnprocessableEntity},
+		{name: "browser with a query", path: "/graphql?query=%7B__typename%7D", accept: browser, status: http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequest(http.MethodGet, e.srv.URL+tt.path, nil)
+			require.NoError(t, err)
+			req.Header.Set("Accept", tt.accept)
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, tt.status, resp.StatusCode)
+			require.Equal(t, tt.location, resp.Header.Get("Location"))
+		})
+	}
+}
