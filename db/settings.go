@@ -205,3 +205,39 @@ func (s *SettingsStore) Update(ctx context.Context, p SettingsPatch, actor strin
 	}
 	return row, nil
 }
+
+// RewriteSecrets replaces each stored secret v with rewrite(v) in one
+// transaction, leaving the other columns and the update stamp as they are
+// (the settings mean the same; only their stored form changes). It reports
+// how many secrets changed.
+func (s *SettingsStore) RewriteSecrets(ctx context.Context, rewrite func(stored string) string) (int, error) {
+	changed := 0
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		changed = 0
+		row := &IntegrationSettings{}
+		err := tx.NewSelect().Model(row).Where("id = 1").For("UPDATE").Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("error locking the settings row: %w", err)
+		}
+		for _, v := range []**string{&row.ClientSecret, &row.WebhookSecret} {
+			if *v == nil {
+				continue
+			}
+			if w := rewrite(**v); w != **v {
+				*v = &w
+				changed++
+			}
+		}
+		if changed == 0 {
+			return nil
+		}
+		if _, err := tx.NewUpdate().Model(row).Column("client_secret", "webhook_secret").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("error rewriting the stored secrets: %w", err)
+		}
+		return nil
+	})
+	return changed, err
+}

@@ -2979,7 +2979,7 @@ type IntegrationSettings {
   updatedAt: Time
   "The settings saved through the API; the others come from the environment (or their defaults)."
   saved: [IntegrationSetting!]!
-  "Whether the saved secrets are stored encrypted: SETTINGS_KEY is set, and every saved secret was saved with it (a secret saved before is encrypted when it is saved again)."
+  "Whether the saved secrets are stored encrypted: SETTINGS_KEY is set, and every saved secret is sealed with it (secrets saved before the key was set are sealed when a replica with the key starts, or when saved again)."
   secretsEncrypted: Boolean!
 }
 

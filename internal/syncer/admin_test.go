@@ -570,24 +570,35 @@ func TestSettingsEncryptedAtRest(t *testing.T) {
 		require.Equal(t, "env-hook-secret", r.WebhookSecret(ctx), "the environment's secret until the saved ones can be read")
 	}
 
-	// Secrets saved before the key was set: readable, and encrypted when
-	// saved again.
+	// A replica that cannot decrypt them refuses to start, naming the key.
+	opts := b.svc.opts
+	opts.SettingsKey = ""
+	err = New(b.bdb, opts).Start(ctx)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "SETTINGS_KEY")
+
+	// Secrets saved before the key was set: readable at once, and encrypted
+	// when a replica with the key starts, without changing what they mean
+	// or who saved them.
 	plain := newAdmin(t, nil)
 	_, err = plain.svc.UpdateSettings(ctx, SettingsInput{ClientSecret: ptr(adminSecret), WebhookSecret: ptr(adminHookKey)}, "admin")
 	require.NoError(t, err)
-	opts := plain.svc.opts
+	opts = plain.svc.opts
 	opts.SettingsKey = key
 	keyed := New(plain.bdb, opts)
 	st, err = keyed.Settings(ctx)
 	require.NoError(t, err)
 	require.False(t, st.SecretsEncrypted, "saved before the key")
-	require.Equal(t, adminHookKey, keyed.WebhookSecret(ctx))
-	st, err = keyed.UpdateSettings(ctx, SettingsInput{WebhookSecret: ptr(adminHookKey)}, "admin")
-	require.NoError(t, err)
-	require.False(t, st.SecretsEncrypted, "the client secret is still plain")
-	st, err = keyed.UpdateSettings(ctx, SettingsInput{ClientSecret: ptr(adminSecret)}, "admin")
+	require.NoError(t, keyed.Start(ctx))
+	t.Cleanup(keyed.Stop)
+	st, err = keyed.Settings(ctx)
 	require.NoError(t, err)
 	require.True(t, st.SecretsEncrypted)
+	require.Equal(t, "admin", *st.UpdatedBy)
+	var client2, hook2 string
+	require.NoError(t, plain.bdb.NewRaw("SELECT client_secret, webhook_secret FROM integration_settings").Scan(ctx, &client2, &hook2))
+	require.True(t, strings.HasPrefix(client2, sealedPrefix) && strings.HasPrefix(hook2, sealedPrefix), "stored as %q, %q", client2, hook2)
+	require.Equal(t, adminHookKey, keyed.WebhookSecret(ctx))
 	res, err = keyed.TestConnection(ctx)
 	require.NoError(t, err)
 	require.True(t, res.OK, res.Message)

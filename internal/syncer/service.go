@@ -160,6 +160,9 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.run.started {
 		return fmt.Errorf("error starting the sync workers: already started")
 	}
+	if err := s.sealPlainSecrets(ctx); err != nil {
+		return fmt.Errorf("error starting the sync workers: %w", err)
+	}
 	if err := s.loadSettings(ctx); err != nil {
 		return fmt.Errorf("error starting the sync workers: %w", err)
 	}

@@ -129,6 +129,27 @@ func (s *Service) apply(stored *db.IntegrationSettings) (effective, error) {
 	return eff, nil
 }
 
+// sealPlainSecrets encrypts the secrets saved before SETTINGS_KEY was set,
+// so that setting the key protects them without saving them again.
+func (s *Service) sealPlainSecrets(ctx context.Context) error {
+	if s.box == nil {
+		return nil
+	}
+	n, err := db.NewSettingsStore(s.db).RewriteSecrets(ctx, func(stored string) string {
+		if sealed(&stored) {
+			return stored
+		}
+		return s.box.seal(stored)
+	})
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		s.log.Info().Int("secrets", n).Msg("encrypted the saved HelpScout secrets with SETTINGS_KEY")
+	}
+	return nil
+}
+
 // loadSettings reads the saved settings, merges them over the environment
 // and applies them to the client.
 func (s *Service) loadSettings(ctx context.Context) error {
