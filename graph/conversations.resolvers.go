@@ -21,12 +21,13 @@ func (r *conversationResolver) Customer(ctx context.Context, obj *db.Conversatio
 }
 
 func (r *conversationResolver) Events(ctx context.Context, obj *db.Conversation, first *int, after *string, last *int, before *string) (*synclog.EventConnection, error) {
+	sel := selectEvents(ctx)
 	conn, err := r.Log.ListEvents(ctx, nil, db.EventFilter{ConversationID: &obj.ID},
-		pagination.Args{First: first, After: after, Last: last, Before: before}, nil, eventRead(ctx))
+		pagination.Args{First: first, After: after, Last: last, Before: before}, nil, sel.read)
 	if err != nil {
 		return nil, err
 	}
-	return r.withRelations(ctx, conn)
+	return r.withRelations(ctx, conn, sel)
 }
 
 func (r *queryResolver) Conversation(ctx context.Context, id *string, number *string) (*db.Conversation, error) {

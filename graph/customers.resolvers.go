@@ -14,12 +14,13 @@ import (
 )
 
 func (r *customerResolver) Events(ctx context.Context, obj *db.Customer, filter *synclog.FilterInput, first *int, after *string, last *int, before *string) (*synclog.EventConnection, error) {
+	sel := selectEvents(ctx)
 	conn, err := r.Log.ListEvents(ctx, filter, db.EventFilter{CustomerEmail: &obj.Email},
-		pagination.Args{First: first, After: after, Last: last, Before: before}, nil, eventRead(ctx))
+		pagination.Args{First: first, After: after, Last: last, Before: before}, nil, sel.read)
 	if err != nil {
 		return nil, err
 	}
-	return r.withRelations(ctx, conn)
+	return r.withRelations(ctx, conn, sel)
 }
 
 func (r *customerResolver) Conversations(ctx context.Context, obj *db.Customer, first *int, after *string, last *int, before *string) (*synclog.ConversationConnection, error) {

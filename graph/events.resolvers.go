@@ -14,12 +14,13 @@ import (
 )
 
 func (r *queryResolver) SyncEvents(ctx context.Context, filter *synclog.FilterInput, first *int, after *string, last *int, before *string, orderBy *synclog.EventOrder) (*synclog.EventConnection, error) {
+	sel := selectEvents(ctx)
 	conn, err := r.Log.ListEvents(ctx, filter, db.EventFilter{},
-		pagination.Args{First: first, After: after, Last: last, Before: before}, orderBy, eventRead(ctx))
+		pagination.Args{First: first, After: after, Last: last, Before: before}, orderBy, sel.read)
 	if err != nil {
 		return nil, err
 	}
-	return r.withRelations(ctx, conn)
+	return r.withRelations(ctx, conn, sel)
 }
 
 func (r *queryResolver) SyncEvent(ctx context.Context, id string) (*db.SyncEvent, error) {

@@ -10,70 +10,69 @@ import (
 	"github.com/kivalogic/helpscout-log/internal/synclog"
 )
 
-// eventNodeFields calls fn with each field the query selects on the events
-// of the connection being resolved, under nodes and under edges.node.
-func eventNodeFields(ctx context.Context, fn func(graphql.CollectedField)) {
+// eventSelection is what a query selects on the event connection being
+// resolved, read once before the page is: what each event must carry, and
+// what to start or preload once the page is read.
+type eventSelection struct {
+	read       synclog.EventRead
+	totalCount bool
+	rel        loaders.Relations
+}
+
+// selectEvents reads the selection of the event connection being resolved:
+// totalCount, and the fields under nodes and under edges.node. Without an
+// operation (a call from Go) everything is read and nothing started.
+func selectEvents(ctx context.Context) eventSelection {
+	if !graphql.HasOperationContext(ctx) {
+		return eventSelection{read: synclog.EventRead{Details: true}}
+	}
 	oc := graphql.GetOperationContext(ctx)
-	each := func(sel ast.SelectionSet) {
-		for _, f := range graphql.CollectFields(oc, sel, []string{"SyncEvent"}) {
-			fn(f)
+	var sel eventSelection
+	mark := func(set ast.SelectionSet) {
+		for _, f := range graphql.CollectFields(oc, set, []string{"SyncEvent"}) {
+			switch f.Name {
+			case "details":
+				sel.read.Details = true
+			case "customer":
+				sel.rel.Customer = true
+			case "conversation":
+				sel.rel.Conversation = true
+			case "retryOf":
+				sel.rel.RetryOf = true
+			case "retries":
+				sel.rel.Retries = true
+			}
 		}
 	}
 	for _, f := range graphql.CollectFieldsCtx(ctx, []string{"SyncEventConnection"}) {
 		switch f.Name {
+		case "totalCount":
+			sel.totalCount = true
 		case "nodes":
-			each(f.Selections)
+			mark(f.Selections)
 		case "edges":
 			for _, ef := range graphql.CollectFields(oc, f.Selections, []string{"SyncEventEdge"}) {
 				if ef.Name == "node" {
-					each(ef.Selections)
+					mark(ef.Selections)
 				}
 			}
 		}
 	}
+	return sel
 }
 
-// eventRead is what the list of the connection being resolved must read
-// of each event: the details only when the query selects them.
-func eventRead(ctx context.Context) synclog.EventRead {
-	if !graphql.HasOperationContext(ctx) {
-		return synclog.EventRead{Details: true}
+// withRelations begins the total count of conn when the query selects it
+// (see startTotalCount), and preloads the related records the query selects
+// on its events, so that resolving them costs one query per kind whatever
+// the page size.
+func (r *Resolver) withRelations(ctx context.Context, conn *synclog.EventConnection, sel eventSelection) (*synclog.EventConnection, error) {
+	if sel.totalCount {
+		conn.StartTotalCount(ctx)
 	}
-	var read synclog.EventRead
-	eventNodeFields(ctx, func(f graphql.CollectedField) {
-		if f.Name == "details" {
-			read.Details = true
-		}
-	})
-	return read
-}
-
-// withRelations preloads the related records that the query selects on the
-// events of conn (the field being resolved), so that resolving them costs
-// one query per kind whatever the page size, and begins the total count
-// when the query selects it (see startTotalCount).
-func (r *Resolver) withRelations(ctx context.Context, conn *synclog.EventConnection) (*synclog.EventConnection, error) {
-	if !graphql.HasOperationContext(ctx) {
+	if sel.rel == (loaders.Relations{}) {
 		return conn, nil
 	}
-	startTotalCount(ctx, "SyncEventConnection", conn)
-	var rel loaders.Relations
-	eventNodeFields(ctx, func(f graphql.CollectedField) {
-		switch f.Name {
-		case "customer":
-			rel.Customer = true
-		case "conversation":
-			rel.Conversation = true
-		case "retryOf":
-			rel.RetryOf = true
-		case "retries":
-			rel.Retries = true
-		}
-	})
-	if rel == (loaders.Relations{}) {
-		return conn, nil
-	}
-	if err := r.loaders(ctx).Preload(ctx, conn.Nodes(), rel); err != nil {
+	if err := r.loaders(ctx).Preload(ctx, conn.Nodes(), sel.rel); err != nil {
 		return nil, err
 	}
 	return conn, nil
