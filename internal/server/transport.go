@@ -163,8 +163,7 @@ func checkGraphQLRequest(next http.Handler) http.Handler {
 		switch r.Method {
 		case http.MethodGet, http.MethodOptions:
 		case http.MethodPost:
-			mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-			if err != nil || mediaType != contentTypeJSON {
+			if !(postTransport{}).Supports(r) {
 				writeRequestError(w, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
 					"POST /graphql takes a JSON body {\"query\": ..., \"variables\": ...} sent with Content-Type: application/json")
 				return

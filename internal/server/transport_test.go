@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -332,12 +331,9 @@ func TestRequestsNoRouteServes(t *testing.T) {
 				req.Header.Set("Content-Type", tt.contentType)
 			}
 			e.authorize(t, req, callerManager)
-			resp, err := e.srv.Client().Do(req)
-			require.NoError(t, err)
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			require.NoError(t, err)
-			require.Equal(t, tt.status, resp.StatusCode, "body: %s", body)
+			resp := e.send(t, req)
+			body := resp.Body
+			require.Equal(t, tt.status, resp.Status, "body: %s", body)
 			require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 			require.Equal(t, tt.allow, strings.Join(resp.Header.Values("Allow"), ", "))
 			var got struct {
