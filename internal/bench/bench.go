@@ -18,12 +18,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 	"github.com/uptrace/bun"
@@ -54,6 +55,9 @@ type Options struct {
 	// Slice is the longest stretch one side runs before the other takes
 	// over; zero runs each side in one stretch of Duration.
 	Slice time.Duration
+	// Procs, when set, runs every cell once at each of these GOMAXPROCS
+	// values; otherwise at the runtime's setting.
+	Procs []int
 }
 
 // Main parses the bench flags and runs the benchmark.
@@ -69,6 +73,7 @@ func Main(ctx context.Context, cfg *config.Config, args []string, out io.Writer)
 	only := fs.String("only", "", "run only the queries whose name contains this text (e.g. summary)")
 	cpuProfile := fs.String("cpuprofile", "", "before measuring, profile the first query over GraphQL alone for -duration and write the CPU profile to this file")
 	slice := fs.Duration("slice", 250*time.Millisecond, "alternate GraphQL and SQL in slices of this length (0: one stretch each)")
+	procs := fs.String("procs", "", fmt.Sprintf("comma-separated GOMAXPROCS values to run every cell at (default: the runtime's, %d here)", runtime.GOMAXPROCS(0)))
 	fs.Usage = func() {
 		fmt.Fprintf(out, "usage: helpscout-log bench [-events N] [-days D] [-concurrency 1,16] [-duration 3s]\n\n"+
 			"Creates a fresh database on the server of DATABASE_URL (or 127.0.0.1:5432, or the\n"+
@@ -87,6 +92,15 @@ func Main(ctx context.Context, cfg *config.Config, args []string, out io.Writer)
 			return fmt.Errorf("-concurrency: %q is not a positive integer", c)
 		}
 		opts.Concurrency = append(opts.Concurrency, n)
+	}
+	if *procs != "" {
+		for _, c := range strings.Split(*procs, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(c))
+			if err != nil || n <= 0 {
+				return fmt.Errorf("-procs: %q is not a positive integer", c)
+			}
+			opts.Procs = append(opts.Procs, n)
+		}
 	}
 	return Run(ctx, cfg, opts, out)
 }
@@ -216,23 +230,78 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 	fmt.Fprintf(out, "\nEach cell runs %s. GraphQL = POST /graphql over loopback HTTP through the whole stack;\n"+
 		"SQL = the same store calls run directly through the same pool. The two take turns\n"+
 		"in slices of %s, so that both meet the same load on the machine. \"p50 added\" is\n"+
-		"the GraphQL p50 less the SQL p50: what the HTTP GraphQL stack adds to a typical request.\n\n", opts.Duration, sliceText(opts))
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "query\tconc\tGraphQL p50\tGraphQL p99\tGraphQL req/s\tSQL p50\tSQL p99\tSQL req/s\tp50 added\tp99 ratio\treq/s ratio\t")
+		"the GraphQL p50 less the SQL p50: what the HTTP GraphQL stack adds to a typical request.\n"+
+		"procs = GOMAXPROCS, the threads that run Go code at once (%d CPUs here).\n\n", opts.Duration, sliceText(opts), runtime.NumCPU())
+	procs := opts.Procs
+	if len(procs) == 0 {
+		procs = []int{runtime.GOMAXPROCS(0)}
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	nameWidth := 0
+	for _, c := range cases {
+		nameWidth = max(nameWidth, utf8.RuneCountInString(c.name))
+	}
+	// Each row is printed as soon as it is measured: a full run takes
+	// minutes.
+	tbl := newTable(out, []string{"query", "conc", "procs", "GraphQL p50", "GraphQL p99", "GraphQL req/s",
+		"SQL p50", "SQL p99", "SQL req/s", "p50 added", "p99 ratio", "req/s ratio"}, nameWidth)
+	if err := tbl.header(); err != nil {
+		return err
+	}
 	for _, c := range cases {
 		for _, n := range opts.Concurrency {
-			lc := gqlClient(c)
-			gql, raw, err := measurePair(ctx, n, opts.Duration, opts.Slice, lc.post, c.raw)
-			lc.close()
-			if err != nil {
-				return fmt.Errorf("%s: %w", c.name, err)
+			for _, p := range procs {
+				runtime.GOMAXPROCS(p)
+				lc := gqlClient(c)
+				gql, raw, err := measurePair(ctx, n, opts.Duration, opts.Slice, lc.post, c.raw)
+				lc.close()
+				if err != nil {
+					return fmt.Errorf("%s: %w", c.name, err)
+				}
+				err = tbl.row(c.name, strconv.Itoa(n), strconv.Itoa(p),
+					ms(gql.p50), ms(gql.p99), fmt.Sprintf("%.0f", gql.rps), ms(raw.p50), ms(raw.p99), fmt.Sprintf("%.0f", raw.rps),
+					ms(gql.p50-raw.p50), fmt.Sprintf("%.2f×", float64(gql.p99)/float64(raw.p99)), fmt.Sprintf("%.0f%%", 100*gql.rps/raw.rps))
+				if err != nil {
+					return err
+				}
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.0f\t%s\t%s\t%.0f\t%s\t%.2f×\t%.0f%%\t\n", c.name, n,
-				ms(gql.p50), ms(gql.p99), gql.rps, ms(raw.p50), ms(raw.p99), raw.rps,
-				ms(gql.p50-raw.p50), float64(gql.p99)/float64(raw.p99), 100*gql.rps/raw.rps)
 		}
 	}
-	return tw.Flush()
+	return nil
+}
+
+// table writes right-aligned rows one at a time, in columns as wide as
+// their headers (the first as wide as given, or its header), so that each
+// row can be printed as soon as it is known.
+type table struct {
+	out     io.Writer
+	headers []string
+	widths  []int
+}
+
+func newTable(out io.Writer, headers []string, firstWidth int) *table {
+	widths := make([]int, len(headers))
+	for i, h := range headers {
+		widths[i] = max(utf8.RuneCountInString(h), 9)
+	}
+	widths[0] = max(widths[0], firstWidth)
+	return &table{out: out, headers: headers, widths: widths}
+}
+
+func (t *table) header() error { return t.row(t.headers...) }
+
+func (t *table) row(cells ...string) error {
+	var b strings.Builder
+	for i, c := range cells {
+		b.WriteString("  ")
+		if i < len(t.widths) {
+			b.WriteString(strings.Repeat(" ", max(0, t.widths[i]-utf8.RuneCountInString(c))))
+		}
+		b.WriteString(c)
+	}
+	b.WriteByte('\n')
+	_, err := io.WriteString(t.out, b.String())
+	return err
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }

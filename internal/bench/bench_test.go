@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
+	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
@@ -23,7 +27,8 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 // TestRunPrintsEveryQuery runs the benchmark briefly on a small seeded
 // database: every query must succeed both ways and appear in the table,
-// so a schema change that breaks a benchmark query fails here first.
+// once per concurrency and GOMAXPROCS, so a schema change that breaks a
+// benchmark query fails here first. The process's GOMAXPROCS is restored.
 func TestRunPrintsEveryQuery(t *testing.T) {
 	dsn, bdb := dbtest.NewDSN(t)
 	ctx := context.Background()
@@ -34,13 +39,22 @@ func TestRunPrintsEveryQuery(t *testing.T) {
 
 	var out bytes.Buffer
 	cfg := &config.Config{DatabaseURL: dsn, DBMaxConns: 4, LogLevel: zerolog.Disabled, Introspection: true, ComplexityLimit: 50000}
-	err = Run(ctx, cfg, Options{Database: strings.TrimPrefix(u.Path, "/"), Concurrency: []int{1, 2}, Duration: 30 * time.Millisecond}, &out)
+	procs := runtime.GOMAXPROCS(0)
+	err = Run(ctx, cfg, Options{Database: strings.TrimPrefix(u.Path, "/"), Concurrency: []int{1, 2}, Procs: []int{1, procs + 1},
+		Duration: 30 * time.Millisecond}, &out)
 	require.NoError(t, err, out.String())
+	require.Equal(t, procs, runtime.GOMAXPROCS(0), "GOMAXPROCS after the run")
 
 	cases, err := buildCases(ctx, newService(bdb))
 	require.NoError(t, err)
 	for _, c := range cases {
-		require.Equal(t, 2, strings.Count(out.String(), c.name), "one row per concurrency for %q in:\n%s", c.name, out.String())
+		for _, conc := range []int{1, 2} {
+			for _, p := range []int{1, procs + 1} {
+				row := regexp.MustCompile(regexp.QuoteMeta(c.name) + fmt.Sprintf(`\s+%d\s+%d\s+[0-9.]+ ms`, conc, p))
+				require.Regexp(t, row, out.String(), "a row for %q at concurrency %d and GOMAXPROCS %d", c.name, conc, p)
+			}
+		}
+		require.Equal(t, 4, strings.Count(out.String(), c.name), "rows for %q in:\n%s", c.name, out.String())
 	}
 	require.Contains(t, out.String(), "p99 ratio")
 }
@@ -109,4 +123,25 @@ func TestMeasurePairReportsTheFailingSide(t *testing.T) {
 	_, _, err = measurePair(context.Background(), 2, 10*time.Millisecond, 5*time.Millisecond, fail, ok)
 	require.ErrorIs(t, err, boom)
 	require.ErrorContains(t, err, "over GraphQL")
+}
+
+// TestTableWritesEachRowAtOnce checks that a row reaches the output when it
+// is written, not at the end of the run, and that the columns line up
+// whatever the width of their cells, multi-byte characters included.
+func TestTableWritesEachRowAtOnce(t *testing.T) {
+	var out bytes.Buffer
+	tbl := newTable(&out, []string{"query", "conc", "p99 ratio"}, 12)
+	require.NoError(t, tbl.header())
+	require.Equal(t, 1, strings.Count(out.String(), "\n"))
+	require.NoError(t, tbl.row("find", "1", "1.70×"))
+	require.Equal(t, 2, strings.Count(out.String(), "\n"), "the row is out before the next one is measured")
+	require.NoError(t, tbl.row("sync errors", "16", "12.08×"))
+
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	require.Len(t, lines, 3)
+	for _, l := range lines[1:] {
+		require.Equal(t, utf8.RuneCountInString(lines[0]), utf8.RuneCountInString(l), "line %q as wide as the header", l)
+	}
+	require.True(t, strings.HasSuffix(lines[1], " 1.70×"), lines[1])
+	require.True(t, strings.HasPrefix(lines[2], "   sync errors"), lines[2])
 }
