@@ -334,6 +334,12 @@ func runSyncThroughput(ctx context.Context, dsn string, bdb *bun.DB, opts SyncOp
 			return err
 		}
 		done[m] = n
+		// Progress: the minute that just ended, while the next one runs.
+		if prev := m.Add(-time.Minute); m != windows[0] {
+			st := meter.at(prev)
+			fmt.Fprintf(out, "  %s UTC: %d of %d units (%.1f%%), %d calls, %d 429s, %d jobs done\n", prev.UTC().Format("15:04"),
+				st.units, opts.Limit, 100*float64(st.units)/float64(opts.Limit), st.calls, st.limited, n-done[prev])
+		}
 	}
 	if err := sleepUntil(ctx, end); err != nil {
 		return err
