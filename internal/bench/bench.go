@@ -86,23 +86,29 @@ func Main(ctx context.Context, cfg *config.Config, args []string, out io.Writer)
 		return err
 	}
 	opts := Options{Events: *events, Days: *days, Duration: *dur, KeepDatabase: *keep, Database: *existing, Only: *only, CPUProfile: *cpuProfile, Slice: *slice}
-	for _, c := range strings.Split(*conc, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(c))
-		if err != nil || n <= 0 {
-			return fmt.Errorf("-concurrency: %q is not a positive integer", c)
-		}
-		opts.Concurrency = append(opts.Concurrency, n)
+	var err error
+	if opts.Concurrency, err = positiveInts("concurrency", *conc); err != nil {
+		return err
 	}
 	if *procs != "" {
-		for _, c := range strings.Split(*procs, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(c))
-			if err != nil || n <= 0 {
-				return fmt.Errorf("-procs: %q is not a positive integer", c)
-			}
-			opts.Procs = append(opts.Procs, n)
+		if opts.Procs, err = positiveInts("procs", *procs); err != nil {
+			return err
 		}
 	}
 	return Run(ctx, cfg, opts, out)
+}
+
+// positiveInts parses the comma-separated value of flag name.
+func positiveInts(name, value string) ([]int, error) {
+	var ns []int
+	for _, c := range strings.Split(value, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("-%s: %q is not a positive integer", name, c)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
 }
 
 // Run seeds (unless told otherwise), serves and measures.
@@ -243,8 +249,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 	}
 	// Each row is printed as soon as it is measured: a full run takes
 	// minutes.
-	tbl := newTable(out, []string{"query", "conc", "procs", "GraphQL p50", "GraphQL p99", "GraphQL req/s",
-		"SQL p50", "SQL p99", "SQL req/s", "p50 added", "p99 ratio", "req/s ratio"}, nameWidth)
+	const msWidth, rpsWidth = len("000.00 ms"), len("00000")
+	tbl := newTable(out, []column{{"query", nameWidth}, {"conc", 0}, {"procs", 0},
+		{"GraphQL p50", msWidth}, {"GraphQL p99", msWidth}, {"GraphQL req/s", rpsWidth},
+		{"SQL p50", msWidth}, {"SQL p99", msWidth}, {"SQL req/s", rpsWidth},
+		{"p50 added", msWidth}, {"p99 ratio", 0}, {"req/s ratio", 0}})
 	if err := tbl.header(); err != nil {
 		return err
 	}
@@ -270,22 +279,28 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 	return nil
 }
 
-// table writes right-aligned rows one at a time, in columns as wide as
-// their headers (the first as wide as given, or its header), so that each
-// row can be printed as soon as it is known.
+// column is a table column: its header and the width its cells usually
+// need, when wider than the header.
+type column struct {
+	header string
+	width  int
+}
+
+// table writes right-aligned rows one at a time, in columns sized before
+// the first row, so that each row can be printed as soon as it is known.
 type table struct {
 	out     io.Writer
 	headers []string
 	widths  []int
 }
 
-func newTable(out io.Writer, headers []string, firstWidth int) *table {
-	widths := make([]int, len(headers))
-	for i, h := range headers {
-		widths[i] = max(utf8.RuneCountInString(h), 9)
+func newTable(out io.Writer, cols []column) *table {
+	t := &table{out: out}
+	for _, c := range cols {
+		t.headers = append(t.headers, c.header)
+		t.widths = append(t.widths, max(utf8.RuneCountInString(c.header), c.width))
 	}
-	widths[0] = max(widths[0], firstWidth)
-	return &table{out: out, headers: headers, widths: widths}
+	return t
 }
 
 func (t *table) header() error { return t.row(t.headers...) }

@@ -130,7 +130,7 @@ func TestMeasurePairReportsTheFailingSide(t *testing.T) {
 // whatever the width of their cells, multi-byte characters included.
 func TestTableWritesEachRowAtOnce(t *testing.T) {
 	var out bytes.Buffer
-	tbl := newTable(&out, []string{"query", "conc", "p99 ratio"}, 12)
+	tbl := newTable(&out, []column{{"query", 12}, {"conc", 0}, {"p99 ratio", 0}})
 	require.NoError(t, tbl.header())
 	require.Equal(t, 1, strings.Count(out.String(), "\n"))
 	require.NoError(t, tbl.row("find", "1", "1.70×"))
@@ -144,4 +144,25 @@ func TestTableWritesEachRowAtOnce(t *testing.T) {
 	}
 	require.True(t, strings.HasSuffix(lines[1], " 1.70×"), lines[1])
 	require.True(t, strings.HasPrefix(lines[2], "   sync errors"), lines[2])
+}
+
+// TestBenchFlags checks that bad lists of concurrencies or GOMAXPROCS
+// values are refused with the flag named, before anything is created.
+func TestBenchFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{args: []string{"-concurrency", "1,x"}, want: `-concurrency: "x" is not a positive integer`},
+		{args: []string{"-concurrency", "0"}, want: `-concurrency: "0" is not a positive integer`},
+		{args: []string{"-procs", "1,,2"}, want: `-procs: "" is not a positive integer`},
+		{args: []string{"-procs", "-1"}, want: `-procs: "-1" is not a positive integer`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			err := Main(context.Background(), &config.Config{}, tt.args, &out)
+			require.EqualError(t, err, tt.want)
+		})
+	}
 }
