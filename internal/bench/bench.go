@@ -50,7 +50,7 @@ type Options struct {
 	// Only, when set, keeps the queries whose name contains it.
 	Only string
 	// CPUProfile, when set, is where the CPU profile of a GraphQL-only run
-	// of the first query goes, taken before the measurements.
+	// of every selected query goes, taken before the measurements.
 	CPUProfile string
 	// Slice is the longest stretch one side runs before the other takes
 	// over; zero runs each side in one stretch of Duration.
@@ -71,7 +71,7 @@ func Main(ctx context.Context, cfg *config.Config, args []string, out io.Writer)
 	keep := fs.Bool("keep", false, "keep the benchmark database afterwards")
 	existing := fs.String("database", "", "benchmark this existing database (name on the same server) instead of seeding")
 	only := fs.String("only", "", "run only the queries whose name contains this text (e.g. summary)")
-	cpuProfile := fs.String("cpuprofile", "", "before measuring, profile the first query over GraphQL alone for -duration and write the CPU profile to this file")
+	cpuProfile := fs.String("cpuprofile", "", "before measuring, profile every selected query over GraphQL alone, for -duration at each concurrency, and write the CPU profile to this file")
 	slice := fs.Duration("slice", 250*time.Millisecond, "alternate GraphQL and SQL in slices of this length (0: one stretch each)")
 	procs := fs.String("procs", "", fmt.Sprintf("comma-separated GOMAXPROCS values to run every cell at (default: the runtime's, %d here)", runtime.GOMAXPROCS(0)))
 	fs.Usage = func() {
@@ -219,18 +219,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 		return newLoadClient(addr, "/graphql", token, requestBody(c.query, c.variables), maxConc)
 	}
 	if opts.CPUProfile != "" {
-		stop, err := startCPUProfile(opts.CPUProfile)
-		if err != nil {
+		if err := profileGraphQL(ctx, opts, cases, gqlClient, out); err != nil {
 			return err
 		}
-		lc := gqlClient(cases[0])
-		_, err = measure(ctx, maxConc, opts.Duration, lc.post)
-		lc.close()
-		stop()
-		if err != nil {
-			return fmt.Errorf("%s over GraphQL: %w", cases[0].name, err)
-		}
-		fmt.Fprintf(out, "\nwrote a CPU profile of %q over GraphQL at concurrency %d to %s\n", cases[0].name, maxConc, opts.CPUProfile)
 	}
 
 	fmt.Fprintf(out, "\nEach cell runs %s. GraphQL = POST /graphql over loopback HTTP through the whole stack;\n"+
@@ -317,6 +308,33 @@ func (t *table) row(cells ...string) error {
 	b.WriteByte('\n')
 	_, err := io.WriteString(t.out, b.String())
 	return err
+}
+
+// profileGraphQL writes one CPU profile of every selected query over
+// GraphQL alone, each at every concurrency for the run's duration: a
+// profile of the service's read path, to read with go tool pprof or to
+// build with as default.pgo.
+func profileGraphQL(ctx context.Context, opts Options, cases []benchCase, client func(benchCase) *loadClient, out io.Writer) error {
+	stop, err := startCPUProfile(opts.CPUProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fmt.Fprintf(out, "\nprofiling over GraphQL, %s per query and concurrency:", opts.Duration)
+	for _, c := range cases {
+		for _, n := range opts.Concurrency {
+			lc := client(c)
+			_, err := measure(ctx, n, opts.Duration, lc.post)
+			lc.close()
+			if err != nil {
+				return fmt.Errorf("%s over GraphQL: %w", c.name, err)
+			}
+		}
+		fmt.Fprintf(out, " %s;", c.name)
+	}
+	stop()
+	fmt.Fprintf(out, "\nwrote the CPU profile to %s\n", opts.CPUProfile)
+	return nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }

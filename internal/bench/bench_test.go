@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -28,7 +29,8 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 // TestRunPrintsEveryQuery runs the benchmark briefly on a small seeded
 // database: every query must succeed both ways and appear in the table,
 // once per concurrency and GOMAXPROCS, so a schema change that breaks a
-// benchmark query fails here first. The process's GOMAXPROCS is restored.
+// benchmark query fails here first. The process's GOMAXPROCS is restored,
+// and the CPU profile is written after every query was profiled.
 func TestRunPrintsEveryQuery(t *testing.T) {
 	dsn, bdb := dbtest.NewDSN(t)
 	ctx := context.Background()
@@ -40,23 +42,29 @@ func TestRunPrintsEveryQuery(t *testing.T) {
 	var out bytes.Buffer
 	cfg := &config.Config{DatabaseURL: dsn, DBMaxConns: 4, LogLevel: zerolog.Disabled, Introspection: true, ComplexityLimit: 50000}
 	procs := runtime.GOMAXPROCS(0)
+	profile := filepath.Join(t.TempDir(), "cpu.pprof")
 	err = Run(ctx, cfg, Options{Database: strings.TrimPrefix(u.Path, "/"), Concurrency: []int{1, 2}, Procs: []int{1, procs + 1},
-		Duration: 30 * time.Millisecond}, &out)
+		Duration: 30 * time.Millisecond, CPUProfile: profile}, &out)
 	require.NoError(t, err, out.String())
 	require.Equal(t, procs, runtime.GOMAXPROCS(0), "GOMAXPROCS after the run")
+	written, err := os.ReadFile(profile)
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(written, []byte{0x1f, 0x8b}), "a gzipped pprof profile")
 
+	progress, table, found := strings.Cut(out.String(), "p99 ratio")
+	require.True(t, found, "a table in:\n%s", out.String())
 	cases, err := buildCases(ctx, newService(bdb))
 	require.NoError(t, err)
 	for _, c := range cases {
+		require.Contains(t, progress, c.name+";", "profiling progress names each query")
 		for _, conc := range []int{1, 2} {
 			for _, p := range []int{1, procs + 1} {
 				row := regexp.MustCompile(regexp.QuoteMeta(c.name) + fmt.Sprintf(`\s+%d\s+%d\s+[0-9.]+ ms`, conc, p))
-				require.Regexp(t, row, out.String(), "a row for %q at concurrency %d and GOMAXPROCS %d", c.name, conc, p)
+				require.Regexp(t, row, table, "a row for %q at concurrency %d and GOMAXPROCS %d", c.name, conc, p)
 			}
 		}
-		require.Equal(t, 4, strings.Count(out.String(), c.name), "rows for %q in:\n%s", c.name, out.String())
+		require.Equal(t, 4, strings.Count(table, c.name), "rows for %q in:\n%s", c.name, table)
 	}
-	require.Contains(t, out.String(), "p99 ratio")
 }
 
 // TestMeasurePairTakesTurns checks that the two sides alternate in

@@ -565,7 +565,8 @@ func (c *liveClient) read(ctx context.Context) error {
 	}
 }
 
-// startCPUProfile starts a CPU profile into path and returns its stop.
+// startCPUProfile starts a CPU profile into path and returns its stop,
+// which may be called more than once.
 func startCPUProfile(path string) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
@@ -575,10 +576,10 @@ func startCPUProfile(path string) (func(), error) {
 		f.Close()
 		return nil, err
 	}
-	return func() {
+	return sync.OnceFunc(func() {
 		pprof.StopCPUProfile()
 		f.Close()
-	}, nil
+	}), nil
 }
 
 // raiseFileLimit raises the open-file limit to at least n.
