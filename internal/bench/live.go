@@ -152,6 +152,10 @@ func RunLive(ctx context.Context, cfg *config.Config, opts LiveOptions, out io.W
 		return err
 	}
 	defer serverDB.Close()
+	// The hook goes in before any statement: bun's hooks may not be added
+	// while queries run (the migrations' commits start change hints).
+	hook := &countingHook{}
+	serverDB.AddQueryHook(hook)
 	if _, err := db.Migrate(ctx, serverDB); err != nil {
 		return err
 	}
@@ -160,8 +164,6 @@ func RunLive(ctx context.Context, cfg *config.Config, opts LiveOptions, out io.W
 		return err
 	}
 	defer writerDB.Close()
-	hook := &countingHook{}
-	serverDB.AddQueryHook(hook)
 
 	app.TuneRuntime()
 	issuer := auth.NewIssuer("bench-live-secret-0123456789abcdef")
