@@ -76,7 +76,7 @@ func NewGraphQL(res *graph.Resolver, m *metrics.Metrics, log zerolog.Logger, opt
 			})
 	}
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
+	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if opts.TokenLimit > 0 {

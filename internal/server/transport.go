@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -83,22 +86,155 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		return
 	}
 	params := &graphql.RawParams{}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(params); err != nil {
-		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("the request body is not a JSON object with a query: %v", err)}))
+	if err := decodeJSON(body, params); err != nil {
+		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{badRequest(bodyErrorMessage(err))}))
 		return
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	execute(w, r, exec, params, ct)
+}
+
+// execute prepares and runs one operation and writes its response.
+// A subscription is refused, since one HTTP answer cannot carry its
+// events, with where to subscribe instead; a mutation is refused over GET,
+// as the GraphQL over HTTP specification asks, with 405 and Allow: POST.
+func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, ct string) {
+	ctx := r.Context()
 	rc, opErr := exec.CreateOperationContext(ctx, params)
 	if opErr != nil {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr)
 		writeResponse(w, requestErrorStatus(resp.Errors, ct), resp)
 		return
 	}
+	refuse := func(status int, code, msg string) {
+		e := gqlerror.Errorf("%s", msg)
+		e.Extensions = map[string]any{"code": code}
+		writeResponse(w, status, exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{e}))
+	}
+	switch {
+	case rc.Operation.Operation == ast.Subscription:
+		refuse(http.StatusBadRequest, "WEBSOCKET_REQUIRED", "subscriptions are served over a WebSocket: open one to /graphql "+
+			"with the graphql-transport-ws (or legacy graphql-ws) protocol and subscribe there")
+		return
+	case r.Method == http.MethodGet && rc.Operation.Operation != ast.Query:
+		w.Header().Set("Allow", http.MethodPost)
+		refuse(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "a mutation cannot be sent with GET: send it with POST")
+		return
+	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	writeResponse(w, http.StatusOK, responses(ctx))
+}
+
+// getTransport serves queries over HTTP GET, with query, operationName,
+// variables and extensions as URL parameters, the last two JSON objects.
+// Its answers are those of postTransport, and its refusals name what was
+// wrong.
+type getTransport struct{}
+
+var _ graphql.Transport = getTransport{}
+
+// Supports accepts GET requests that are not WebSocket upgrades.
+func (getTransport) Supports(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.Header.Get("Upgrade") == ""
+}
+
+// Do executes one query.
+func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ct := responseContentType(r)
+	w.Header().Set("Content-Type", ct)
+	refuse := func(msg string) {
+		writeResponse(w, http.StatusBadRequest, exec.DispatchError(r.Context(), gqlerror.List{badRequest(msg)}))
+	}
+	start := graphql.Now()
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		refuse("the URL's query string is malformed: " + err.Error())
+		return
+	}
+	params := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName"), Headers: r.Header}
+	for _, p := range []struct {
+		name string
+		dst  *map[string]any
+	}{{"variables", &params.Variables}, {"extensions", &params.Extensions}} {
+		v := q.Get(p.name)
+		if v == "" {
+			continue
+		}
+		if err := decodeJSON([]byte(v), p.dst); err != nil {
+			refuse(p.name + " must be a JSON object: " + jsonErrorMessage(err))
+			return
+		}
+	}
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	execute(w, r, exec, params, ct)
+}
+
+// badRequest is an error in the request itself, before any operation.
+func badRequest(msg string) *gqlerror.Error {
+	e := gqlerror.Errorf("%s", msg)
+	e.Extensions = map[string]any{"code": "BAD_USER_INPUT"}
+	return e
+}
+
+// decodeJSON decodes one JSON value, keeping numbers exact (json.Number)
+// and refusing anything after it.
+func decodeJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errTrailingData
+	}
+	return nil
+}
+
+var errTrailingData = errors.New("there is more after the JSON value")
+
+// bodyErrorMessage says what is wrong with a POST body that did not decode
+// into a request, and what to send instead, in the client's terms.
+func bodyErrorMessage(err error) string {
+	const want = `send one JSON object such as {"query": "{ viewer { role } }", "variables": {}}`
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return "the request body is empty: " + want
+	case errors.As(err, &typeErr) && typeErr.Field == "" && typeErr.Value == "array":
+		return "batched requests (a JSON array) are not supported: " + want
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return "the request body is " + aJSON(typeErr.Value) + ": " + want
+	case errors.As(err, &typeErr) && (typeErr.Field == "variables" || typeErr.Field == "extensions"):
+		return typeErr.Field + " must be a JSON object, not " + aJSON(typeErr.Value)
+	case errors.As(err, &typeErr):
+		return typeErr.Field + " must be a string, not " + aJSON(typeErr.Value)
+	}
+	return "the request body is not valid JSON: " + jsonErrorMessage(err)
+}
+
+// jsonErrorMessage describes a syntax error without Go's type names.
+func jsonErrorMessage(err error) string {
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "it ends before the value does"
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("%s (at byte %d)", strings.TrimPrefix(syntaxErr.Error(), "json: "), syntaxErr.Offset)
+	case errors.As(err, &typeErr):
+		return "found " + aJSON(typeErr.Value)
+	}
+	return err.Error()
+}
+
+// aJSON names a kind of JSON value as encoding/json reports it ("array",
+// "number 5"), with its article.
+func aJSON(kind string) string {
+	if strings.HasPrefix(kind, "a") || strings.HasPrefix(kind, "o") {
+		return "an " + kind
+	}
+	return "a " + kind
 }
 
 // requestErrorStatus is the status of a response refused before

@@ -37,13 +37,35 @@ func TestGraphQLOverHTTP(t *testing.T) {
 	t.Run("GET refuses a mutation", func(t *testing.T) {
 		t.Parallel()
 		resp := e.getGQL(t, callerAdmin, url.Values{"query": {`mutation { retrySync(id: "1") { id } }`}})
-		require.Equal(t, http.StatusNotAcceptable, resp.Status, "body: %s", resp.Body)
-		require.NotEmpty(t, resp.Errors)
+		require.Equal(t, http.StatusMethodNotAllowed, resp.Status, "body: %s", resp.Body)
+		require.Equal(t, "POST", resp.Header.Get("Allow"))
+		require.Nil(t, resp.Data, "nothing ran: %s", resp.Body)
+		got := resp.singleError(t)
+		require.Equal(t, "METHOD_NOT_ALLOWED", got.code())
+		require.Equal(t, "a mutation cannot be sent with GET: send it with POST", got.Message)
 	})
-	t.Run("GET with bad variables JSON", func(t *testing.T) {
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		t.Run(method+" refuses a subscription", func(t *testing.T) {
+			t.Parallel()
+			query := `subscription { syncEvents { __typename } }`
+			var resp *gqlResponse
+			if method == http.MethodGet {
+				resp = e.getGQL(t, callerManager, url.Values{"query": {query}})
+			} else {
+				resp = e.postGQL(t, callerManager, gqlRequest{Query: query}, nil)
+			}
+			require.Equal(t, http.StatusBadRequest, resp.Status, "body: %s", resp.Body)
+			require.Nil(t, resp.Data, "nothing ran: %s", resp.Body)
+			got := resp.singleError(t)
+			require.Equal(t, "WEBSOCKET_REQUIRED", got.code())
+			require.Contains(t, got.Message, "graphql-transport-ws")
+		})
+	}
+	t.Run("GET answers like POST", func(t *testing.T) {
 		t.Parallel()
-		resp := e.getGQL(t, callerManager, url.Values{"query": {`{ viewer { role } }`}, "variables": {`{nope`}})
-		require.Equal(t, http.StatusBadRequest, resp.Status, "body: %s", resp.Body)
+		resp := e.getGQL(t, callerManager, url.Values{"query": {`{ viewer { role } }`}})
+		resp.requireOK(t)
+		require.Equal(t, strconv.Itoa(len(resp.Body)), resp.Header.Get("Content-Length"))
 	})
 
 	t.Run("POST partial response keeps errors and data", func(t *testing.T) {
@@ -384,4 +406,77 @@ func TestBrowserOpeningTheEndpoint(t *testing.T) {
 			require.Equal(t, tt.location, resp.Header.Get("Location"))
 		})
 	}
+}
+
+// TestMalformedRequests: a request that is not a GraphQL request at all is
+// answered 400 with BAD_USER_INPUT and a message that says what is wrong in
+// the client's terms, never with Go's type names, and nothing runs.
+func TestMalformedRequests(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const want = `send one JSON object such as {"query": "{ viewer { role } }", "variables": {}}`
+	posts := []struct {
+		name, body, message string
+	}{
+		{"empty body", ``, "the request body is empty: " + want},
+		{"batch", `[{"query": "{ viewer { role } }"}]`, "batched requests (a JSON array) are not supported: " + want},
+		{"string", `"{ viewer { role } }"`, "the request body is a string: " + want},
+		{"query not a string", `{"query": 5}`, "query must be a string, not a number"},
+		{"operationName not a string", `{"query": "{ viewer { role } }", "operationName": ["a"]}`, "operationName must be a string, not an array"},
+		{"variables not an object", `{"query": "{ viewer { role } }", "variables": "x"}`, "variables must be a JSON object, not a string"},
+		{"extensions not an object", `{"query": "{ viewer { role } }", "extensions": [1]}`, "extensions must be a JSON object, not an array"},
+		{"cut short", `{"query": "{ viewer { role } }",`, "the request body is not valid JSON: it ends before the value does"},
+		{"syntax", `{"query": x}`, "the request body is not valid JSON: invalid character 'x' looking for beginning of value (at byte 11)"},
+		{"trailing data", `{"query": "{ viewer { role } }"} {"query": "{ viewer { subject } }"}`, "the request body is not valid JSON: there is more after the JSON value"},
+	}
+	for _, tt := range posts {
+		t.Run("POST "+tt.name, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", strings.NewReader(tt.body))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			e.authorize(t, req, callerManager)
+			resp := e.send(t, req)
+			require.Equal(t, http.StatusBadRequest, resp.Status, "body: %s", resp.Body)
+			require.Nil(t, resp.Data, "nothing ran: %s", resp.Body)
+			got := resp.singleError(t)
+			require.Equal(t, "BAD_USER_INPUT", got.code())
+			require.Equal(t, tt.message, got.Message)
+		})
+	}
+
+	gets := []struct {
+		name    string
+		params  url.Values
+		message string
+	}{
+		{"variables not JSON", url.Values{"query": {`{ viewer { role } }`}, "variables": {`{nope`}},
+			"variables must be a JSON object: invalid character 'n' looking for beginning of object key string (at byte 2)"},
+		{"variables an array", url.Values{"query": {`{ viewer { role } }`}, "variables": {`[1]`}},
+			"variables must be a JSON object: found an array"},
+		{"extensions cut short", url.Values{"query": {`{ viewer { role } }`}, "extensions": {`{"persistedQuery": `}},
+			"extensions must be a JSON object: it ends before the value does"},
+	}
+	for _, tt := range gets {
+		t.Run("GET "+tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp := e.getGQL(t, callerManager, tt.params)
+			require.Equal(t, http.StatusBadRequest, resp.Status, "body: %s", resp.Body)
+			got := resp.singleError(t)
+			require.Equal(t, "BAD_USER_INPUT", got.code())
+			require.Equal(t, tt.message, got.Message)
+		})
+	}
+	t.Run("GET malformed query string", func(t *testing.T) {
+		t.Parallel()
+		req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/graphql?query=%zz", nil)
+		require.NoError(t, err)
+		req.Header.Set("Accept", "application/json")
+		e.authorize(t, req, callerManager)
+		resp := e.send(t, req)
+		require.Equal(t, http.StatusBadRequest, resp.Status, "body: %s", resp.Body)
+		got := resp.singleError(t)
+		require.Equal(t, "BAD_USER_INPUT", got.code())
+		require.Contains(t, got.Message, "the URL's query string is malformed")
+	})
 }
