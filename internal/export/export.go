@@ -8,8 +8,10 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -179,8 +181,27 @@ func i64(n *int64) string {
 	return strconv.FormatInt(*n, 10)
 }
 
-// ParseQuery reads the filter and order from query parameters.
+// params are the query parameters the export takes: the filter, the
+// order, and the token for download links.
+var params = []string{"from", "to", "within", "type", "status", "direction", "errorCode", "search", "order", "access_token"}
+
+// graphQLNames maps the GraphQL filter's plural field names, which people
+// carry over from the API, to the export's parameters.
+var graphQLNames = map[string]string{"types": "type", "statuses": "status", "directions": "direction", "errorCodes": "errorCode"}
+
+// ParseQuery reads the filter and order from query parameters. A parameter
+// it does not know is refused rather than ignored, since ignoring a
+// misspelt filter would export rows the caller meant to leave out.
 func ParseQuery(q url.Values) (*synclog.FilterInput, bool, error) {
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		if slices.Contains(params, name) {
+			continue
+		}
+		if p, ok := graphQLNames[name]; ok {
+			return nil, false, apperr.BadInput(name, "not a parameter of the export: use %s (repeatable or comma-separated)", p)
+		}
+		return nil, false, apperr.BadInput(name, "not a parameter of the export, which takes %s", strings.Join(params[:len(params)-1], ", "))
+	}
 	in := &synclog.FilterInput{}
 	for _, p := range []struct {
 		name string

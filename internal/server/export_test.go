@@ -234,6 +234,8 @@ func TestCSVExportBadParameters(t *testing.T) {
 		{"range over 366 days", url.Values{"from": {ts(now.AddDate(-2, 0, 0))}, "to": {ts(now)}}, ""},
 		{"within and from", url.Values{"within": {"TODAY"}, "from": {ts(now.Add(-time.Hour))}}, ""},
 		{"search of 201 characters", url.Values{"search": {strings.Repeat("x", 201)}}, ""},
+		{"the GraphQL filter's name", url.Values{"statuses": {"FAILED"}}, "statuses"},
+		{"a misspelt parameter", url.Values{"type": {"TICKET_CREATED"}, "stauts": {"FAILED"}}, "stauts"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -277,6 +279,34 @@ func TestCSVExportErrorNamesQueryParameter(t *testing.T) {
 			require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 			_, arg, _ := exportError(t, body)
 			require.Equal(t, tc.argument, arg, "the CSV endpoint has no %q parameter", arg)
+		})
+	}
+}
+
+// TestCSVExportUnknownParameter: a parameter the export does not take is
+// refused, not ignored (ignoring a misspelt filter would export rows the
+// caller meant to leave out), and the message says what to send instead.
+func TestCSVExportUnknownParameter(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cases := []struct {
+		q        url.Values
+		argument string
+		message  string
+	}{
+		{url.Values{"types": {"TICKET_CREATED"}}, "types", "types: not a parameter of the export: use type (repeatable or comma-separated)"},
+		{url.Values{"errorCodes": {"RATE_LIMITED"}}, "errorCodes", "errorCodes: not a parameter of the export: use errorCode (repeatable or comma-separated)"},
+		{url.Values{"limit": {"5"}}, "limit", "limit: not a parameter of the export, which takes from, to, within, type, status, direction, errorCode, search, order"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.argument, func(t *testing.T) {
+			t.Parallel()
+			resp, body := f.exportCSV(t, callerManager, tc.q)
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode, "body: %s", body)
+			code, arg, msg := exportError(t, body)
+			require.Equal(t, "BAD_USER_INPUT", code)
+			require.Equal(t, tc.argument, arg)
+			require.Equal(t, tc.message, msg)
 		})
 	}
 }
