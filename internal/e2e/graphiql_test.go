@@ -29,7 +29,9 @@ type graphiqlReport struct {
 
 // TestGraphiQLOffline runs operations in GraphiQL with every request that
 // would leave the machine blocked: a query over HTTP, and a subscription
-// over WebSocket authorised by the same headers editor.
+// over WebSocket authorised by the same headers editor. Each runs straight
+// after it is typed, before GraphiQL has parsed it, and the subscription
+// must still take the WebSocket (the server refuses it over HTTP).
 func TestGraphiQLOffline(t *testing.T) {
 	require.True(t, web.AssetsAvailable(), "the GraphiQL files are not built in: run scripts/fetch-web-assets.sh")
 	requireBrowser(t)

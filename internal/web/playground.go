@@ -204,11 +204,35 @@ var playgroundPage = template.Must(template.New("playground").Parse(`<!DOCTYPE h
   // with every request and override these, and as a subscription's
   // connection params. The fetcher has them too for the first schema
   // introspection, which GraphiQL sends before the editor is ready.
-  const fetcher = GraphiQL.createFetcher({
+  const base = GraphiQL.createFetcher({
     url: url.href,
     subscriptionUrl: subscriptionUrl.href,
     headers: headers || undefined,
   });
+
+  // GraphiQL parses the editor's text a moment after it changes, and
+  // sends an operation over the WebSocket only when that parsed document
+  // shows a subscription. An operation run sooner (pasted, then run at
+  // once from the keyboard) would go out as an HTTP POST, which the
+  // server refuses for subscriptions; so a run waits, for a short while,
+  // until the parsed document is that of the text being run.
+  function parsedDocument(text) {
+    const el = document.querySelector('.graphiql-query-editor .CodeMirror');
+    const ast = el && el.CodeMirror && el.CodeMirror.documentAST;
+    return ast && ast.loc && ast.loc.source.body === text ? ast : null;
+  }
+  async function fetcher(params, opts) {
+    const current = opts && opts.documentAST;
+    if (params.operationName !== 'IntrospectionQuery' && !(current && current.loc && current.loc.source.body === params.query)) {
+      let ast = parsedDocument(params.query);
+      for (let i = 0; !ast && i < 40; i++) {
+        await new Promise(function (resolve) { setTimeout(resolve, 25); });
+        ast = parsedDocument(params.query);
+      }
+      if (ast) opts = Object.assign({}, opts, { documentAST: ast });
+    }
+    return base(params, opts);
+  }
 
   ReactDOM.createRoot(root).render(React.createElement(GraphiQL, {
     fetcher: fetcher,
