@@ -214,8 +214,9 @@ var playgroundPage = template.Must(template.New("playground").Parse(`<!DOCTYPE h
   // sends an operation over the WebSocket only when that parsed document
   // shows a subscription. An operation run sooner (pasted, then run at
   // once from the keyboard) would go out as an HTTP POST, which the
-  // server refuses for subscriptions; so a run waits, for a short while,
-  // until the parsed document is that of the text being run.
+  // server refuses for subscriptions; so a run waits, up to 300 ms (the
+  // parse comes 100 ms after the last change; text that does not parse
+  // never matches), until the parsed document is that of the text run.
   function parsedDocument(text) {
     const el = document.querySelector('.graphiql-query-editor .CodeMirror');
     const ast = el && el.CodeMirror && el.CodeMirror.documentAST;
@@ -225,7 +226,7 @@ var playgroundPage = template.Must(template.New("playground").Parse(`<!DOCTYPE h
     const current = opts && opts.documentAST;
     if (params.operationName !== 'IntrospectionQuery' && !(current && current.loc && current.loc.source.body === params.query)) {
       let ast = parsedDocument(params.query);
-      for (let i = 0; !ast && i < 40; i++) {
+      for (let i = 0; !ast && i < 12; i++) {
         await new Promise(function (resolve) { setTimeout(resolve, 25); });
         ast = parsedDocument(params.query);
       }
