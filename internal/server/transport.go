@@ -77,17 +77,16 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			e := gqlerror.Errorf("the request body is over the limit of %d bytes", tooLarge.Limit)
-			e.Extensions = map[string]any{"code": "REQUEST_TOO_LARGE"}
+			e := codedError("REQUEST_TOO_LARGE", fmt.Sprintf("the request body is over the limit of %d bytes", tooLarge.Limit))
 			writeResponse(w, http.StatusRequestEntityTooLarge, exec.DispatchError(ctx, gqlerror.List{e}))
 			return
 		}
-		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read the request body")}))
+		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{codedError("BAD_USER_INPUT", "could not read the request body")}))
 		return
 	}
 	params := &graphql.RawParams{}
 	if err := decodeJSON(body, params); err != nil {
-		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{badRequest(bodyErrorMessage(err))}))
+		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{codedError("BAD_USER_INPUT", bodyErrorMessage(err))}))
 		return
 	}
 	params.Headers = r.Header
@@ -108,9 +107,7 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 		return
 	}
 	refuse := func(status int, code, msg string) {
-		e := gqlerror.Errorf("%s", msg)
-		e.Extensions = map[string]any{"code": code}
-		writeResponse(w, status, exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{e}))
+		writeResponse(w, status, exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{codedError(code, msg)}))
 	}
 	switch {
 	case rc.Operation.Operation == ast.Subscription:
@@ -144,7 +141,7 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	ct := responseContentType(r)
 	w.Header().Set("Content-Type", ct)
 	refuse := func(msg string) {
-		writeResponse(w, http.StatusBadRequest, exec.DispatchError(r.Context(), gqlerror.List{badRequest(msg)}))
+		writeResponse(w, http.StatusBadRequest, exec.DispatchError(r.Context(), gqlerror.List{codedError("BAD_USER_INPUT", msg)}))
 	}
 	start := graphql.Now()
 	q, err := url.ParseQuery(r.URL.RawQuery)
@@ -170,11 +167,10 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	execute(w, r, exec, params, ct)
 }
 
-// badRequest is an error in the request itself, before any operation.
-func badRequest(msg string) *gqlerror.Error {
-	e := gqlerror.Errorf("%s", msg)
-	e.Extensions = map[string]any{"code": "BAD_USER_INPUT"}
-	return e
+// codedError is a refusal of the request itself, before any operation
+// ran, with its extensions.code.
+func codedError(code, msg string) *gqlerror.Error {
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
 }
 
 // decodeJSON decodes one JSON value, keeping numbers exact (json.Number)

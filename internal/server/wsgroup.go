@@ -86,8 +86,7 @@ func (e sharedExecutor) DispatchOperation(ctx context.Context, rc *graphql.Opera
 // tooManyOperations answers an operation refused because its connection
 // already runs MaxWSOperations: one result with the error, then the end.
 func tooManyOperations(exec graphql.GraphExecutor) graphql.ResponseHandler {
-	err := gqlerror.Errorf("this connection already runs %d operations, the most one WebSocket may run at once: complete one, or open another connection", MaxWSOperations)
-	err.Extensions = map[string]any{"code": "TOO_MANY_OPERATIONS"}
+	err := codedError("TOO_MANY_OPERATIONS", fmt.Sprintf("this connection already runs %d operations, the most one WebSocket may run at once: complete one, or open another connection", MaxWSOperations))
 	sent := false
 	return func(ctx context.Context) *graphql.Response {
 		if sent {
