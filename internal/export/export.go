@@ -181,9 +181,12 @@ func i64(n *int64) string {
 	return strconv.FormatInt(*n, 10)
 }
 
-// params are the query parameters the export takes: the filter, the
-// order, and the token for download links.
-var params = []string{"from", "to", "within", "type", "status", "direction", "errorCode", "search", "order", "access_token"}
+// filterParams are the query parameters that choose and order the rows;
+// params adds the token for download links.
+var (
+	filterParams = []string{"from", "to", "within", "type", "status", "direction", "errorCode", "search", "order"}
+	params       = append(slices.Clone(filterParams), "access_token")
+)
 
 // graphQLNames maps the GraphQL filter's plural field names, which people
 // carry over from the API, to the export's parameters.
@@ -200,7 +203,7 @@ func ParseQuery(q url.Values) (*synclog.FilterInput, bool, error) {
 		if p, ok := graphQLNames[name]; ok {
 			return nil, false, apperr.BadInput(name, "not a parameter of the export: use %s (repeatable or comma-separated)", p)
 		}
-		return nil, false, apperr.BadInput(name, "not a parameter of the export, which takes %s", strings.Join(params[:len(params)-1], ", "))
+		return nil, false, apperr.BadInput(name, "not a parameter of the export, which takes %s", strings.Join(filterParams, ", "))
 	}
 	in := &synclog.FilterInput{}
 	for _, p := range []struct {

@@ -217,14 +217,16 @@ var playgroundPage = template.Must(template.New("playground").Parse(`<!DOCTYPE h
   // server refuses for subscriptions; so a run waits, up to 300 ms (the
   // parse comes 100 ms after the last change; text that does not parse
   // never matches), until the parsed document is that of the text run.
+  function isDocumentOf(ast, text) {
+    return !!(ast && ast.loc && ast.loc.source.body === text);
+  }
   function parsedDocument(text) {
     const el = document.querySelector('.graphiql-query-editor .CodeMirror');
     const ast = el && el.CodeMirror && el.CodeMirror.documentAST;
-    return ast && ast.loc && ast.loc.source.body === text ? ast : null;
+    return isDocumentOf(ast, text) ? ast : null;
   }
   async function fetcher(params, opts) {
-    const current = opts && opts.documentAST;
-    if (params.operationName !== 'IntrospectionQuery' && !(current && current.loc && current.loc.source.body === params.query)) {
+    if (params.operationName !== 'IntrospectionQuery' && !isDocumentOf(opts && opts.documentAST, params.query)) {
       let ast = parsedDocument(params.query);
       for (let i = 0; !ast && i < 12; i++) {
         await new Promise(function (resolve) { setTimeout(resolve, 25); });
