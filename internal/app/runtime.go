@@ -38,16 +38,17 @@ func TuneRuntime() {
 	}
 }
 
+// minHeap is the runtime's minimum heap goal at GOGC=100: at GOGC=g the
+// goal is never below minHeap*g/100, however little is live.
+const minHeap = 4 << 20
+
 // gcPercentFor is the GOGC that gives a heap of live bytes a goal of at
-// least floor bytes, and never less than base.
+// least floor bytes, and never less than base. The runtime's goal is the
+// larger of live*(100+GOGC)/100 and minHeap*GOGC/100, so a live heap under
+// minHeap (or none measured yet, before the first collection) counts as
+// minHeap: a higher GOGC would raise the goal far above the floor.
 func gcPercentFor(live, floor uint64, base int) int {
-	if live == 0 {
-		live = 1
-	}
-	if floor/live >= 1<<20 {
-		// Any such goal is far above the floor already.
-		return max(base, 100<<20)
-	}
+	live = max(live, minHeap)
 	return max(base, int(floor*100/live)-100)
 }
 
