@@ -49,6 +49,9 @@ type GraphQLOptions struct {
 	// BusyRate is the rate of WebSocket frames a second from which
 	// WriteInterval applies; DefaultBusyRate when zero.
 	BusyRate int
+	// InitTimeout is how long a WebSocket may stay open without its
+	// connection_init before it closes with 4408; 10 s when zero.
+	InitTimeout time.Duration
 }
 
 // NewGraphQL returns the gqlgen handler: GET and POST transports (with

@@ -31,6 +31,10 @@ func websocketTransport(opts GraphQLOptions, log zerolog.Logger) (transport.Webs
 	if keepAlive <= 0 {
 		keepAlive = 15 * time.Second
 	}
+	initTimeout := opts.InitTimeout
+	if initTimeout <= 0 {
+		initTimeout = 10 * time.Second
+	}
 	busyRate := opts.BusyRate
 	if busyRate <= 0 {
 		busyRate = DefaultBusyRate
@@ -44,13 +48,16 @@ func websocketTransport(opts GraphQLOptions, log zerolog.Logger) (transport.Webs
 	load := &writeLoad{rate: busyRate}
 	return transport.Websocket{
 		Implementation: wsImplementation{
-			accept:   websocket.AcceptOptions{OriginPatterns: patterns},
-			interval: opts.WriteInterval,
-			load:     load,
-			wheel:    &pacer{},
+			accept:      websocket.AcceptOptions{OriginPatterns: patterns},
+			interval:    opts.WriteInterval,
+			load:        load,
+			wheel:       &pacer{},
+			initTimeout: initTimeout,
 		},
-		InitFunc:              wsInit(opts.Issuer),
-		InitTimeout:           10 * time.Second,
+		InitFunc: wsInit(opts.Issuer),
+		// The connection closes itself at initTimeout, with the code the
+		// protocol gives (see wsConn.check); this is a backstop.
+		InitTimeout:           initTimeout + time.Second,
 		KeepAlivePingInterval: keepAlive,
 		PingPongInterval:      keepAlive,
 		ErrorFunc: func(ctx context.Context, err error) {

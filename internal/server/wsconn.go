@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,6 +78,9 @@ type wsImplementation struct {
 	// whose next write is due; with either nil no write waits.
 	load  loadGauge
 	wheel *pacer
+	// initTimeout is how long a connection may wait before its
+	// connection_init; it then closes with 4408. Zero waits forever.
+	initTimeout time.Duration
 }
 
 var _ transport.WebsocketImplementation = wsImplementation{}
@@ -130,7 +134,12 @@ func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, options
 		_ = ws.CloseNow()
 		return nil, errors.New("websocket: the connection was not hijacked")
 	}
-	c := &wsConn{ws: ws, raw: hj.conn, ids: map[*graphql.OperationContext]string{}}
+	c := &wsConn{ws: ws, raw: hj.conn, ids: map[*graphql.OperationContext]string{}, active: map[string]bool{}}
+	if u.initTimeout > 0 {
+		c.initTimer = time.AfterFunc(u.initTimeout, func() {
+			_ = c.WriteClose(closeInitTimeout, "Connection initialisation timeout")
+		})
+	}
 	if h, ok := r.Context().Value(wsHolderKey{}).(*wsHolder); ok {
 		h.conn = c
 	}
@@ -151,6 +160,13 @@ type wsConn struct {
 	ids    map[*graphql.OperationContext]string
 	// ops counts the operations running on the connection.
 	ops atomic.Int32
+	// inited is set by the connection_init message; initTimer closes the
+	// connection if none comes in time.
+	inited    bool
+	initTimer *time.Timer
+	// active holds the ids of the operations the client started and that
+	// have not completed: a second one with the same id is refused.
+	active map[string]bool
 }
 
 // MaxWSOperations caps the operations one WebSocket runs at once: a wall
@@ -177,7 +193,9 @@ var (
 )
 
 // NextReader returns the next message; a normal close by the peer is
-// transport.ErrWebsocketClosed.
+// transport.ErrWebsocketClosed. A message that breaks the rules of the
+// subprotocol closes the connection with the code the protocol gives
+// (see check), and ends the transport's reading quietly.
 func (c *wsConn) NextReader() (int, io.Reader, error) {
 	typ, data, err := c.ws.Read(context.Background())
 	if err != nil {
@@ -187,25 +205,117 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 		}
 		return int(typ), nil, err
 	}
-	c.noteOperation(data)
+	if code, reason := c.check(data); code != 0 {
+		_ = c.WriteClose(code, reason)
+		return int(typ), nil, transport.ErrWebsocketClosed
+	}
 	return int(typ), bytes.NewReader(data), nil
 }
 
-// noteOperation remembers the id of a subscribe or start message: the
-// transport creates the operation for it before it reads another.
-func (c *wsConn) noteOperation(data []byte) {
-	if !bytes.Contains(data, []byte(`"subscribe"`)) && !bytes.Contains(data, []byte(`"start"`)) {
-		return
-	}
+// Close codes of graphql-transport-ws, which the transport does not send
+// itself (it closes with 1002 where the protocol asks for these); the
+// duplicate id and the initialisation timeout close either subprotocol
+// with them.
+const (
+	closeBadRequest          = 4400
+	closeInitTimeout         = 4408
+	closeSubscriberExists    = 4409
+	closeTooManyInitRequests = 4429
+)
+
+// check applies the rules of the subprotocol to a message from the client
+// before the transport reads it, and returns the close code and reason of
+// the rule it breaks, or zero. It also remembers the id of a subscribe (or
+// start) message: the transport creates the operation for it before it
+// reads another.
+//
+//   - An operation id may not be reused while its operation runs (4409,
+//     "Subscriber for <id> already exists"): the transport would start
+//     the second operation beside the first, which the client could then
+//     no longer stop.
+//   - Under graphql-transport-ws: a message that is not a JSON object
+//     with a known type, or a subscribe without an id, closes with 4400;
+//     a subscribe before connection_init with 4401; a second
+//     connection_init with 4429.
+func (c *wsConn) check(data []byte) (int, string) {
 	var m struct {
 		ID   string `json:"id"`
 		Type string `json:"type"`
 	}
-	if json.Unmarshal(data, &m) != nil || (m.Type != "subscribe" && m.Type != "start") {
+	transportWS := c.ws.Subprotocol() == protoGraphQLTransportWS
+	if err := json.Unmarshal(data, &m); err != nil || m.Type == "" {
+		if transportWS {
+			return closeBadRequest, "Invalid message received: not a JSON object with a type"
+		}
+		return 0, ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch m.Type {
+	case "connection_init":
+		if c.inited && transportWS {
+			return closeTooManyInitRequests, "Too many initialisation requests"
+		}
+		c.inited = true
+		if c.initTimer != nil {
+			c.initTimer.Stop()
+		}
+	case "subscribe", "start":
+		if transportWS != (m.Type == "subscribe") {
+			break
+		}
+		if transportWS && !c.inited {
+			return closeUnauthenticated, "Unauthorized"
+		}
+		if transportWS && m.ID == "" {
+			return closeBadRequest, "Invalid message received: subscribe needs an id"
+		}
+		if c.active[m.ID] {
+			return closeSubscriberExists, "Subscriber for " + m.ID + " already exists"
+		}
+		c.active[m.ID] = true
+		c.lastID = m.ID
+		return 0, ""
+	case "complete", "stop":
+		delete(c.active, m.ID)
+		return 0, ""
+	}
+	if transportWS && !slices.Contains([]string{"connection_init", "ping", "pong"}, m.Type) {
+		return closeBadRequest, "Invalid message received: unknown type " + strconv.Quote(m.Type)
+	}
+	return 0, ""
+}
+
+// Suffixes of the transport's complete and error messages, whose type is
+// the last field.
+var (
+	completeSuffix = []byte(`,"type":"complete"}`)
+	errorSuffix    = []byte(`,"type":"error"}`)
+	idKey          = []byte(`"id":`)
+)
+
+// ended notes that the server ended the operation of a complete or error
+// message b, so that the client may use its id again.
+func (c *wsConn) ended(b []byte) {
+	var rest []byte
+	switch {
+	case bytes.HasSuffix(b, completeSuffix):
+		rest = b[:len(b)-len(completeSuffix)]
+	case bytes.HasSuffix(b, errorSuffix):
+		rest = b[:len(b)-len(errorSuffix)]
+	default:
+		return
+	}
+	i := bytes.LastIndex(rest, idKey)
+	if i < 0 {
+		return
+	}
+	var id string
+	if json.Unmarshal(rest[i+len(idKey):], &id) != nil {
 		return
 	}
 	c.mu.Lock()
-	c.lastID = m.ID
+	delete(c.active, id)
 	c.mu.Unlock()
 }
 
@@ -245,6 +355,7 @@ func (c *wsConn) WriteJSON(v any) error {
 	if err != nil {
 		return err
 	}
+	c.ended(b)
 	return c.raw.writeFrame(writeTimeout, b)
 }
 
@@ -252,6 +363,7 @@ func (c *wsConn) WriteJSON(v any) error {
 // waits for the peer's close frame), refusing further data frames.
 func (c *wsConn) WriteClose(code int, reason string) error {
 	c.stopReadDeadline()
+	c.stopInitTimer()
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
@@ -267,6 +379,7 @@ func (c *wsConn) WriteClose(code int, reason string) error {
 // Close closes the connection at once, unless a close handshake owns it.
 func (c *wsConn) Close() error {
 	c.stopReadDeadline()
+	c.stopInitTimer()
 	c.mu.Lock()
 	closing := c.closing
 	c.mu.Unlock()
@@ -305,6 +418,16 @@ func (c *wsConn) SetReadDeadline(t time.Time) error {
 	return nil
 }
 
+// stopInitTimer stops the wait for connection_init.
+func (c *wsConn) stopInitTimer() {
+	c.mu.Lock()
+	if c.initTimer != nil {
+		c.initTimer.Stop()
+	}
+	c.mu.Unlock()
+}
+
+// stopReadDeadline cancels the read deadline.
 func (c *wsConn) stopReadDeadline() {
 	c.mu.Lock()
 	if c.readDeadline != nil {

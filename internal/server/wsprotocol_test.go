@@ -1,0 +1,121 @@
+package server_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/db/dbtest"
+	"github.com/kivalogic/helpscout-log/internal/auth"
+)
+
+// TestWebSocketProtocolRefusals: a client that breaks the rules of its
+// subprotocol is closed with the code the protocol gives and a reason,
+// instead of a generic protocol error or an operation left running that
+// the client can no longer stop.
+func TestWebSocketProtocolRefusals(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t, dbtest.New(t))
+	tok := e.token(t, auth.RoleManager, time.Hour)
+	raw := func(s string) func(t *testing.T, c *wsClient) {
+		return func(t *testing.T, c *wsClient) {
+			require.NoError(t, c.conn.Write(t.Context(), websocket.MessageText, []byte(s)))
+		}
+	}
+	initOK := func(t *testing.T, c *wsClient) { c.initOK(t, tok) }
+	subscribe := func(id string) func(t *testing.T, c *wsClient) {
+		return func(t *testing.T, c *wsClient) { c.subscribe(t, id, syncEventsSub, nil) }
+	}
+	tests := []struct {
+		name   string
+		proto  string
+		steps  []func(t *testing.T, c *wsClient)
+		code   websocket.StatusCode
+		reason string
+	}{
+		{"id of a running subscription", protoTransportWS, []func(*testing.T, *wsClient){initOK, subscribe("1"), subscribe("1")},
+			4409, "Subscriber for 1 already exists"},
+		{"id of a running subscription, graphql-ws", protoGraphQLWS, []func(*testing.T, *wsClient){initOK, subscribe("a"), subscribe("b"), subscribe("a")},
+			4409, "Subscriber for a already exists"},
+		{"subscribe before connection_init", protoTransportWS, []func(*testing.T, *wsClient){subscribe("1")},
+			4401, "Unauthorized"},
+		{"second connection_init", protoTransportWS, []func(*testing.T, *wsClient){initOK, raw(`{"type":"connection_init"}`)},
+			4429, "Too many initialisation requests"},
+		{"not JSON", protoTransportWS, []func(*testing.T, *wsClient){initOK, raw(`subscribe me`)},
+			4400, "Invalid message received: not a JSON object with a type"},
+		{"no type", protoTransportWS, []func(*testing.T, *wsClient){raw(`{"id":"1"}`)},
+			4400, "Invalid message received: not a JSON object with a type"},
+		{"unknown type", protoTransportWS, []func(*testing.T, *wsClient){initOK, raw(`{"type":"start","id":"1"}`)},
+			4400, `Invalid message received: unknown type "start"`},
+		{"subscribe without an id", protoTransportWS, []func(*testing.T, *wsClient){initOK, raw(`{"type":"subscribe","payload":{"query":"{ viewer { role } }"}}`)},
+			4400, "Invalid message received: subscribe needs an id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := mustDialWS(t, e.srv.URL, tt.proto)
+			for _, step := range tt.steps {
+				step(t, c)
+			}
+			code, reason := c.waitClosed(t)
+			require.Equal(t, tt.code, code)
+			require.Equal(t, tt.reason, reason)
+		})
+	}
+}
+
+// TestWebSocketReusesEndedIDs: once an operation has ended, because it
+// was a query that answered or because the client completed it, its id
+// may start another operation on the same connection.
+func TestWebSocketReusesEndedIDs(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t, dbtest.New(t))
+	tok := e.token(t, auth.RoleManager, time.Hour)
+	for _, proto := range []string{protoTransportWS, protoGraphQLWS} {
+		t.Run(proto, func(t *testing.T) {
+			c := mustDialWS(t, e.srv.URL, proto)
+			c.initOK(t, tok)
+
+			// A query answers once and completes.
+			for range 2 {
+				c.subscribe(t, "1", `{ viewer { role } }`, nil)
+				var v struct {
+					Viewer struct{ Role string } `json:"viewer"`
+				}
+				c.data(t, "1", &v)
+				require.Equal(t, "MANAGER", v.Viewer.Role)
+				require.Equal(t, "complete", c.next(t).Type)
+			}
+
+			// A subscription the client completed gives its id back.
+			c.subscribe(t, "1", syncEventsSub, nil)
+			require.Eventually(t, func() bool { return e.stack.Live.Stats().Subscribers == 1 }, wsWait, 5*time.Millisecond)
+			c.stop(t, "1")
+			require.Eventually(t, func() bool { return e.stack.Live.Stats().Subscribers == 0 }, wsWait, 5*time.Millisecond)
+			c.subscribe(t, "1", syncEventsSub, nil)
+			require.Eventually(t, func() bool { return e.stack.Live.Stats().Subscribers == 1 }, wsWait, 5*time.Millisecond)
+			ev := writeEvent(t, e.bdb, db.StatusSuccess, "reuse@example.com")
+			for {
+				m := c.next(t)
+				if m.Type == "complete" && m.ID == "1" {
+					// The first subscription's end, sent after the stop.
+					continue
+				}
+				require.Equal(t, "1", m.ID)
+				var p wsPayload
+				require.NoError(t, json.Unmarshal(m.Payload, &p))
+				require.Empty(t, p.Errors)
+				var ch liveChange
+				require.NoError(t, json.Unmarshal(p.Data, &ch))
+				require.Equal(t, idOf(ev), ch.SyncEvents.Event.ID)
+				break
+			}
+			c.stop(t, "1")
+			require.Eventually(t, func() bool { return e.stack.Live.Stats().Subscribers == 0 }, wsWait, 5*time.Millisecond)
+		})
+	}
+}
