@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/internal/apperr"
 	"github.com/kivalogic/helpscout-log/internal/helpscout"
 )
 
@@ -112,10 +113,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			h.opts.Log.Warn().Str("event", clip(event)).Str("remote_addr", r.RemoteAddr).Msg("webhook body too large")
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": "body too large"})
+			writeError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", fmt.Sprintf("the body is over the limit of %d bytes", MaxBody))
 			return
 		}
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "error reading body"})
+		writeError(w, http.StatusBadRequest, string(apperr.BadUserInput), "the body could not be read")
 		return
 	}
 
@@ -126,7 +127,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if event == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "missing " + helpscout.HeaderEvent})
+		writeError(w, http.StatusBadRequest, string(apperr.BadUserInput), "the "+helpscout.HeaderEvent+" header is missing")
 		return
 	}
 	k, ok := kinds[event]
@@ -142,7 +143,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, dup, err := h.opts.Store.Record(ctx, d)
 	if err != nil {
 		h.opts.Log.Error().Err(err).Str("event", event).Str("delivery_id", d.ID).Msg("error recording webhook")
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "error recording webhook"})
+		writeError(w, http.StatusInternalServerError, string(apperr.Internal), "the webhook could not be recorded; HelpScout retries it")
 		return
 	}
 	ans := map[string]any{"ok": perr == nil, "eventId": strconv.FormatInt(id, 10)}
@@ -153,7 +154,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if perr != nil {
 		h.opts.Log.Warn().Err(perr).Str("event", event).Str("delivery_id", d.ID).Msg("unreadable webhook body")
-		ans["error"] = "unreadable body"
+		ans["error"] = errorBody(string(apperr.BadUserInput), "the body is not a "+event+" payload; it is logged as an ERROR event")
 		writeJSON(w, http.StatusBadRequest, ans)
 		return
 	}
@@ -193,7 +194,7 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, event string, s
 		h.opts.Log.Error().Err(err).Msg("error recording rejected webhook")
 	}
 	ev.Msg(msg)
-	writeJSON(w, http.StatusUnauthorized, map[string]any{"error": msg})
+	writeError(w, http.StatusUnauthorized, string(apperr.Unauthenticated), msg)
 }
 
 // delivery builds what to record for an accepted event. When the body
@@ -348,6 +349,18 @@ func clip(s string) string {
 	return strings.ToValidUTF8(s, "")
 }
 
+// errorBody is the "error" member of an answer, shaped like the other
+// endpoints' errors: a code and a message.
+func errorBody(code, msg string) map[string]string {
+	return map[string]string{"code": code, "message": msg}
+}
+
+// writeError answers status with {"error": {"code", "message"}}.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": errorBody(code, msg)})
+}
+
+// writeJSON answers status with v as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -392,3 +393,36 @@ func TestListedThroughGraphQL(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestErrorAnswers: every refusal answers {"error": {"code", "message"}},
+// the shape of the service's other endpoints, and the unreadable body
+// also says which event logged it.
+func TestErrorAnswers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	unreadable := `{"url":"https://api.helpscout.net/v2/conversations/1"}`
+	tooLarge := `{"id":1,"pad":"` + strings.Repeat("x", webhooks.MaxBody) + `"}`
+	cases := []struct {
+		name, event, body, sig string
+		status                 int
+		code, message          string
+	}{
+		{name: "bad signature", event: "convo.created", body: `{"id":1}`, sig: helpscout.Sign("another-secret", []byte(`{"id":1}`)),
+			status: http.StatusUnauthorized, code: "UNAUTHENTICATED", message: webhooks.MessageSignatureInvalid},
+		{name: "no signature", event: "convo.created", body: `{"id":1}`,
+			status: http.StatusUnauthorized, code: "UNAUTHENTICATED", message: webhooks.MessageSignatureMissing},
+		{name: "no event header", event: "", body: `{"id":1}`, sig: helpscout.Sign(webhookSecret, []byte(`{"id":1}`)),
+			status: http.StatusBadRequest, code: "BAD_USER_INPUT", message: "the X-HelpScout-Event header is missing"},
+		{name: "body too large", event: "convo.created", body: tooLarge, sig: "any",
+			status: http.StatusRequestEntityTooLarge, code: "REQUEST_TOO_LARGE", message: fmt.Sprintf("the body is over the limit of %d bytes", webhooks.MaxBody)},
+		{name: "unreadable body", event: "convo.created", body: unreadable, sig: helpscout.Sign(webhookSecret, []byte(unreadable)),
+			status: http.StatusBadRequest, code: "BAD_USER_INPUT", message: "the body is not a convo.created payload; it is logged as an ERROR event"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, out := b.post(t, tc.event, []byte(tc.body), tc.sig)
+			require.Equal(t, tc.status, status)
+			require.Equal(t, map[string]any{"code": tc.code, "message": tc.message}, out["error"], "answer: %v", out)
+		})
+	}
+}
