@@ -136,9 +136,11 @@ func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, options
 	}
 	c := &wsConn{ws: ws, raw: hj.conn, ids: map[*graphql.OperationContext]string{}, active: map[string]bool{}}
 	if u.initTimeout > 0 {
+		c.mu.Lock()
 		c.initTimer = time.AfterFunc(u.initTimeout, func() {
 			_ = c.WriteClose(closeInitTimeout, "Connection initialisation timeout")
 		})
+		c.mu.Unlock()
 	}
 	if h, ok := r.Context().Value(wsHolderKey{}).(*wsHolder); ok {
 		h.conn = c
