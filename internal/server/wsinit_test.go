@@ -43,8 +43,10 @@ func TestWebSocketInitTimeout(t *testing.T) {
 	for _, proto := range []string{protoGraphQLTransportWS, "graphql-ws"} {
 		t.Run(proto+", silent", func(t *testing.T) {
 			t.Parallel()
-			c := dial(t, proto)
+			// The server's timer starts when it accepts the connection,
+			// before the dial returns here.
 			start := time.Now()
+			c := dial(t, proto)
 			_, err := read(t, c)
 			var ce websocket.CloseError
 			require.True(t, errors.As(err, &ce), "read: %v", err)
