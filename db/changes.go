@@ -226,11 +226,7 @@ func (f EventFilter) Matches(e *SyncEvent) bool {
 		return false
 	}
 	if s := f.Search; s != nil {
-		hit := e.CustomerEmail != nil && strings.Contains(*e.CustomerEmail, s.Email)
-		if n := s.Number; !hit && n != nil {
-			hit = e.ID == *n || eqPtr(e.ConversationID, *n) || eqPtr(e.TicketNumber, *n)
-		}
-		if !hit {
+		if !s.matches(e.CustomerEmail, e.ID, e.ConversationID, e.TicketNumber) {
 			return false
 		}
 	}

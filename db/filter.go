@@ -1,12 +1,29 @@
 package db
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
 )
+
+// MinTime and MaxTime bound the times the log takes in filters and
+// arguments (MinTime <= t < MaxTime): far beyond any event, and within the
+// four-digit years of RFC 3339 in every zone.
+var (
+	MinTime = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxTime = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// CheckTime says why t is outside MinTime to MaxTime, or returns nil.
+func CheckTime(t time.Time) error {
+	if t.Before(MinTime) || !t.Before(MaxTime) {
+		return fmt.Errorf("%s is outside the years %d to %d", t.Format(time.RFC3339), MinTime.Year(), MaxTime.Year()-1)
+	}
+	return nil
+}
 
 // EventFilter selects sync events. Every set condition must hold; a slice
 // matches any of its values. The time range is half-open: From <= t < To.
@@ -30,11 +47,16 @@ type EventFilter struct {
 
 // Search is a parsed search-box text.
 type Search struct {
-	// Email is matched as a case-insensitive substring of customer emails.
+	// Email is matched as a case-insensitive substring of customer emails;
+	// empty for a ticket number written with #.
 	Email string
 	// Number, when the text is a number, is matched against event ids,
-	// HelpScout conversation ids and ticket numbers.
+	// HelpScout conversation ids and ticket numbers, or against ticket
+	// numbers alone when TicketOnly.
 	Number *int64
+	// TicketOnly says the text was a ticket number written as HelpScout
+	// shows it, with a leading #.
+	TicketOnly bool
 	// Emails, when Resolved, are the customer emails that contain Email,
 	// looked up beforehand (see CustomerStore.MatchEmails) so that the
 	// event query compares with a short list and can walk the email index
@@ -46,22 +68,40 @@ type Search struct {
 
 // ParseSearch turns a search-box text into a Search: surrounding spaces
 // are dropped, the text is lower-cased for email matching, and a number
-// (with or without a leading #) also matches ids and ticket numbers. An
-// empty text gives nil.
+// also matches ids and ticket numbers. A number with a leading # (#1234,
+// as HelpScout shows ticket numbers) matches ticket numbers only. An empty
+// text gives nil.
 func ParseSearch(text string) *Search {
 	text = strings.TrimSpace(text)
 	if text == "" {
 		return nil
 	}
-	s := &Search{Email: strings.ToLower(text)}
-	digits := strings.TrimPrefix(text, "#")
-	if n, err := strconv.ParseInt(digits, 10, 64); err == nil && n > 0 {
-		s.Number = &n
-		if digits != text {
-			s.Email = strings.ToLower(digits)
+	if digits, ok := strings.CutPrefix(text, "#"); ok {
+		if n, err := strconv.ParseInt(digits, 10, 64); err == nil && n > 0 {
+			return &Search{Number: &n, TicketOnly: true}
 		}
 	}
+	s := &Search{Email: strings.ToLower(text)}
+	if n, err := strconv.ParseInt(text, 10, 64); err == nil && n > 0 {
+		s.Number = &n
+	}
 	return s
+}
+
+// matches reports whether an event with these values is one the search
+// finds, as the SQL condition (see addRecordConditions) decides.
+func (s *Search) matches(email *string, id int64, conversationID, ticketNumber *int64) bool {
+	if s.Email != "" && email != nil && strings.Contains(*email, s.Email) {
+		return true
+	}
+	n := s.Number
+	if n == nil {
+		return false
+	}
+	if s.TicketOnly {
+		return eqPtr(ticketNumber, *n)
+	}
+	return id == *n || eqPtr(conversationID, *n) || eqPtr(ticketNumber, *n)
 }
 
 // needsRawRows reports whether the filter has conditions that rollups do
@@ -122,23 +162,34 @@ func (w *where) addRecordConditions(f EventFilter) {
 		// The email part goes through the small customers table (trigram
 		// index) and comes back as an array, so that the events side stays
 		// an index lookup on customer_email.
-		emailCond, emailArgs := "customer_email = ANY(ARRAY(SELECT email FROM customers WHERE email LIKE ?))", []any{likePattern(s.Email)}
-		if s.Resolved {
-			switch len(s.Emails) {
-			case 0:
-				emailCond, emailArgs = "FALSE", nil
-			case 1:
-				emailCond, emailArgs = "customer_email = ?", []any{s.Emails[0]}
-			default:
-				emailCond, emailArgs = "customer_email IN (?)", []any{bun.In(s.Emails)}
+		var conds []string
+		var args []any
+		if s.Email != "" {
+			switch {
+			case !s.Resolved:
+				conds = append(conds, "customer_email = ANY(ARRAY(SELECT email FROM customers WHERE email LIKE ?))")
+				args = append(args, likePattern(s.Email))
+			case len(s.Emails) == 1:
+				conds = append(conds, "customer_email = ?")
+				args = append(args, s.Emails[0])
+			case len(s.Emails) > 1:
+				conds = append(conds, "customer_email IN (?)")
+				args = append(args, bun.In(s.Emails))
 			}
 		}
-		if s.Number == nil {
-			w.add(emailCond, emailArgs...)
+		if n := s.Number; n != nil {
+			if s.TicketOnly {
+				conds = append(conds, "ticket_number = ?")
+				args = append(args, *n)
+			} else {
+				conds = append(conds, "id = ?", "conversation_id = ?", "ticket_number = ?")
+				args = append(args, *n, *n, *n)
+			}
+		}
+		if len(conds) == 0 {
+			w.add("FALSE")
 		} else {
-			n := *s.Number
-			w.add("("+emailCond+" OR id = ? OR conversation_id = ? OR ticket_number = ?)",
-				append(emailArgs, n, n, n)...)
+			w.add("("+strings.Join(conds, " OR ")+")", args...)
 		}
 	}
 }

@@ -125,7 +125,10 @@ func rollRawCount(t *testing.T, bdb *bun.DB, f db.EventFilter) int64 {
 	if s := f.Search; s != nil {
 		c := "coalesce(position(? in customer_email), 0) > 0"
 		a := []any{s.Email}
-		if s.Number != nil {
+		switch {
+		case s.TicketOnly:
+			c, a = "ticket_number = ?", []any{*s.Number}
+		case s.Number != nil:
 			c = "(" + c + " OR id = ? OR conversation_id = ? OR ticket_number = ?)"
 			a = append(a, *s.Number, *s.Number, *s.Number)
 		}
@@ -351,7 +354,10 @@ func rollMatches(f db.EventFilter, e *db.SyncEvent) bool {
 	}
 	if s := f.Search; s != nil {
 		ok := e.CustomerEmail != nil && strings.Contains(*e.CustomerEmail, s.Email)
-		if n := s.Number; n != nil {
+		switch n := s.Number; {
+		case s.TicketOnly:
+			ok = e.TicketNumber != nil && *e.TicketNumber == *n
+		case n != nil:
 			ok = ok || e.ID == *n || (e.ConversationID != nil && *e.ConversationID == *n) || (e.TicketNumber != nil && *e.TicketNumber == *n)
 		}
 		if !ok {
@@ -476,18 +482,20 @@ func TestRollupTriggers(t *testing.T) {
 func TestParseSearch(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		in     string
-		nilOut bool
-		email  string
-		number int64 // 0: none
+		in         string
+		nilOut     bool
+		email      string
+		number     int64 // 0: none
+		ticketOnly bool
 	}{
 		{in: "", nilOut: true},
 		{in: "   ", nilOut: true},
 		{in: "Alice@Example.COM", email: "alice@example.com"},
 		{in: "  bob  ", email: "bob"},
 		{in: "1234", email: "1234", number: 1234},
-		{in: "#1234", email: "1234", number: 1234},
-		{in: " #77 ", email: "77", number: 77},
+		{in: "#1234", number: 1234, ticketOnly: true},
+		{in: " #77 ", number: 77, ticketOnly: true},
+		{in: "#0", email: "#0"},
 		{in: "#", email: "#"},
 		{in: "#abc", email: "#abc"},
 		{in: "0", email: "0"},
@@ -505,6 +513,7 @@ func TestParseSearch(t *testing.T) {
 			}
 			require.NotNil(t, s)
 			require.Equal(t, tc.email, s.Email)
+			require.Equal(t, tc.ticketOnly, s.TicketOnly)
 			if tc.number == 0 {
 				require.Nil(t, s.Number)
 			} else {

@@ -2458,8 +2458,9 @@ input SyncEventFilter {
   errorCodes: [ErrorCode!]
   """
   One search box: a customer email (case-insensitive, exact or partial), a HelpScout
-  conversation id, a ticket number (with or without a leading #) or an event id.
-  At most 200 characters.
+  conversation id, a ticket number or an event id. A bare number (1234) matches all
+  of these; a number with a leading # (#1234, as HelpScout shows tickets) matches
+  ticket numbers only. At most 200 characters.
   """
   search: String
 }

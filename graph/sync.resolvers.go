@@ -44,12 +44,12 @@ func (r *mutationResolver) RetryFailedSyncs(ctx context.Context, filter *synclog
 	if err != nil {
 		return nil, err
 	}
-	n := 100
+	n := syncer.DefaultBulkRetry
 	if limit != nil {
 		n = *limit
 	}
-	if n < 1 || n > 500 {
-		return nil, apperr.BadInput("limit", "must be between 1 and 500, got %d", n)
+	if n < 1 || n > syncer.MaxBulkRetry {
+		return nil, apperr.BadInput("limit", "must be between 1 and %d, got %d", syncer.MaxBulkRetry, n)
 	}
 	f, err := r.Log.ResolveFilter(ctx, filter, "filter")
 	if err != nil {

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/internal/apperr"
 )
 
 // MarshalInt64ID writes a 64-bit numeric id as a GraphQL ID (a string).
@@ -25,7 +28,7 @@ func UnmarshalInt64ID(v any) (int64, error) {
 	case string:
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("%q is not a numeric id", v)
+			return 0, fmt.Errorf("%s is not a numeric id", apperr.Quote(v))
 		}
 		return n, nil
 	case int:
@@ -43,11 +46,19 @@ func MarshalTime(t time.Time) graphql.Marshaler {
 	return graphql.MarshalTime(t.UTC())
 }
 
-// UnmarshalTime reads an RFC 3339 time.
+// UnmarshalTime reads an RFC 3339 time within the years the log takes
+// (see db.CheckTime).
 func UnmarshalTime(v any) (time.Time, error) {
 	t, err := graphql.UnmarshalTime(v)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%v is not an RFC 3339 time such as 2026-11-27T09:30:00Z", v)
+		s, ok := v.(string)
+		if !ok {
+			return time.Time{}, fmt.Errorf("a time is a string in RFC 3339 such as 2026-11-27T09:30:00Z")
+		}
+		return time.Time{}, fmt.Errorf("%s is not an RFC 3339 time such as 2026-11-27T09:30:00Z", apperr.Quote(s))
+	}
+	if err := db.CheckTime(t); err != nil {
+		return time.Time{}, err
 	}
 	return t, nil
 }

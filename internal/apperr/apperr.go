@@ -85,3 +85,15 @@ func As(err error) (*Error, bool) {
 	}
 	return nil, false
 }
+
+// maxQuoted is how many characters of a client's value a message quotes.
+const maxQuoted = 60
+
+// Quote quotes a value the client sent, for a message, cut short when long,
+// so that a refusal never sends a large input back whole.
+func Quote(s string) string {
+	if r := []rune(s); len(r) > maxQuoted {
+		return fmt.Sprintf("%q… (%d characters)", string(r[:maxQuoted]), len(r))
+	}
+	return fmt.Sprintf("%q", s)
+}

@@ -213,7 +213,10 @@ func ParseQuery(q url.Values) (*synclog.FilterInput, bool, error) {
 		if v := q.Get(p.name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				return nil, false, apperr.BadInput(p.name, "%q is not an RFC 3339 time such as 2026-11-27T00:00:00Z", v)
+				return nil, false, apperr.BadInput(p.name, "%s is not an RFC 3339 time such as 2026-11-27T00:00:00Z", apperr.Quote(v))
+			}
+			if err := db.CheckTime(t); err != nil {
+				return nil, false, apperr.BadInput(p.name, "%s", err)
 			}
 			*p.dst = &t
 		}
@@ -221,7 +224,7 @@ func ParseQuery(q url.Values) (*synclog.FilterInput, bool, error) {
 	if v := q.Get("within"); v != "" {
 		r := synclog.RelativeRange(strings.ToUpper(v))
 		if _, _, ok := r.Bounds(time.Now()); !ok {
-			return nil, false, apperr.BadInput("within", "%q is not one of %s", v, joinEnum(synclog.RelativeRanges))
+			return nil, false, apperr.BadInput("within", "%s is not one of %s", apperr.Quote(v), joinEnum(synclog.RelativeRanges))
 		}
 		in.Within = &r
 	}
@@ -248,7 +251,7 @@ func ParseQuery(q url.Values) (*synclog.FilterInput, bool, error) {
 	case "asc":
 		desc = false
 	default:
-		return nil, false, apperr.BadInput("order", "%q is not asc or desc", q.Get("order"))
+		return nil, false, apperr.BadInput("order", "%s is not asc or desc", apperr.Quote(q.Get("order")))
 	}
 	return in, desc, nil
 }
@@ -270,7 +273,7 @@ func enumList[T ~string](q url.Values, name string, all []T) ([]T, error) {
 				}
 			}
 			if !ok {
-				return nil, apperr.BadInput(name, "%q is not one of %s", v, joinEnum(all))
+				return nil, apperr.BadInput(name, "%s is not one of %s", apperr.Quote(v), joinEnum(all))
 			}
 		}
 	}

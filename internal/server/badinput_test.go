@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"cmp"
 	"encoding/base64"
 	"net/http"
 	"strings"
@@ -107,12 +108,26 @@ func TestBadInput(t *testing.T) {
 		// value; for a literal gqlparser's error carries no argument name,
 		// so only the code is checked here (see the report).
 		{"unknown enum literal", `{ __typename syncEvents(filter: {types: [TICKET_EXPLODED]}) { totalCount } }`, nil, "-", ""},
-		{"unknown enum variable", events, map[string]any{"f": map[string]any{"types": []string{"TICKET_EXPLODED"}}}, "$f", ""},
-		{"unknown relative range variable", events, map[string]any{"f": map[string]any{"within": "LAST_CENTURY"}}, "$f", ""},
+		{"unknown enum variable", events, map[string]any{"f": map[string]any{"types": []string{"TICKET_EXPLODED"}}}, "$f.types[0]", ""},
+		{"unknown relative range variable", events, map[string]any{"f": map[string]any{"within": "LAST_CENTURY"}}, "$f.within", ""},
+		// The validator takes enum values in any case; the service does not.
+		{"lower-case enum variable", events, map[string]any{"f": map[string]any{"types": []string{"TICKET_CREATED", "ticket_created"}}}, "$f.types[1]", ""},
+		{"lower-case sort direction", `query($o: SyncEventOrder) { __typename syncEvents(orderBy: $o) { totalCount } }`,
+			map[string]any{"o": map[string]any{"direction": "asc"}}, "$o.direction", ""},
+		{"lower-case bucket", summary, map[string]any{"b": "day"}, "$b", ""},
+		{"NUL in a search variable", events, map[string]any{"f": map[string]any{"search": "a\x00b"}}, "$f.search", ""},
+		{"NUL in an email variable", `query($e: String!) { __typename customer(email: $e) { email } }`, map[string]any{"e": "\x00"}, "$e", ""},
+		{"first far over the cap", events, map[string]any{"first": 50000}, "first", "syncEvents"},
+		{"year 0", events, map[string]any{"f": map[string]any{"from": "0000-01-01T00:00:00Z", "to": "0000-02-01T00:00:00Z"}}, "filter.from", "syncEvents"},
+		{"year 1 in a zone", events, map[string]any{"f": map[string]any{"from": "0001-01-01T00:00:00+01:00"}}, "filter.from", "syncEvents"},
+		{"year 10000 in UTC", summary, map[string]any{"r": map[string]any{"from": "9999-12-31T00:00:00Z", "to": "9999-12-31T23:00:00-05:00"}}, "range.from", "summary"},
+		{"summary range from in the future", summary, map[string]any{"r": map[string]any{"from": ts(now.Add(time.Hour))}}, "range.from", "summary"},
 		// A Time variable is a custom scalar: it passes variable validation
 		// and fails when the argument is read, so the path names it.
 		{"malformed time variable", events, map[string]any{"f": map[string]any{"from": "yesterday"}}, "filter.from", "syncEvents"},
 		{"string for an Int variable", events, map[string]any{"first": "ten"}, "$first", ""},
+		{"fraction for an Int variable", events, map[string]any{"first": 2.5}, "$first", ""},
+		{"missing required variable", `query($e: String!) { __typename customer(email: $e) { email } }`, nil, "$e", ""},
 		{"search of 201 characters", events, map[string]any{"f": map[string]any{"search": long}}, "filter.search", "syncEvents"},
 		{"customers search of 201 characters", `query($s: String) { __typename customers(filter: {search: $s}) { totalCount } }`,
 			map[string]any{"s": long}, "filter.search", "customers"},
@@ -156,8 +171,13 @@ func TestBadInput(t *testing.T) {
 				require.Equal(t, tc.argument, e.argument(), "body: %s", resp.Body)
 			}
 			if strings.HasPrefix(tc.argument, "$") || tc.argument == "-" {
-				// Refused before execution: no data at all.
+				// Refused before execution: no data at all, and a status
+				// that says so.
 				require.Contains(t, []string{"", "null"}, string(resp.Data), "body: %s", resp.Body)
+				require.Equal(t, http.StatusUnprocessableEntity, resp.Status, "body: %s", resp.Body)
+				if tc.argument != "-" {
+					require.Contains(t, e.Message, tc.argument, "the message names the variable")
+				}
 				return
 			}
 			require.Contains(t, e.Message, tc.argument, "the message names the argument")
@@ -190,6 +210,81 @@ func TestBadInput(t *testing.T) {
   syncEvents(filter: $f, first: $first, last: $last, after: $after) { totalCount nodes { id } }
 }`, tc.vars)
 			resp.requireOK(t)
+		})
+	}
+}
+
+// TestRefusedBeforeRunning: requests refused before any field runs answer
+// with no data, a 4xx status (400 for application/graphql-response+json,
+// 422 for application/json), BAD_USER_INPUT and the argument at fault.
+func TestRefusedBeforeRunning(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cases := []struct {
+		name     string
+		body     gqlRequest
+		argument string
+		message  string
+		status   int // for application/json; 0: 422
+	}{
+		{name: "NUL in a string literal", body: gqlRequest{Query: `{ customer(email: "a\u0000b@example.com") { email } }`},
+			argument: "email", message: "NUL"},
+		{name: "NUL in a nested literal", body: gqlRequest{Query: `{ syncEvents(filter: {search: "x\u0000"}) { totalCount } }`},
+			argument: "filter.search", message: "NUL"},
+		{name: "NUL in a literal inside a fragment", body: gqlRequest{Query: `{ ...F } fragment F on Query { customer(email: "\u0000") { email } }`},
+			argument: "email", message: "NUL"},
+		{name: "two operations, none named", body: gqlRequest{Query: `query A { viewer { role } } query B { viewer { subject } }`},
+			argument: "operationName", message: "2 operations (A, B)"},
+		{name: "an operation name the document lacks", body: gqlRequest{Query: `query A { viewer { role } }`, OperationName: "C"},
+			argument: "operationName", message: `"C"`},
+		{name: "no query at all", body: gqlRequest{}, message: "no query", status: http.StatusBadRequest},
+		{name: "a lower-case enum in a variable", body: gqlRequest{Query: `query($s: [EventStatus!]) { syncEvents(filter: {statuses: $s}) { totalCount } }`,
+			Variables: map[string]any{"s": []string{"failed"}}}, argument: "$s[0]", message: "did you mean FAILED?"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, accept := range []string{"application/json", "application/graphql-response+json"} {
+				resp := e.postGQL(t, callerManager, tc.body, map[string]string{"Accept": accept})
+				want := http.StatusBadRequest
+				if accept == "application/json" {
+					want = cmp.Or(tc.status, http.StatusUnprocessableEntity)
+				}
+				require.Equal(t, want, resp.Status, "Accept %s, body: %s", accept, resp.Body)
+				require.Contains(t, []string{"", "null"}, string(resp.Data), "body: %s", resp.Body)
+				er := resp.singleError(t)
+				require.Equal(t, "BAD_USER_INPUT", er.code(), "body: %s", resp.Body)
+				require.Equal(t, tc.argument, er.argument(), "body: %s", resp.Body)
+				require.Contains(t, er.Message, tc.message)
+			}
+		})
+	}
+}
+
+// TestLongInputsAreNotEchoed: a refusal quotes the start of a long value,
+// not all of it.
+func TestLongInputsAreNotEchoed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	huge := strings.Repeat("a", 100_000)
+	for name, q := range map[string]string{
+		"event id":            `query($v: ID!) { syncEvent(id: $v) { id } }`,
+		"conversation number": `query($v: String) { conversation(number: $v) { id } }`,
+		"time":                `query($v: Time) { syncEvents(filter: {from: $v}) { totalCount } }`,
+		"operation name":      "",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			body := gqlRequest{Query: q, Variables: map[string]any{"v": huge}}
+			if q == "" {
+				body = gqlRequest{Query: `query A { viewer { role } }`, OperationName: huge}
+			}
+			resp := e.postGQL(t, callerManager, body, nil)
+			require.Less(t, resp.Status, 500)
+			er := resp.singleError(t)
+			require.Equal(t, "BAD_USER_INPUT", er.code(), "body: %.300s", resp.Body)
+			require.Contains(t, er.Message, "100000 characters")
+			require.Less(t, len(resp.Body), 2000, "body: %.300s", resp.Body)
 		})
 	}
 }

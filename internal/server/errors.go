@@ -61,7 +61,9 @@ func errorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 				// mistake, not a malformed document.
 				gqlErr.Extensions["code"] = string(apperr.BadUserInput)
 				if len(gqlErr.Path) >= 2 && gqlErr.Path[0] == ast.PathName("variable") {
-					gqlErr.Extensions["argument"] = "$" + fmt.Sprint(gqlErr.Path[1])
+					arg := "$" + pathString(gqlErr.Path[1:])
+					gqlErr.Extensions["argument"] = arg
+					gqlErr.Message = variableMessage(arg, gqlErr.Message)
 				}
 			}
 			return gqlErr
@@ -94,6 +96,34 @@ func errorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 		gqlErr.Extensions["code"] = string(apperr.Internal)
 		return gqlErr
 	}
+}
+
+// variableMessage restates the validator's message about the value of a
+// variable in the client's terms, after the variable's name: the validator
+// speaks of Go's kinds ("cannot use string as Int", "not a slice").
+func variableMessage(arg, msg string) string {
+	switch {
+	case msg == "must be defined":
+		return arg + ": a value is required"
+	case strings.HasPrefix(msg, "cannot use ") && strings.Contains(msg, " as "):
+		typ := msg[strings.LastIndex(msg, " as ")+len(" as "):]
+		if typ == "Int" {
+			return arg + ": must be an Int, a whole number"
+		}
+		return arg + ": must be " + article(typ) + " " + typ
+	case strings.HasPrefix(msg, "must be a ") && strings.Contains(msg, ", not a "):
+		typ := strings.TrimPrefix(msg[:strings.Index(msg, ", not a ")], "must be a ")
+		return arg + ": must be " + article(typ) + " " + typ + " object"
+	}
+	return arg + ": " + msg
+}
+
+// article is "an" before a vowel, else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("AEIOUaeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 // isArgumentError reports whether e is gqlgen's own error about an input

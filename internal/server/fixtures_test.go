@@ -424,15 +424,19 @@ func (r ref) match(e *db.SyncEvent) bool {
 	return true
 }
 
-// searchMatches: a customer email containing the text, or, for a number
-// with or without '#', the event id, conversation id or ticket number.
+// searchMatches: a customer email containing the text, or, for a number,
+// the event id, conversation id or ticket number; for a number written
+// with '#', the ticket number alone.
 func searchMatches(e *db.SyncEvent, text string) bool {
-	digits := strings.TrimPrefix(text, "#")
-	if n, err := strconv.ParseInt(digits, 10, 64); err == nil && n > 0 {
+	if digits, ok := strings.CutPrefix(text, "#"); ok {
+		if n, err := strconv.ParseInt(digits, 10, 64); err == nil && n > 0 {
+			return e.TicketNumber != nil && *e.TicketNumber == n
+		}
+	}
+	if n, err := strconv.ParseInt(text, 10, 64); err == nil && n > 0 {
 		if e.ID == n || (e.ConversationID != nil && *e.ConversationID == n) || (e.TicketNumber != nil && *e.TicketNumber == n) {
 			return true
 		}
-		text = digits
 	}
 	return e.CustomerEmail != nil && strings.Contains(*e.CustomerEmail, text)
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/kivalogic/helpscout-log/graph"
 	"github.com/kivalogic/helpscout-log/internal/auth"
 	"github.com/kivalogic/helpscout-log/internal/metrics"
+	"github.com/kivalogic/helpscout-log/internal/pagination"
+	"github.com/kivalogic/helpscout-log/internal/syncer"
 	"github.com/kivalogic/helpscout-log/internal/synclog"
 )
 
@@ -61,7 +63,8 @@ func NewGraphQL(res *graph.Resolver, m *metrics.Metrics, log zerolog.Logger, opt
 	cfg := graph.Config{Resolvers: res}
 	cfg.Directives.HasRole = auth.HasRole
 	cfg.Complexity = complexity()
-	srv := handler.New(graph.NewExecutableSchema(cfg))
+	es := graph.NewExecutableSchema(cfg)
+	srv := handler.New(es)
 	// Identical live subscriptions share one execution (see wsgroup.go).
 	ws, load := websocketTransport(opts, log)
 	srv.AddTransport(sharedWebsocket{Websocket: ws, shared: newSharedSubscriptions(res.Live, log)})
@@ -92,6 +95,7 @@ func NewGraphQL(res *graph.Resolver, m *metrics.Metrics, log zerolog.Logger, opt
 	if opts.ComplexityLimit > 0 {
 		srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	}
+	srv.Use(inputGuard{schema: es.Schema()})
 	srv.AroundOperations(refuseExpiredTokens)
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc(log))
@@ -146,7 +150,9 @@ func operationName(oc *graphql.OperationContext, tokenLimit int) string {
 }
 
 // pageCost is the complexity of a list field: its children times the page
-// size (the default page when none is given).
+// size (the default page when none is given). A page size over the cap
+// costs only the field, which refuses it, naming the argument, before any
+// child runs.
 func pageCost(child int, first, last *int) int {
 	n := 50
 	if first != nil && *first > 0 {
@@ -154,8 +160,29 @@ func pageCost(child int, first, last *int) int {
 	} else if last != nil && *last > 0 {
 		n = *last
 	}
+	if n > pagination.MaxPageSize {
+		return 1
+	}
 	return 1 + child*n
 }
+
+// listCost is the complexity of a list of at most max items, or of def
+// items when arg is not given; like pageCost, over max costs only the
+// field.
+func listCost(child int, arg *int, def, max int) int {
+	n := def
+	if arg != nil && *arg > 0 {
+		n = *arg
+	}
+	if n > max {
+		return 1
+	}
+	return 1 + child*n
+}
+
+// duplicateGroupSize is what the complexity counts for the tickets of one
+// duplicate group: most groups hold two or three.
+const duplicateGroupSize = 10
 
 // complexity charges list fields by their page size, so that deep nested
 // pages are refused before they run.
@@ -175,6 +202,15 @@ func complexity() graph.ComplexityRoot {
 	}
 	c.Conversation.Events = func(child int, first *int, _ *string, last *int, _ *string) int {
 		return pageCost(child, first, last)
+	}
+	c.Query.DuplicateTickets = func(child int, _ *synclog.TimeRangeInput, _ *int, first *int) int {
+		return listCost(child, first, synclog.DefaultDuplicateGroups, synclog.MaxDuplicateGroups)
+	}
+	c.DuplicateTicketGroup.Events = func(child int) int { return 1 + child*duplicateGroupSize }
+	c.MissingTicketReport.Events = func(child int) int { return 1 + child*synclog.MaxInvestigationEvents }
+	c.MissingTicketReport.Tickets = func(child int) int { return 1 + child*synclog.MaxInvestigationEvents }
+	c.Mutation.RetryFailedSyncs = func(child int, _ *synclog.FilterInput, limit *int) int {
+		return listCost(child, limit, syncer.DefaultBulkRetry, syncer.MaxBulkRetry)
 	}
 	c.SyncEvent.Retries = func(child int) int { return 1 + 3*child }
 	return c

@@ -13,9 +13,10 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/kivalogic/helpscout-log/internal/apperr"
 )
 
 const (
@@ -45,24 +46,55 @@ func (postTransport) Supports(r *http.Request) bool {
 }
 
 // responseContentType picks application/graphql-response+json or
-// application/json from the Accept header, application/json when the
-// client accepts anything.
+// application/json by the Accept header's preferences (q values), the one
+// listed first on a tie, and application/json when the client accepts
+// anything or sends no Accept header.
 func responseContentType(r *http.Request) string {
 	accept := r.Header.Get("Accept")
 	if accept == "" {
 		return contentTypeJSON
 	}
-	for _, part := range strings.Split(accept, ",") {
-		mediaType, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+	type pref struct {
+		q   float64
+		pos int
+		set bool
+	}
+	var jsonExact, jsonAny, gql pref
+	for i, part := range strings.Split(accept, ",") {
+		mediaType, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
 			continue
 		}
-		switch mediaType {
-		case "*/*", "application/*", contentTypeJSON:
-			return contentTypeJSON
-		case contentTypeGraphQLResponse:
-			return contentTypeGraphQLResponse
+		p := pref{q: 1, pos: i, set: true}
+		if v, ok := params["q"]; ok {
+			if q, err := strconv.ParseFloat(v, 64); err == nil {
+				p.q = q
+			}
 		}
+		switch mediaType {
+		case contentTypeGraphQLResponse:
+			if !gql.set {
+				gql = p
+			}
+		case contentTypeJSON:
+			if !jsonExact.set {
+				jsonExact = p
+			}
+		case "*/*", "application/*":
+			if !jsonAny.set || p.q > jsonAny.q {
+				jsonAny = p
+			}
+		}
+	}
+	json := jsonExact
+	if !json.set {
+		json = jsonAny
+	}
+	switch {
+	case gql.set && gql.q > 0 && (!json.set || gql.q > json.q || (gql.q == json.q && gql.pos < json.pos)):
+		return contentTypeGraphQLResponse
+	case json.set && json.q > 0:
+		return contentTypeJSON
 	}
 	return contentTypeGraphQLResponse
 }
@@ -100,8 +132,16 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 // as the GraphQL over HTTP specification asks, with 405 and Allow: POST.
 func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, ct string) {
 	ctx := r.Context()
+	if params.Query == "" && params.Extensions["persistedQuery"] == nil {
+		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{codedError("BAD_USER_INPUT",
+			"the request has no query: send the GraphQL document in query, such as { viewer { role } }")}))
+		return
+	}
 	rc, opErr := exec.CreateOperationContext(ctx, params)
 	if opErr != nil {
+		if rc != nil && rc.Doc != nil && rc.Operation == nil {
+			opErr = gqlerror.List{operationNotFound(rc.Doc, params.OperationName)}
+		}
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr)
 		writeResponse(w, requestErrorStatus(resp.Errors, ct), resp)
 		return
@@ -227,24 +267,50 @@ func jsonErrorMessage(err error) string {
 // aJSON names a kind of JSON value as encoding/json reports it ("array",
 // "number 5"), with its article.
 func aJSON(kind string) string {
-	if strings.HasPrefix(kind, "a") || strings.HasPrefix(kind, "o") {
-		return "an " + kind
-	}
-	return "a " + kind
+	return article(kind) + " " + kind
 }
 
-// requestErrorStatus is the status of a response refused before
-// execution, as gqlgen's transport answers it: for a malformed or invalid
-// document 400 with application/graphql-response+json (as the GraphQL over
-// HTTP specification asks) or 422 with application/json, otherwise 200.
+// requestErrorStatus is the status of a response refused before the
+// operation ran, which has no data: 400 with
+// application/graphql-response+json, as the GraphQL over HTTP
+// specification asks, and 422 with application/json, as gqlgen answers
+// there. The exception is a persisted query the server does not hold yet,
+// answered 200: the client then sends the whole document, and some clients
+// stop using persisted queries after a 400.
 func requestErrorStatus(errs gqlerror.List, ct string) int {
-	if errcode.GetErrorKind(errs) != errcode.KindProtocol {
+	if len(errs) == 1 && errs[0].Extensions["code"] == "PERSISTED_QUERY_NOT_FOUND" {
 		return http.StatusOK
 	}
 	if ct == contentTypeGraphQLResponse {
 		return http.StatusBadRequest
 	}
 	return http.StatusUnprocessableEntity
+}
+
+// operationNotFound says which operations a document holds when the
+// request did not name one of them: none named in a document of several,
+// or a name the document does not have.
+func operationNotFound(doc *ast.QueryDocument, name string) *gqlerror.Error {
+	names := make([]string, 0, len(doc.Operations))
+	for _, op := range doc.Operations {
+		if op.Name == "" {
+			names = append(names, "an unnamed "+string(op.Operation))
+		} else {
+			names = append(names, op.Name)
+		}
+	}
+	var msg string
+	switch {
+	case len(names) == 0:
+		msg = "the document holds no operation, only fragments: add a query such as { viewer { role } }"
+	case name == "":
+		msg = fmt.Sprintf("the document holds %d operations (%s): name the one to run in operationName", len(names), strings.Join(names, ", "))
+	default:
+		msg = fmt.Sprintf("operationName %s is not an operation of the document, which holds %s", apperr.Quote(name), strings.Join(names, ", "))
+	}
+	err := codedError("BAD_USER_INPUT", msg)
+	err.Extensions["argument"] = "operationName"
+	return err
 }
 
 // writeResponse writes {"errors":...,"data":...,"extensions":...} with the

@@ -90,6 +90,11 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		{"application/json", "application/json", http.StatusUnprocessableEntity},
 		{"application/graphql-response+json, application/json;q=0.9", "application/graphql-response+json", http.StatusBadRequest},
 		{"", "application/json", http.StatusUnprocessableEntity},
+		{"application/graphql-response+json;q=0, application/json", "application/json", http.StatusUnprocessableEntity},
+		{"application/json;q=0.5, application/graphql-response+json", "application/graphql-response+json", http.StatusBadRequest},
+		{"application/json, application/graphql-response+json", "application/json", http.StatusUnprocessableEntity},
+		{"application/graphql-response+json;q=0.5, */*", "application/json", http.StatusUnprocessableEntity},
+		{"application/json;q=0, */*", "application/graphql-response+json", http.StatusBadRequest},
 	}
 	for _, a := range accepts {
 		t.Run("POST accept "+a.accept, func(t *testing.T) {
@@ -179,6 +184,11 @@ func TestComplexityLimit(t *testing.T) {
 		{"events of conversations of events", `{ syncEvents(last: 200) { nodes { conversation { events(first: 200) { nodes { id } } } } } }`, true},
 		{"same shape, small page", `{ syncEvents(first: 100) { nodes { retries { retries { id } } } } }`, false},
 		{"default page", `{ syncEvents { nodes { id type status retries { id } } } }`, false},
+		{"customer pages under duplicate groups", `{ duplicateTickets(first: 200) { events { customer { events(first: 99) { nodes { id } } } } } }`, true},
+		{"customer pages under an investigation", `{ missingTicketInvestigation(email: "a@example.com", at: "2026-01-01T00:00:00Z") {
+			events { customer { events(first: 50) { nodes { id } } } } } }`, true},
+		{"customer pages under a bulk retry", `mutation { retryFailedSyncs(limit: 500) { events { customer { events(first: 20) { nodes { id } } } } } }`, true},
+		{"duplicate groups, small", `{ duplicateTickets(first: 5) { count events { id type } } }`, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -390,7 +400,7 @@ func TestBrowserOpeningTheEndpoint(t *testing.T) {
 		location           string
 	}{
 		{name: "browser", path: "/graphql", accept: browser, status: http.StatusFound, location: "/"},
-		{name: "API client without a query", path: "/graphql", accept: "application/json", status: http.StatusUnprocessableEntity},
+		{name: "API client without a query", path: "/graphql", accept: "application/json", status: http.StatusBadRequest},
 		{name: "browser with a query", path: "/graphql?query=%7B__typename%7D", accept: browser, status: http.StatusOK},
 	}
 	for _, tt := range tests {

@@ -228,6 +228,14 @@ func (s *Service) rebuildJob(ctx context.Context, tx bun.Tx, e *db.SyncEvent, no
 	return job, nil
 }
 
+const (
+	// DefaultBulkRetry is how many failed events retryFailedSyncs takes
+	// when no limit is given.
+	DefaultBulkRetry = 100
+	// MaxBulkRetry is the highest limit retryFailedSyncs accepts.
+	MaxBulkRetry = 500
+)
+
 // retryScanPage is how many failed events RetryFailed reads at a time.
 const retryScanPage = 200
 

@@ -139,7 +139,7 @@ func (s *Service) Conversation(ctx context.Context, id, number *string) (*db.Con
 		raw := strings.TrimPrefix(strings.TrimSpace(*number), "#")
 		n, perr := strconv.ParseInt(raw, 10, 64)
 		if perr != nil || n <= 0 {
-			return nil, apperr.BadInput("number", "%q is not a ticket number", *number)
+			return nil, apperr.BadInput("number", "%s is not a ticket number", apperr.Quote(*number))
 		}
 		c, err = s.Conversations.GetByNumber(ctx, n)
 	}

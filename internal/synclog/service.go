@@ -126,7 +126,7 @@ func (s *Service) Event(ctx context.Context, id int64) (*db.SyncEvent, error) {
 func ParseID(argument, id string) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 64)
 	if err != nil || n <= 0 {
-		return 0, apperr.BadInput(argument, "%q is not a valid id", id)
+		return 0, apperr.BadInput(argument, "%s is not a valid id", apperr.Quote(id))
 	}
 	return n, nil
 }
@@ -152,17 +152,22 @@ func (s *Service) Summary(ctx context.Context, rng *TimeRangeInput, in *FilterIn
 		}
 		f.From, f.To = utc(from), utc(to)
 	}
+	// The period came from range or from the filter.
+	prefix := "filter."
+	if rng != nil {
+		prefix = "range."
+	}
 	if f.From == nil && f.To == nil {
 		from, to, _ := Last24Hours.Bounds(now)
 		f.From, f.To = &from, &to
 	}
 	if f.From == nil {
-		return nil, apperr.BadInput("filter.from", "a summary needs the start of its period")
+		return nil, apperr.BadInput(prefix+"from", "a summary needs the start of its period")
 	}
 	if f.To == nil {
 		t := now.UTC()
 		if !f.From.Before(t) {
-			return nil, apperr.BadInput("filter.from", "must be in the past when to is not given")
+			return nil, apperr.BadInput(prefix+"from", "must be in the past when to is not given")
 		}
 		f.To = &t
 	}
@@ -193,7 +198,7 @@ const maxResolvedEmails = 100
 // ResolveSearch looks up the customer emails a search text matches, so
 // that the event queries compare with a short list.
 func (s *Service) ResolveSearch(ctx context.Context, f *db.EventFilter) error {
-	if f.Search == nil || f.Search.Resolved {
+	if f.Search == nil || f.Search.Resolved || f.Search.Email == "" {
 		return nil
 	}
 	emails, complete, err := s.Customers.MatchEmails(ctx, f.Search.Email, maxResolvedEmails)
