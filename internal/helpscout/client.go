@@ -242,7 +242,7 @@ func (c *Client) requestToken(ctx context.Context, cfg Config) (string, time.Dur
 		return "", 0, call, e
 	}
 	var ans tokenAnswer
-	if err := json.Unmarshal(rep.body, &ans); err != nil || ans.AccessToken == "" {
+	if err := unmarshal(rep.body, &ans); err != nil || ans.AccessToken == "" {
 		return "", 0, call, &Error{Op: op, Code: codeUnknown, Status: rep.status, LogRef: rep.logRef,
 			Message: "token answer has no access_token", Err: err}
 	}

@@ -190,7 +190,7 @@ func parseTags(raw json.RawMessage) []string {
 	var objs []struct {
 		Tag string `json:"tag"`
 	}
-	if err := json.Unmarshal(raw, &objs); err == nil {
+	if err := unmarshal(raw, &objs); err == nil {
 		out := make([]string, 0, len(objs))
 		for _, o := range objs {
 			out = append(out, o.Tag)
@@ -198,7 +198,7 @@ func parseTags(raw json.RawMessage) []string {
 		return out
 	}
 	var names []string
-	if err := json.Unmarshal(raw, &names); err == nil {
+	if err := unmarshal(raw, &names); err == nil {
 		return names
 	}
 	return nil
@@ -221,7 +221,7 @@ func parseTime(s string) time.Time {
 // /v2/conversations/{id} returns it and as convo.* webhooks carry it.
 func ParseConversation(data []byte) (*Conversation, error) {
 	var w wireConversation
-	if err := json.Unmarshal(data, &w); err != nil {
+	if err := unmarshal(data, &w); err != nil {
 		return nil, fmt.Errorf("error reading conversation: %w", err)
 	}
 	if w.ID == 0 {
@@ -422,7 +422,7 @@ func (c *Client) FindConversationsByCustomerEmail(ctx context.Context, email str
 			return out, res, err
 		}
 		var p conversationPage
-		if err := json.Unmarshal(rep.body, &p); err != nil {
+		if err := unmarshal(rep.body, &p); err != nil {
 			return out, res, &Error{Op: op, Code: db.CodeUnknown, Status: rep.status, LogRef: rep.logRef,
 				Message: "unreadable conversation list: " + excerpt(rep.body), Err: err}
 		}

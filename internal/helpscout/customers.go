@@ -2,7 +2,6 @@ package helpscout
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -121,7 +120,7 @@ func (w *wireCustomer) customer() *Customer {
 // returns it and as customer.created/updated webhooks carry it.
 func ParseCustomer(data []byte) (*Customer, error) {
 	var w wireCustomer
-	if err := json.Unmarshal(data, &w); err != nil {
+	if err := unmarshal(data, &w); err != nil {
 		return nil, fmt.Errorf("error reading customer: %w", err)
 	}
 	if w.ID == 0 {
@@ -286,7 +285,7 @@ func (c *Client) FindCustomerByEmail(ctx context.Context, email string) (cust *C
 			return nil, res, err
 		}
 		var p customerPage
-		if err := json.Unmarshal(rep.body, &p); err != nil {
+		if err := unmarshal(rep.body, &p); err != nil {
 			return nil, res, &Error{Op: op, Code: db.CodeUnknown, Status: rep.status, LogRef: rep.logRef,
 				Message: "unreadable customer list: " + excerpt(rep.body), Err: err}
 		}

@@ -2,7 +2,6 @@ package helpscout
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -122,7 +121,7 @@ func responseError(op, method, path string, rep *reply) *Error {
 	var items []vndItem
 	if isVndError(rep.header) {
 		var v vndError
-		if err := json.Unmarshal(rep.body, &v); err == nil {
+		if err := unmarshal(rep.body, &v); err == nil {
 			if v.LogRef != "" {
 				e.LogRef = v.LogRef
 			}

@@ -2,7 +2,6 @@ package helpscout
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -33,7 +32,7 @@ func (c *Client) GetMailbox(ctx context.Context, id int64) (mb *Mailbox, res Res
 		return nil, res, err
 	}
 	mb = &Mailbox{}
-	if err := json.Unmarshal(rep.body, mb); err != nil || mb.ID == 0 {
+	if err := unmarshal(rep.body, mb); err != nil || mb.ID == 0 {
 		return nil, res, &Error{Op: op, Code: db.CodeUnknown, Status: rep.status, LogRef: rep.logRef,
 			Message: "unreadable mailbox: " + excerpt(rep.body), Err: err}
 	}
@@ -55,7 +54,7 @@ func (c *Client) ListMailboxes(ctx context.Context) (out []Mailbox, res Result, 
 			Mailboxes []Mailbox `json:"mailboxes"`
 		} `json:"_embedded"`
 	}
-	if err := json.Unmarshal(rep.body, &p); err != nil {
+	if err := unmarshal(rep.body, &p); err != nil {
 		return nil, res, &Error{Op: op, Code: db.CodeUnknown, Status: rep.status, LogRef: rep.logRef,
 			Message: "unreadable mailbox list: " + excerpt(rep.body), Err: err}
 	}
