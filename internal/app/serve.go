@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -42,6 +43,12 @@ type Stack struct {
 	Live *live.Hub
 
 	workers bool
+	// draining ends when the shutdown begins (WebSockets close) and
+	// stopExports when CSV exports in flight must end (see Drain).
+	draining, stopExports  context.Context
+	beginDrain, endExports context.CancelFunc
+	// sockets counts the open WebSockets.
+	sockets sync.WaitGroup
 }
 
 // NewStack builds the service over an open database. Nothing runs in the
@@ -75,6 +82,8 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 	m.CounterFunc("helpscout_log_sync_attempts_failed_total", "HelpScout sync attempts of this process that failed.",
 		func() float64 { _, failed := sync.Attempts(); return float64(failed) })
 	st := &Stack{Sync: sync, Live: hub, workers: cfg.SyncWorkers > 0}
+	st.draining, st.beginDrain = context.WithCancel(context.Background())
+	st.stopExports, st.endExports = context.WithCancel(context.Background())
 	st.Handler = server.NewRouter(server.Deps{
 		Log:     log,
 		Service: svc,
@@ -88,7 +97,10 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 			TokenLimit:      cfg.TokenLimit,
 			WriteInterval:   cfg.LiveWriteInterval,
 			BusyRate:        cfg.LiveBusyRate,
+			Draining:        st.draining,
+			Open:            &st.sockets,
 		},
+		StopExports:    st.stopExports,
 		AllowedOrigins: cfg.AllowedOrigins,
 		Ready: func(ctx context.Context) error {
 			_, pending, err := db.MigrationState(ctx, bdb)
@@ -129,6 +141,38 @@ func (s *Stack) Start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// exportMargin is how long before the shutdown deadline CSV exports in
+// flight end their files, so that the last row and the end of the
+// response still reach the client.
+const exportMargin = 2 * time.Second
+
+// Drain begins the shutdown of what the HTTP server cannot finish by
+// itself before deadline: live subscriptions end with the cursor to
+// resume from, WebSockets then close with 1001 (going away), and CSV
+// exports still running shortly before deadline end their files with a
+// row saying where they stopped. Requests that finish in time are not
+// disturbed.
+func (s *Stack) Drain(deadline time.Time) {
+	s.Live.Stop()
+	s.beginDrain()
+	time.AfterFunc(time.Until(deadline.Add(-min(exportMargin, time.Until(deadline)/4))), s.endExports)
+}
+
+// WaitWebSockets waits until every WebSocket has closed, or ctx ends.
+func (s *Stack) WaitWebSockets(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.sockets.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Stop stops the workers (finishing attempts in flight), then the hub.
@@ -233,11 +277,16 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, out io.W
 		return fmt.Errorf("error serving http: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info().Msg("shutting down: finishing requests in flight")
+	log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down: finishing requests in flight")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
+	deadline, _ := shutdownCtx.Deadline()
+	stack.Drain(deadline)
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("error shutting down http: %w", err)
+	}
+	if err := stack.WaitWebSockets(shutdownCtx); err != nil {
+		log.Warn().Msg("shutting down: WebSockets still closing at the deadline")
 	}
 	log.Info().Msg("http stopped")
 	return nil

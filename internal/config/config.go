@@ -82,12 +82,11 @@ func (c *Config) Embedded() bool { return c.DatabaseURL == "" }
 // Load reads the configuration from the environment via getenv.
 func Load(getenv func(string) string) (*Config, error) {
 	c := &Config{
-		DatabaseURL:     strings.TrimSpace(getenv("DATABASE_URL")),
-		JWTSecret:       getenv("JWT_SECRET"),
-		LogFormat:       strings.ToLower(getenv("LOG_FORMAT")),
-		DataDir:         orDefault(getenv("DATA_DIR"), ".data"),
-		AllowedOrigins:  splitList(getenv("ALLOWED_ORIGINS")),
-		ShutdownTimeout: 20 * time.Second,
+		DatabaseURL:    strings.TrimSpace(getenv("DATABASE_URL")),
+		JWTSecret:      getenv("JWT_SECRET"),
+		LogFormat:      strings.ToLower(getenv("LOG_FORMAT")),
+		DataDir:        orDefault(getenv("DATA_DIR"), ".data"),
+		AllowedOrigins: splitList(getenv("ALLOWED_ORIGINS")),
 
 		HelpScoutWebhookSecret: getenv("HELPSCOUT_WEBHOOK_SECRET"),
 		SettingsKey:            getenv("SETTINGS_KEY"),
@@ -116,6 +115,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		errs = append(errs, err)
 	}
 	if c.StatementTimeout, err = durationVar(getenv, "DB_STATEMENT_TIMEOUT", 30*time.Second); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ShutdownTimeout, err = durationVar(getenv, "SHUTDOWN_TIMEOUT", 20*time.Second); err != nil {
 		errs = append(errs, err)
 	}
 	mailbox, err := intVar(getenv, "HELPSCOUT_MAILBOX_ID", 0)

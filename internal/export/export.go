@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -35,11 +37,19 @@ var header = []string{"Timestamp", "Event ID", "Event Type", "Status", "Directio
 	"HelpScout Conversation ID", "Ticket Number", "HelpScout URL", "Error Code", "Error Message",
 	"HTTP Status", "Duration ms", "Attempt", "Retry Of", "Source", "Source Ref", "Actor", "Details"}
 
+// ErrStopped ends an export that the server stopped as it shut down.
+var ErrStopped = errors.New("the server stopped the export as it shut down")
+
 // Handler serves GET /export/sync-events.csv for Managers and above. The
 // query parameters are the sync-event filter: from, to (RFC 3339), within,
 // type, status, direction, errorCode (each repeatable or comma-separated),
-// search, and order (desc or asc).
-func Handler(svc *synclog.Service, log zerolog.Logger) http.Handler {
+// search, and order (desc or asc). When stop ends (the server is about to
+// close its connections), exports in flight end their file with a row
+// saying where they stopped; nil never stops them.
+func Handler(svc *synclog.Service, log zerolog.Logger, stop context.Context) http.Handler {
+	if stop == nil {
+		stop = context.Background()
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := auth.Require(r.Context(), auth.RoleManager); err != nil {
 			writeError(w, err)
@@ -62,7 +72,12 @@ func Handler(svc *synclog.Service, log zerolog.Logger) http.Handler {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 		w.Header().Set("Cache-Control", "no-store")
-		rows, err := Write(r.Context(), w, svc.Events, f, desc)
+		rows, err := Write(r.Context(), w, svc.Events, f, desc, stop.Done())
+		if errors.Is(err, ErrStopped) && rows == 0 {
+			w.Header().Del("Content-Disposition")
+			writeError(w, apperr.New(apperr.Unavailable, "the server is shutting down; export again in a moment"))
+			return
+		}
 		if err != nil && rows == 0 && r.Context().Err() == nil {
 			// Nothing has reached the client yet: answer with an error
 			// instead of an empty file.
@@ -72,7 +87,10 @@ func Handler(svc *synclog.Service, log zerolog.Logger) http.Handler {
 				Message: "internal error; quote request id " + middleware.GetReqID(r.Context()) + " to support", Err: err})
 			return
 		}
-		if err != nil && r.Context().Err() == nil {
+		switch {
+		case errors.Is(err, ErrStopped):
+			log.Warn().Str("request_id", middleware.GetReqID(r.Context())).Int("rows", rows).Msg("csv export stopped by the shutdown")
+		case err != nil && r.Context().Err() == nil:
 			// Headers are gone; the truncated file ends with a marker row
 			// so that nobody mistakes it for a complete export.
 			log.Error().Err(err).Str("request_id", middleware.GetReqID(r.Context())).Int("rows", rows).Msg("csv export failed")
@@ -83,8 +101,10 @@ func Handler(svc *synclog.Service, log zerolog.Logger) http.Handler {
 // Write streams the events matching f as CSV to w and returns how many rows
 // it wrote. The header row stays buffered until the first batch is read, so
 // a failure before any row leaves the response untouched; a failure after
-// that ends the file with a row saying the export is incomplete.
-func Write(ctx context.Context, w http.ResponseWriter, events *db.EventStore, f db.EventFilter, desc bool) (int, error) {
+// that ends the file with a row saying the export is incomplete. When stop
+// is closed, the export ends at the next row with ErrStopped, and its file
+// with a row naming the last event written.
+func Write(ctx context.Context, w http.ResponseWriter, events *db.EventStore, f db.EventFilter, desc bool, stop <-chan struct{}) (int, error) {
 	cw := csv.NewWriter(w)
 	flusher, _ := w.(http.Flusher)
 	if err := cw.Write(header); err != nil {
@@ -92,7 +112,14 @@ func Write(ctx context.Context, w http.ResponseWriter, events *db.EventStore, f 
 	}
 	rows := 0
 	rec := make([]string, len(header))
+	var last *db.SyncEvent
 	err := events.Each(ctx, f, desc, batchSize, func(e *db.SyncEvent) error {
+		select {
+		case <-stop:
+			return ErrStopped
+		default:
+		}
+		last = e
 		record(rec, e)
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -109,7 +136,11 @@ func Write(ctx context.Context, w http.ResponseWriter, events *db.EventStore, f 
 	if err != nil && rows == 0 {
 		return 0, err
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrStopped):
+		_ = cw.Write([]string{fmt.Sprintf("# export incomplete: the server shut down after %d rows; the last is event %d at %s; export again from there for the rest",
+			rows, last.ID, last.OccurredAt.UTC().Format(time.RFC3339Nano))})
+	case err != nil:
 		_ = cw.Write([]string{"# export incomplete: an error stopped it after " + strconv.Itoa(rows) + " rows"})
 	}
 	cw.Flush()

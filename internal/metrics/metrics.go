@@ -83,8 +83,14 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
-// label returns the label value for an operation name.
-func (m *Metrics) label(op string) string {
+// label returns the label value for an operation name. Only callers with
+// a valid token name series: the operations of unauthenticated requests
+// are counted together, so that anyone able to reach the endpoint cannot
+// take the label slots of real operations.
+func (m *Metrics) label(op string, authenticated bool) string {
+	if !authenticated {
+		return "unauthenticated"
+	}
 	if op == "" {
 		return "anonymous"
 	}
@@ -103,9 +109,10 @@ func (m *Metrics) label(op string) string {
 	return op
 }
 
-// ObserveOperation records one GraphQL operation.
-func (m *Metrics) ObserveOperation(op, outcome string, d time.Duration) {
-	l := m.label(op)
+// ObserveOperation records one GraphQL operation, by its name when the
+// caller was authenticated.
+func (m *Metrics) ObserveOperation(op, outcome string, authenticated bool, d time.Duration) {
+	l := m.label(op, authenticated)
 	m.gqlTotal.WithLabelValues(l, outcome).Inc()
 	m.gqlLatency.WithLabelValues(l).Observe(d.Seconds())
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -54,6 +55,14 @@ type GraphQLOptions struct {
 	// InitTimeout is how long a WebSocket may stay open without its
 	// connection_init before it closes with 4408; 10 s when zero.
 	InitTimeout time.Duration
+	// Draining ends when the server begins to shut down: every WebSocket
+	// then closes with 1001 (going away) once its operations have sent
+	// their last messages. Nil: WebSockets stay open until the process
+	// ends.
+	Draining context.Context
+	// Open, when set, counts the open WebSockets until each has closed,
+	// so that a shutdown can wait for their close handshakes.
+	Open *sync.WaitGroup
 }
 
 // NewGraphQL returns the gqlgen handler: GET and POST transports (with
@@ -119,7 +128,8 @@ func NewGraphQL(res *graph.Resolver, m *metrics.Metrics, log zerolog.Logger, opt
 			recordOperation(ctx, name, outcome)
 		}
 		if m != nil {
-			m.ObserveOperation(name, outcome, time.Since(oc.Stats.OperationStart))
+			_, err := auth.CallerFrom(ctx)
+			m.ObserveOperation(name, outcome, err == nil, time.Since(oc.Stats.OperationStart))
 		}
 		return resp
 	})

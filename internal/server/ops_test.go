@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -96,9 +97,29 @@ func TestMetrics(t *testing.T) {
 	} {
 		require.Contains(t, text, want)
 	}
-	// A refused viewer leaves {"viewer": null}: data, with an error.
-	require.Regexp(t, regexp.MustCompile(`helpscout_log_graphql_requests_total\{operation="MetricsDenied",outcome="(partial|error)"\} 1`), text)
+	// A refused viewer leaves {"viewer": null}: data, with an error. The
+	// caller had no token: its operation is counted without its name.
+	require.Regexp(t, regexp.MustCompile(`helpscout_log_graphql_requests_total\{operation="unauthenticated",outcome="(partial|error)"\} 1`), text)
+	require.NotContains(t, text, `operation="MetricsDenied"`, "no series named by an unauthenticated caller")
 	require.NotContains(t, text, `operation="A"`, "only the operation that ran is counted")
+}
+
+// TestMetricsLabelsNotTakenByStrangers: callers without a valid token
+// cannot use up the operation names the metrics keep apart, so that the
+// operations of real callers keep their own series.
+func TestMetricsLabelsNotTakenByStrangers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for i := range 250 {
+		name := fmt.Sprintf("Junk%d", i)
+		e.postGQL(t, callerNone, gqlRequest{Query: "query " + name + " { viewer { role } }"}, nil)
+	}
+	e.postGQL(t, callerManager, gqlRequest{Query: `query DailyFailedTickets { viewer { role } }`}, nil).requireOK(t)
+	_, body := e.httpGet(t, "/metrics", callerNone)
+	text := string(body)
+	require.Contains(t, text, `helpscout_log_graphql_requests_total{operation="DailyFailedTickets",outcome="ok"} 1`)
+	require.Contains(t, text, `helpscout_log_graphql_requests_total{operation="unauthenticated",outcome="partial"} 250`)
+	require.NotContains(t, text, `operation="Junk`)
 }
 
 // TestMetricsNameOperationFromDocument: most hand-written requests (curl,

@@ -48,6 +48,10 @@ type Deps struct {
 	// Webhooks receives HelpScout's webhooks at POST /webhooks/helpscout;
 	// they authenticate by signature, not by bearer token. Nil: not mounted.
 	Webhooks http.Handler
+	// StopExports ends when CSV exports in flight must finish, just
+	// before the server closes its connections at shutdown; each then ends
+	// its file with a row saying where it stopped. Nil: never.
+	StopExports context.Context
 }
 
 // NewRouter returns the service's HTTP handler.
@@ -113,7 +117,7 @@ func NewRouter(d Deps) http.Handler {
 			h = playgroundForBrowsers(h)
 		}
 		r.Handle("/graphql", h)
-		r.Handle("/export/sync-events.csv", export.Handler(d.Service, d.Log))
+		r.Handle("/export/sync-events.csv", export.Handler(d.Service, d.Log, d.StopExports))
 	})
 	if d.Webhooks != nil {
 		r.Method(http.MethodPost, "/webhooks/helpscout", d.Webhooks)

@@ -53,6 +53,8 @@ func websocketTransport(opts GraphQLOptions, log zerolog.Logger) (transport.Webs
 			load:        load,
 			wheel:       &pacer{},
 			initTimeout: initTimeout,
+			draining:    opts.Draining,
+			open:        opts.Open,
 		},
 		InitFunc: wsInit(opts.Issuer),
 		// The connection closes itself at initTimeout, with the code the

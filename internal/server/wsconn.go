@@ -81,6 +81,13 @@ type wsImplementation struct {
 	// initTimeout is how long a connection may wait before its
 	// connection_init; it then closes with 4408. Zero waits forever.
 	initTimeout time.Duration
+	// draining ends when the server begins to shut down: each connection
+	// then closes with 1001 once its operations have ended (see
+	// wsConn.drain). Nil never ends.
+	draining context.Context
+	// open counts the connections until they have closed; nil: not
+	// counted.
+	open *sync.WaitGroup
 }
 
 var _ transport.WebsocketImplementation = wsImplementation{}
@@ -135,6 +142,12 @@ func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, options
 		return nil, errors.New("websocket: the connection was not hijacked")
 	}
 	c := &wsConn{ws: ws, raw: hj.conn, ids: map[*graphql.OperationContext]string{}, active: map[string]bool{}}
+	if u.open != nil {
+		u.open.Add(1)
+		c.closed = sync.OnceFunc(u.open.Done)
+	} else {
+		c.closed = func() {}
+	}
 	if u.initTimeout > 0 {
 		c.mu.Lock()
 		c.initTimer = time.AfterFunc(u.initTimeout, func() {
@@ -142,10 +155,36 @@ func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, options
 		})
 		c.mu.Unlock()
 	}
+	if u.draining != nil {
+		c.mu.Lock()
+		c.stopDrain = context.AfterFunc(u.draining, c.drain)
+		c.mu.Unlock()
+	}
 	if h, ok := r.Context().Value(wsHolderKey{}).(*wsHolder); ok {
 		h.conn = c
 	}
 	return c, nil
+}
+
+// drainPatience is how long a draining connection waits for its
+// operations to end before it closes anyway.
+const drainPatience = 2 * time.Second
+
+// closeGoingAwayReason is the close reason of a connection the server closes as
+// it shuts down; the client reconnects (to another instance) and resumes.
+const closeGoingAwayReason = "the server is shutting down; reconnect and resubscribe"
+
+// drain closes the connection with 1001 (going away) once its operations
+// have ended, so that their last messages (a subscription's cursor to
+// resume from) reach the client first; after drainPatience it closes
+// whatever runs.
+func (c *wsConn) drain() {
+	c.draining.Store(true)
+	if c.ops.Load() == 0 {
+		_ = c.WriteClose(int(websocket.StatusGoingAway), closeGoingAwayReason)
+		return
+	}
+	time.AfterFunc(drainPatience, func() { _ = c.WriteClose(int(websocket.StatusGoingAway), closeGoingAwayReason) })
 }
 
 // wsConn is one WebSocket as the GraphQL transport sees it.
@@ -169,6 +208,12 @@ type wsConn struct {
 	// active holds the ids of the operations the client started and that
 	// have not completed: a second one with the same id is refused.
 	active map[string]bool
+	// draining is set once the server shuts down (see drain); stopDrain
+	// unregisters drain from the server's draining context.
+	draining  atomic.Bool
+	stopDrain func() bool
+	// closed is called, once, when the connection has closed.
+	closed func()
 }
 
 // MaxWSOperations caps the operations one WebSocket runs at once: a wall
@@ -184,7 +229,11 @@ func (c *wsConn) admit(ctx context.Context) bool {
 		c.ops.Add(-1)
 		return false
 	}
-	context.AfterFunc(ctx, func() { c.ops.Add(-1) })
+	context.AfterFunc(ctx, func() {
+		if c.ops.Add(-1) == 0 && c.draining.Load() {
+			_ = c.WriteClose(int(websocket.StatusGoingAway), closeGoingAwayReason)
+		}
+	})
 	return true
 }
 
@@ -372,9 +421,16 @@ func (c *wsConn) WriteClose(code int, reason string) error {
 		return nil
 	}
 	c.closing = true
+	stopDrain := c.stopDrain
 	c.mu.Unlock()
+	if stopDrain != nil {
+		stopDrain()
+	}
 	c.raw.refuseFrames()
-	go func() { _ = c.ws.Close(websocket.StatusCode(code), reason) }()
+	go func() {
+		_ = c.ws.Close(websocket.StatusCode(code), reason)
+		c.closed()
+	}()
 	return nil
 }
 
@@ -384,10 +440,15 @@ func (c *wsConn) Close() error {
 	c.stopInitTimer()
 	c.mu.Lock()
 	closing := c.closing
+	stopDrain := c.stopDrain
 	c.mu.Unlock()
+	if stopDrain != nil {
+		stopDrain()
+	}
 	if closing {
 		return nil
 	}
+	defer c.closed()
 	return c.ws.CloseNow()
 }
 
