@@ -14,6 +14,7 @@ import (
 
 	"github.com/kivalogic/helpscout-log/internal/config"
 	"github.com/kivalogic/helpscout-log/internal/helpscoutsim"
+	"github.com/kivalogic/helpscout-log/internal/seed"
 	"github.com/kivalogic/helpscout-log/internal/syncer"
 )
 
@@ -70,11 +71,17 @@ var (
 	demoSubjects   = []string{"Order not received", "Refund request", "Question about my invoice", "Change of delivery address", "Product arrived damaged", "Cannot log in to my account", "Subscription cancellation", "Wrong size delivered", "Discount code does not work", "Warranty claim"}
 )
 
+// showcaseEvery is how often the demo traffic sends a contact form or a
+// customer change of seed.ShowcaseEmail, the customer the playground's
+// examples look up, so that the examples keep finding recent data for them
+// while the demo runs (a contact form an hour, a customer change between).
+const showcaseEvery = 30 * time.Minute
+
 // demoTraffic plays the host system in the embedded demo: contact forms and
 // customer changes at about perMinute a minute, now and then a malformed
 // address or a short HelpScout outage, and status webhooks from the
 // simulator, so that the wall screen and the live feed have something to
-// show.
+// show. Every showcaseEvery, the showcase customer writes or changes.
 type demoTraffic struct {
 	sync       *syncer.Service
 	sim        *helpscoutsim.Server
@@ -84,6 +91,8 @@ type demoTraffic struct {
 	rng        *rand.Rand
 	n          int
 	recent     []string // emails seen lately, for customer updates
+	showcaseAt time.Time
+	showcaseN  int
 }
 
 func (d *demoTraffic) run(ctx context.Context) {
@@ -91,6 +100,7 @@ func (d *demoTraffic) run(ctx context.Context) {
 		return
 	}
 	d.rng = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	d.showcaseAt = time.Now() // the demo data holds a form of two hours ago
 	interval := time.Minute / time.Duration(d.perMinute)
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -110,6 +120,10 @@ func (d *demoTraffic) pick(list []string) string { return list[d.rng.IntN(len(li
 
 func (d *demoTraffic) step(ctx context.Context) error {
 	d.n++
+	if time.Since(d.showcaseAt) >= showcaseEvery {
+		d.showcaseAt = time.Now()
+		return d.showcaseStep(ctx)
+	}
 	first, last := d.pick(demoFirstNames), d.pick(demoLastNames)
 	email := fmt.Sprintf("%s.%s%d@%s", strings.ToLower(first), strings.ToLower(last), d.rng.IntN(90)+10, d.pick(demoDomains))
 	if d.rng.IntN(40) == 0 {
@@ -146,6 +160,29 @@ func (d *demoTraffic) step(ctx context.Context) error {
 	default:
 		return d.closeConversation(ctx)
 	}
+}
+
+// showcaseStep sends a contact form of the showcase customer, or every
+// other time a change of their customer record.
+func (d *demoTraffic) showcaseStep(ctx context.Context) error {
+	d.showcaseN++
+	first, last := "Alice", "Smith"
+	if d.showcaseN%2 == 1 {
+		name := first + " " + last
+		_, err := d.sync.SubmitContactForm(ctx, syncer.ContactForm{
+			SubmissionID: fmt.Sprintf("demo-showcase-%d-%d", time.Now().UnixNano(), d.showcaseN),
+			Email:        seed.ShowcaseEmail,
+			Name:         &name,
+			Subject:      d.pick(demoSubjects),
+			Message:      "Hello, I am still waiting for news about my order. Could you please look into it? Thanks, " + first,
+		}, "demo-shop")
+		return err
+	}
+	org := "Smith Design Studio"
+	_, err := d.sync.SyncCustomer(ctx, syncer.CustomerRecord{
+		Email: seed.ShowcaseEmail, FirstName: &first, LastName: &last, Organization: &org,
+	}, "demo-shop")
+	return err
 }
 
 // remember keeps the last 50 emails the traffic used.

@@ -62,8 +62,10 @@ type customer struct {
 	lastEvent  int64
 	lastStatus db.EventStatus
 	lastErr    errorInfo
+	statusAt   int64 // when lastStatus was set
 	badEmail   bool
 	garbled    bool // name has broken encoding until fixed by hand
+	existing   bool // stored before the run (a showcase customer)
 }
 
 // conversation is what the generator tracks about a conversation.
@@ -125,6 +127,11 @@ type followUp struct {
 	manual  bool
 	dup     bool
 	prevErr errorInfo
+	// scripted attempts are a showcase step: their outcome is forced
+	// (forcedErr, or success when it is zero) and they schedule nothing.
+	scripted  bool
+	forced    bool
+	forcedErr errorInfo
 }
 
 type followUps []*followUp
@@ -157,6 +164,8 @@ type incident struct {
 // bases are the first free identifiers, read from the database.
 type bases struct {
 	eventID, convID, number, helpscoutID, emailN, formN int64
+	// showcase are the showcase customers the database holds, by email.
+	showcase map[string]existingCustomer
 }
 
 // generator produces the events of one run as a stream, and remembers the
@@ -181,6 +190,8 @@ type generator struct {
 	follow    followUps
 	seq       int64
 	decay     float64 // time scale of recent pending events, microseconds
+	last      int64   // time of the latest event written
+	show      showState
 
 	stats Stats
 
@@ -222,6 +233,9 @@ func newGenerator(ctx context.Context, opts Options, b bases) *generator {
 	g.customers = make([]customer, 0, opts.Events/8+16)
 	g.weights.init(opts.Events/8 + 16)
 	g.convs = make([]conversation, 0, opts.Events/3+16)
+	if opts.Events >= MinShowcaseEvents {
+		g.addShowcase(b.showcase)
+	}
 	return g
 }
 
@@ -274,10 +288,19 @@ func (g *generator) writeEvents(w io.Writer, n int) error {
 		if !ok {
 			break
 		}
-		if len(g.follow) > 0 && g.follow[0].at <= t {
+		// A follow-up that is due goes first, then a showcase step that
+		// is due, so that times never go back; a showcase step goes first
+		// when the slots left are only enough for the steps left.
+		show, forced := g.showcaseDue(t)
+		switch {
+		case forced:
+			g.runShowcase()
+		case len(g.follow) > 0 && g.follow[0].at <= t:
 			f := heap.Pop(&g.follow).(*followUp)
 			g.runFollowUp(f)
-		} else {
+		case show:
+			g.runShowcase()
+		default:
 			g.runBase(t)
 		}
 		if _, err := w.Write(g.row.b); err != nil {
@@ -636,8 +659,9 @@ func garble(first, last string, rng *rand.Rand) (name, field string) {
 }
 
 // pickCustomer picks an existing customer by activity, or creates one.
+// Showcase customers weigh nothing, so they are never picked.
 func (g *generator) pickCustomer(t int64) int32 {
-	if len(g.customers) == 0 {
+	if g.weights.total == 0 {
 		return g.newCustomer(t)
 	}
 	i := g.weights.find(g.rng.Float64() * g.weights.total)
@@ -655,6 +679,12 @@ func (g *generator) pending(t int64) float64 {
 // outcome decides how an attempt of o at t ends.
 func (g *generator) outcome(o *op, t int64, a *followUp) (db.EventStatus, errorInfo) {
 	manual, retry, prev := a.manual, a.retryOf != 0, a.prevErr
+	if a.forced {
+		if a.forcedErr.code != "" {
+			return db.StatusFailed, a.forcedErr
+		}
+		return db.StatusSuccess, errorInfo{}
+	}
 	if o.typ == db.EventError {
 		return db.StatusFailed, o.errKind
 	}
@@ -769,6 +799,7 @@ func (g *generator) pickError(rate, timeout, unavailable int, missing []errorInf
 func (g *generator) attempt(o *op, t int64, a *followUp) {
 	id := g.nextID
 	g.nextID++
+	g.last = t
 	attempt, retryOf := a.attempt, a.retryOf
 	if retryOf != 0 {
 		g.stats.Retries++
@@ -796,22 +827,27 @@ func (g *generator) attempt(o *op, t int64, a *followUp) {
 			c.lastEvent = t
 		}
 		if o.typ == db.EventTicketCreated || o.typ == db.EventCustomerSynced || o.typ == db.EventCustomerUpdated {
-			c.lastStatus, c.lastErr = status, e
+			// Within a run events come in time order, but a customer
+			// stored before the run may have a later state already.
+			if t >= c.statusAt {
+				c.lastStatus, c.lastErr, c.statusAt = status, e, t
+			}
 			if status == db.StatusSuccess {
 				if c.hsID == 0 {
 					c.hsID = g.nextHS
 					g.nextHS += 1 + g.rng.Int64N(25)
 				}
-				if c.firstSync == 0 {
+				if c.firstSync == 0 || t < c.firstSync {
 					c.firstSync = t
 				}
-				c.lastSync = t
+				c.lastSync = max(c.lastSync, t)
 			}
 		}
 	}
 	g.writeEvent(id, t, o, status, e, conv, attempt, retryOf)
 
 	switch {
+	case a.scripted:
 	case status == db.StatusSuccess && o.typ == db.EventTicketCreated && retryOf == 0 && !a.dup &&
 		g.rng.Float64() < pDuplicate:
 		g.schedule(&followUp{at: t + second + g.rng.Int64N(7*second), op: *o, attempt: 1, dup: true})

@@ -258,6 +258,9 @@ func (g *generator) writeCustomers(w io.Writer) error {
 	r := &g.row
 	for i := range g.customers {
 		c := &g.customers[i]
+		if c.existing {
+			continue // updated after the copy
+		}
 		r.reset()
 		r.text(c.email)
 		r.text(c.name)

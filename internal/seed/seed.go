@@ -1,7 +1,11 @@
 // Package seed loads realistic demo and benchmark data into the HelpScout
 // log: customers, HelpScout conversations and the sync events between them,
 // including failures with HelpScout-like errors, retries linked to what they
-// retried, duplicate tickets and events still pending.
+// retried, duplicate tickets and events still pending. Every run of at least
+// MinShowcaseEvents events also writes the story of a few showcase
+// customers (ShowcaseEmail, ShowcaseFailedEmail) near the end of its period,
+// continuing from what the database holds of them, so that fixed addresses
+// find recent data in any demo database.
 //
 // Rows are generated as a stream and loaded with PostgreSQL's COPY, in
 // chunks; events are never held in memory, customers and conversations are
@@ -152,6 +156,9 @@ func load(ctx context.Context, conn bun.Conn, opts Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
+	if b.showcase, err = readShowcase(ctx, conn); err != nil {
+		return Stats{}, err
+	}
 	var rebuild []string
 	if bulk {
 		for _, table := range tables {
@@ -188,6 +195,9 @@ func load(ctx context.Context, conn bun.Conn, opts Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("error copying customers: %w", err)
 	}
+	if err := g.updateShowcase(ctx, conn); err != nil {
+		return Stats{}, err
+	}
 	for _, def := range rebuild {
 		if _, err := conn.ExecContext(ctx, def); err != nil {
 			return Stats{}, fmt.Errorf("error rebuilding an index (%s): %w", def, err)
@@ -202,7 +212,7 @@ func load(ctx context.Context, conn bun.Conn, opts Options) (Stats, error) {
 		return Stats{}, fmt.Errorf("error committing: %w", err)
 	}
 	st := g.stats
-	st.Customers = len(g.customers)
+	st.Customers = g.newCustomers()
 	st.Conversations = len(g.convs)
 	return st, nil
 }

@@ -1,11 +1,22 @@
 package web
 
+import (
+	"fmt"
+	"time"
+)
+
+// ExampleEmail is the customer the examples look up. The demo data always
+// holds this customer's story (internal/seed's showcase): tickets created,
+// customer syncs and updates, and failures.
+const ExampleEmail = "alice.smith@example.com"
+
 // DefaultExamples returns the example operations the playground opens with:
 // one per task of the HelpScout Log's Quick Reference Card, then "Who am I"
 // and paging. Each is a named query with variables, written against the
 // schema in schema/*.graphqls (the package's tests validate them against
-// it), and starts with a comment saying what it answers. The result is a new
-// slice on every call.
+// it), and starts with a comment saying what it answers. Variables that
+// name a time are relative to when the page is served (VariablesAt). The
+// result is a new slice on every call.
 func DefaultExamples() []Example {
 	return []Example{
 		{
@@ -42,7 +53,7 @@ query CheckTicketCreated($email: String!, $first: Int = 20) {
 }
 `,
 			Variables: `{
-  "email": "alice.smith@example.com",
+  "email": "` + ExampleEmail + `",
   "first": 20
 }`,
 		},
@@ -275,7 +286,7 @@ query CustomerSyncStatus($email: String!) {
 }
 `,
 			Variables: `{
-  "email": "alice.smith@example.com"
+  "email": "` + ExampleEmail + `"
 }`,
 		},
 		{
@@ -284,7 +295,9 @@ query CustomerSyncStatus($email: String!) {
 # the contact form but got no answer. What does the log hold for
 # their email around that time? The verdict says whether a ticket
 # was created (with its link), is pending, failed (and why), or
-# whether nothing reached the sync at all.
+# whether nothing reached the sync at all. "at" is when the customer
+# says they sent the form (this page fills in two hours before it was
+# opened); the window reaches windowMinutes either side of it.
 query InvestigateMissingTicket($email: String!, $at: Time!) {
   missingTicketInvestigation(email: $email, at: $at, windowMinutes: 180) {
     verdict
@@ -297,10 +310,8 @@ query InvestigateMissingTicket($email: String!, $at: Time!) {
   }
 }
 `,
-			Variables: `{
-  "email": "alice.smith@example.com",
-  "at": "2026-11-27T09:00:00Z"
-}`,
+			Variables:   missingTicketVariables(time.Now()),
+			VariablesAt: missingTicketVariables,
 		},
 		{
 			Name: "Find duplicate tickets",
@@ -376,4 +387,15 @@ query PageThroughSyncEvents($within: RelativeRange = LAST_7_DAYS, $first: Int = 
 }`,
 		},
 	}
+}
+
+// missingTicketVariables are the variables of "Investigate a missing
+// ticket" for a page served at now: the claimed submission two hours
+// earlier, to the minute.
+func missingTicketVariables(now time.Time) string {
+	at := now.UTC().Add(-2 * time.Hour).Truncate(time.Minute)
+	return fmt.Sprintf(`{
+  "email": %q,
+  "at": %q
+}`, ExampleEmail, at.Format(time.RFC3339))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -18,6 +19,18 @@ type Example struct {
 	Query string
 	// Variables is the tab's variables as a JSON object, or "".
 	Variables string
+	// VariablesAt, when set, gives the variables for a page served at
+	// now, in place of Variables: for variables that name a time, so that
+	// the example looks at recent data whenever the page is opened.
+	VariablesAt func(now time.Time) string
+}
+
+// VariablesFor returns the example's variables for a page served at now.
+func (e Example) VariablesFor(now time.Time) string {
+	if e.VariablesAt != nil {
+		return e.VariablesAt(now)
+	}
+	return e.Variables
 }
 
 // PlaygroundOptions configures Playground.
@@ -37,6 +50,9 @@ type PlaygroundOptions struct {
 	// Examples are the operations GraphiQL opens as tabs, in this order.
 	// Nil means DefaultExamples(); an empty, non-nil slice means none.
 	Examples []Example
+	// Now is the clock that examples' VariablesAt read; nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // Playground returns the handler for the GraphiQL playground page. The page
@@ -45,16 +61,36 @@ type PlaygroundOptions struct {
 // headers are kept in the browser's localStorage under a key prefix of this
 // app and page path, so several deployments on one origin don't clash.
 //
+// The page is rendered once, or on every request when an example has
+// VariablesAt.
+//
 // When AssetsAvailable is false the page instead says, in plain HTML, that
 // the GraphiQL files are not built into this binary and how to add them; the
 // GraphQL API at the endpoint works either way.
 func Playground(opts PlaygroundOptions) http.Handler {
-	page, err := renderPlayground(opts, AssetsAvailable())
+	if opts.Examples == nil {
+		opts.Examples = DefaultExamples()
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	perRequest := slices.ContainsFunc(opts.Examples, func(e Example) bool { return e.VariablesAt != nil })
+	assets := AssetsAvailable()
+	var page []byte
+	var err error
+	if !perRequest {
+		page, err = renderPlayground(opts, assets, time.Time{})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
 			return
+		}
+		page, err := page, err
+		if perRequest {
+			page, err = renderPlayground(opts, assets, now())
 		}
 		if err != nil {
 			http.Error(w, "playground: "+err.Error(), http.StatusInternalServerError)
@@ -91,9 +127,10 @@ type playgroundData struct {
 	Script        string // the script that fetches the assets, for the message page
 }
 
-// renderPlayground renders the page once; it depends only on the options
-// and on whether the assets are embedded.
-func renderPlayground(opts PlaygroundOptions, assets bool) ([]byte, error) {
+// renderPlayground renders the page; it depends only on the options, on
+// whether the assets are embedded and, through the examples' VariablesAt,
+// on now.
+func renderPlayground(opts PlaygroundOptions, assets bool, now time.Time) ([]byte, error) {
 	d := playgroundData{
 		Title:         opts.Title,
 		Endpoint:      opts.Endpoint,
@@ -124,7 +161,7 @@ func renderPlayground(opts PlaygroundOptions, assets bool) ([]byte, error) {
 	}
 	d.Examples = make([]exampleJS, len(examples))
 	for i, e := range examples {
-		d.Examples[i] = exampleJS(e)
+		d.Examples[i] = exampleJS{Name: e.Name, Query: e.Query, Variables: e.VariablesFor(now)}
 	}
 	t := playgroundPage
 	if !assets {

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -49,7 +50,7 @@ func body(t *testing.T, resp *http.Response) string {
 
 func render(t *testing.T, opts PlaygroundOptions, assets bool) string {
 	t.Helper()
-	page, err := renderPlayground(opts, assets)
+	page, err := renderPlayground(opts, assets, time.Now())
 	if err != nil {
 		t.Fatalf("renderPlayground: %v", err)
 	}
@@ -143,7 +144,10 @@ func TestPlaygroundPageEscaping(t *testing.T) {
 
 	var got []exampleJS
 	scriptValue(t, page, "examples", &got)
-	want := []exampleJS{exampleJS(hostile[0]), exampleJS(hostile[1])}
+	want := []exampleJS{
+		{Name: hostile[0].Name, Query: hostile[0].Query, Variables: hostile[0].Variables},
+		{Name: hostile[1].Name, Query: hostile[1].Query},
+	}
 	if !slices.Equal(got, want) {
 		t.Errorf("examples in the page = %#v, want %#v", got, want)
 	}
@@ -382,20 +386,68 @@ func TestDefaultExamplesMatchSchema(t *testing.T) {
 			}
 			operations[op.Name] = true
 
-			vars := map[string]any{}
-			if e.Variables != "" {
-				if err := json.Unmarshal([]byte(e.Variables), &vars); err != nil {
-					t.Fatalf("variables are not a JSON object: %v", err)
-				}
+			texts := []string{e.Variables}
+			if e.VariablesAt != nil {
+				texts = append(texts, e.VariablesAt(time.Now()), e.VariablesAt(time.Date(2031, 2, 28, 23, 59, 59, 0, time.FixedZone("x", 3600))))
 			}
-			for name := range vars {
-				if op.VariableDefinitions.ForName(name) == nil {
-					t.Errorf("variable %q is not declared", name)
+			for _, text := range texts {
+				vars := map[string]any{}
+				if text != "" {
+					if err := json.Unmarshal([]byte(text), &vars); err != nil {
+						t.Fatalf("variables are not a JSON object: %v", err)
+					}
 				}
-			}
-			if _, err := validator.VariableValues(schema, op, vars); err != nil {
-				t.Errorf("variables do not fit: %v", err)
+				for name := range vars {
+					if op.VariableDefinitions.ForName(name) == nil {
+						t.Errorf("variable %q is not declared", name)
+					}
+				}
+				if _, err := validator.VariableValues(schema, op, vars); err != nil {
+					t.Errorf("variables %s do not fit: %v", text, err)
+				}
+				if strings.Contains(text, "@") && !strings.Contains(text, `"`+ExampleEmail+`"`) {
+					t.Errorf("variables %s name another email than %s, which the demo data holds", text, ExampleEmail)
+				}
 			}
 		})
+	}
+}
+
+// TestPlaygroundFillsTimesWhenServed checks that an example's variables
+// that name a time are those of the moment the page is served.
+func TestPlaygroundFillsTimesWhenServed(t *testing.T) {
+	clock := time.Date(2026, 11, 27, 9, 30, 45, 0, time.UTC)
+	opts := testOpts
+	opts.Now = func() time.Time { return clock }
+	h := Playground(opts)
+	var missing Example
+	for _, e := range DefaultExamples() {
+		if e.Name == "Investigate a missing ticket" {
+			missing = e
+		}
+	}
+	if missing.VariablesAt == nil {
+		t.Fatal(`"Investigate a missing ticket" has no VariablesAt`)
+	}
+	for _, want := range []string{"2026-11-27T07:30:00Z", "2026-12-02T07:30:00Z"} {
+		page := body(t, get(t, h, http.MethodGet, "/", nil))
+		if AssetsAvailable() {
+			var got []exampleJS
+			scriptValue(t, page, "examples", &got)
+			var vars map[string]string
+			for _, e := range got {
+				if e.Name == missing.Name {
+					if err := json.Unmarshal([]byte(e.Variables), &vars); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if vars["at"] != want || vars["email"] != ExampleEmail {
+				t.Errorf("variables in the page %v, want at %s and email %s", vars, want, ExampleEmail)
+			}
+		} else if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s", want)
+		}
+		clock = clock.Add(5 * 24 * time.Hour)
 	}
 }
