@@ -33,12 +33,26 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], config.Getenv, os.Stdout, os.Stderr)
 	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "helpscout-log:", err)
-		os.Exit(1)
+	os.Exit(report(err, os.Stderr))
+}
+
+// report writes err to stderr, with the usage when the command line was
+// at fault, and returns the exit code: 0 for success and for -h, 2 for a
+// command line that was refused, 1 for any other failure.
+func report(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
+	fmt.Fprintln(stderr, "helpscout-log:", err)
+	var ue *app.UsageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr)
+		ue.PrintUsage(stderr)
+		return 2
+	}
+	return 1
 }
 
 const usage = `usage: helpscout-log [command] [flags]
@@ -57,54 +71,55 @@ commands:
   simulate-helpscout
             serve a simulated HelpScout API with switchable faults (-addr)
 
-Run "helpscout-log <command> -h" for a command's flags. Without DATABASE_URL
-the service starts its own PostgreSQL with demo data in ./.data.
+Run "helpscout-log <command> -h" (or "helpscout-log help <command>") for a
+command's flags. Without DATABASE_URL the service starts its own PostgreSQL
+with demo data in ./.data.
 `
 
-// run dispatches to a subcommand.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// run dispatches to a subcommand. Each subcommand checks its arguments
+// before it reads the configuration from getenv, so that -h works
+// whatever the environment holds.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
-	if cmd == "help" || (len(args) > 0 && cmd == "serve" && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help")) {
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	cfg, err := config.Load(config.Getenv)
-	if err != nil {
-		return err
-	}
 	switch cmd {
+	case "help":
+		if len(args) == 0 {
+			fmt.Fprint(stdout, usage)
+			return nil
+		}
+		if len(args) == 1 && args[0] != "" && args[0] != "help" && args[0][0] != '-' {
+			return run(ctx, []string{args[0], "-h"}, getenv, stdout, stderr)
+		}
+		return app.NewUsageError(fmt.Errorf("help: unexpected argument %q; it takes the name of one command, as in help seed", args[len(args)-1]), nil)
 	case "serve":
-		if len(args) > 0 {
-			return fmt.Errorf("serve takes no arguments; configure it with environment variables (see -h)")
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.Usage = func() { fmt.Fprint(fs.Output(), usage) }
+		if err := app.ParseFlags(fs, args, stdout); err != nil {
+			return err
+		}
+		cfg, err := config.Load(getenv)
+		if err != nil {
+			return err
 		}
 		return app.Serve(ctx, cfg, app.NewLogger(cfg, stderr), stdout)
 	case "migrate":
-		fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-		fs.SetOutput(stdout)
-		fs.Usage = func() {
-			fmt.Fprintln(stdout, "usage: helpscout-log migrate\n\nApplies pending migrations to DATABASE_URL (or the embedded demo database).\nReplicas starting together wait for each other; migrations are never applied twice.")
-		}
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		return app.Migrate(ctx, cfg, stdout)
+		return app.Migrate(ctx, getenv, args, stdout)
 	case "seed":
-		return app.Seed(ctx, cfg, args, stdout)
+		return app.Seed(ctx, getenv, args, stdout)
 	case "token":
-		return app.Token(cfg, args, stdout)
+		return app.Token(getenv, args, stdout)
 	case "bench":
-		return bench.Main(ctx, cfg, args, stdout)
+		return bench.Main(ctx, getenv, args, stdout)
 	case "bench-sync":
-		return bench.Sync(ctx, cfg, args, stdout)
+		return bench.Sync(ctx, getenv, args, stdout)
 	case "bench-live":
-		return bench.Live(ctx, cfg, args, stdout)
+		return bench.Live(ctx, getenv, args, stdout)
 	case "simulate-helpscout":
 		return app.Simulate(ctx, args, stdout)
 	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", cmd)
+		return app.NewUsageError(fmt.Errorf("unknown command %q", cmd), func(w io.Writer) { fmt.Fprint(w, usage) })
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -92,6 +93,11 @@ func Migrate(ctx context.Context, bdb *bun.DB) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The lock's session stays reserved while the migrator runs its
+	// statements on the other connections of the pool, so that a pool of
+	// one connection would wait for itself forever: the pool may open one
+	// more connection while the migration runs.
+	defer spareConnection(bdb.DB)()
 	conn, err := bdb.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("error reserving a connection for the migration lock: %w", err)
@@ -115,6 +121,27 @@ func Migrate(ctx context.Context, bdb *bun.DB) ([]string, error) {
 		names = append(names, mg.Name)
 	}
 	return names, nil
+}
+
+// capMu serialises the changes spareConnection makes to pool caps.
+var capMu sync.Mutex
+
+// spareConnection raises the cap of sqldb, if it has one, by one
+// connection, and returns the function that lowers it again. Raises and
+// lowerings of migrations running at once on one pool add up.
+func spareConnection(sqldb *sql.DB) (restore func()) {
+	capMu.Lock()
+	defer capMu.Unlock()
+	n := sqldb.Stats().MaxOpenConnections
+	if n == 0 {
+		return func() {}
+	}
+	sqldb.SetMaxOpenConns(n + 1)
+	return func() {
+		capMu.Lock()
+		defer capMu.Unlock()
+		sqldb.SetMaxOpenConns(sqldb.Stats().MaxOpenConnections - 1)
+	}
 }
 
 // MigrationState reports the newest applied migration and the ones this

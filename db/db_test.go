@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
@@ -66,4 +67,57 @@ func requireTable(t *testing.T, bdb *bun.DB, name string) {
 	var exists bool
 	require.NoError(t, bdb.NewRaw("SELECT to_regclass(?) IS NOT NULL", name).Scan(context.Background(), &exists))
 	require.True(t, exists, "table %s exists", name)
+}
+
+// TestMigrateSmallPool migrates through pools capped at one or two
+// connections, fresh and already migrated, alone and with several
+// migrations at once on one pool: the session that holds the migration
+// lock must not leave the migrator waiting for a connection, and the cap
+// is back where it was afterwards.
+func TestMigrateSmallPool(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		conns    int
+		fresh    bool
+		together int
+	}{
+		{name: "one connection, fresh", conns: 1, fresh: true, together: 1},
+		{name: "one connection, migrated", conns: 1, together: 1},
+		{name: "one connection, three at once", conns: 1, fresh: true, together: 3},
+		{name: "two connections, migrated", conns: 2, together: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dsn, bdb := dbtest.NewDSN(t)
+			// A hang fails the test instead of blocking it.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if tt.fresh {
+				_, err := bdb.ExecContext(ctx, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+				require.NoError(t, err)
+			}
+			pool, err := db.Open(ctx, dsn, db.Options{MaxOpenConns: tt.conns})
+			require.NoError(t, err)
+			defer pool.Close()
+			var wg sync.WaitGroup
+			errs := make([]error, tt.together)
+			for i := range tt.together {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, errs[i] = db.Migrate(ctx, pool)
+				}()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				require.NoError(t, err, "migration %d", i)
+			}
+			require.Equal(t, tt.conns, pool.DB.Stats().MaxOpenConnections, "the pool's cap afterwards")
+			_, pending, err := db.MigrationState(ctx, pool)
+			require.NoError(t, err)
+			require.Empty(t, pending)
+		})
+	}
 }

@@ -13,8 +13,21 @@ import (
 	"github.com/kivalogic/helpscout-log/internal/seed"
 )
 
-// Migrate applies pending migrations and reports the state.
-func Migrate(ctx context.Context, cfg *config.Config, out io.Writer) error {
+// Migrate applies pending migrations and reports the state. It takes no
+// flags besides -h; the configuration is read after the arguments are
+// checked, from getenv.
+func Migrate(ctx context.Context, getenv func(string) string, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: helpscout-log migrate\n\nApplies pending migrations to DATABASE_URL (or the embedded demo database).\nReplicas starting together wait for each other; migrations are never applied twice.")
+	}
+	if err := ParseFlags(fs, args, out); err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
 	log := NewLogger(cfg, out)
 	database, err := OpenDatabase(ctx, cfg, log)
 	if err != nil {
@@ -29,22 +42,26 @@ func Migrate(ctx context.Context, cfg *config.Config, out io.Writer) error {
 	return nil
 }
 
-// Seed loads events, customers and conversations into the database.
-func Seed(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
+// Seed loads events, customers and conversations into the database. The
+// configuration is read after the flags are parsed, from getenv.
+func Seed(ctx context.Context, getenv func(string) string, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
-	fs.SetOutput(out)
 	events := fs.Int("events", 100000, "how many sync events to load")
 	days := fs.Int("days", 30, "spread them over this many days up to now")
 	rngSeed := fs.Int64("seed", time.Now().UnixNano(), "random seed (the same seed gives the same data)")
 	fs.Usage = func() {
-		fmt.Fprintf(out, "usage: helpscout-log seed [-events N] [-days D] [-seed S]\n\nLoads realistic sync events (with customers, conversations, failures, retries\nand duplicate tickets) into DATABASE_URL, or into the embedded demo database.\n\n")
+		fmt.Fprintf(fs.Output(), "usage: helpscout-log seed [-events N] [-days D] [-seed S]\n\nLoads realistic sync events (with customers, conversations, failures, retries\nand duplicate tickets) into DATABASE_URL, or into the embedded demo database.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := ParseFlags(fs, args, out); err != nil {
 		return err
 	}
 	if *events <= 0 || *days <= 0 {
-		return fmt.Errorf("-events and -days must be positive")
+		return fmt.Errorf("seed: -events and -days must be positive")
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
 	}
 	log := NewLogger(cfg, out)
 	database, err := OpenDatabase(ctx, cfg, log)
@@ -67,26 +84,30 @@ func Seed(ctx context.Context, cfg *config.Config, args []string, out io.Writer)
 	return nil
 }
 
-// Token prints a signed token for the configured secret.
-func Token(cfg *config.Config, args []string, out io.Writer) error {
+// Token prints a signed token for the configured secret. The
+// configuration is read after the flags are parsed, from getenv.
+func Token(getenv func(string) string, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(out)
 	role := fs.String("role", "MANAGER", "MANAGER, ADMINISTRATOR, KIVA_ADMIN or SERVICE")
 	sub := fs.String("sub", "", "the subject (user name); defaults to cli-<role>")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token stays valid")
 	fs.Usage = func() {
-		fmt.Fprintf(out, "usage: helpscout-log token [-role ROLE] [-sub NAME] [-ttl 24h]\n\nPrints a bearer token signed with JWT_SECRET, or with the embedded demo's\nsecret when DATABASE_URL is not set.\n\n")
+		fmt.Fprintf(fs.Output(), "usage: helpscout-log token [-role ROLE] [-sub NAME] [-ttl 24h]\n\nPrints a bearer token signed with JWT_SECRET, or with the embedded demo's\nsecret when DATABASE_URL is not set.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := ParseFlags(fs, args, out); err != nil {
 		return err
 	}
 	r, err := auth.ParseRole(*role)
 	if err != nil {
-		return err
+		return fmt.Errorf("token: -role: %w", err)
 	}
 	if *ttl <= 0 {
-		return fmt.Errorf("-ttl must be positive")
+		return fmt.Errorf("token: -ttl must be positive")
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
 	}
 	secret, _, err := Secret(cfg)
 	if err != nil {

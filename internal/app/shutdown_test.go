@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,8 +22,6 @@ import (
 	"github.com/kivalogic/helpscout-log/internal/config"
 	"github.com/kivalogic/helpscout-log/internal/seed"
 )
-
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 // freePort returns a port nothing listens on at the moment.
 func freePort(t *testing.T) int {

@@ -60,10 +60,10 @@ type Options struct {
 	Procs []int
 }
 
-// Main parses the bench flags and runs the benchmark.
-func Main(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
+// Main parses the bench flags and runs the benchmark with the
+// configuration read from getenv once the flags are accepted.
+func Main(ctx context.Context, getenv func(string) string, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(out)
 	events := fs.Int("events", 1000000, "how many events to seed into the fresh database")
 	days := fs.Int("days", 30, "spread the events over this many days")
 	conc := fs.String("concurrency", "1,16", "comma-separated concurrencies")
@@ -75,14 +75,14 @@ func Main(ctx context.Context, cfg *config.Config, args []string, out io.Writer)
 	slice := fs.Duration("slice", 250*time.Millisecond, "alternate GraphQL and SQL in slices of this length (0: one stretch each)")
 	procs := fs.String("procs", "", fmt.Sprintf("comma-separated GOMAXPROCS values to run every cell at (default: the runtime's, %d here)", runtime.GOMAXPROCS(0)))
 	fs.Usage = func() {
-		fmt.Fprintf(out, "usage: helpscout-log bench [-events N] [-days D] [-concurrency 1,16] [-duration 3s]\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: helpscout-log bench [-events N] [-days D] [-concurrency 1,16] [-duration 3s]\n\n"+
 			"Creates a fresh database on the server of DATABASE_URL (or 127.0.0.1:5432, or the\n"+
 			"embedded server), seeds it, and prints latency and throughput of each Quick\n"+
 			"Reference query through the whole HTTP GraphQL stack beside the same store\n"+
 			"calls run directly through the same pool.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := app.ParseFlags(fs, args, out); err != nil {
 		return err
 	}
 	opts := Options{Events: *events, Days: *days, Duration: *dur, KeepDatabase: *keep, Database: *existing, Only: *only, CPUProfile: *cpuProfile, Slice: *slice}
@@ -94,6 +94,10 @@ func Main(ctx context.Context, cfg *config.Config, args []string, out io.Writer)
 		if opts.Procs, err = positiveInts("procs", *procs); err != nil {
 			return err
 		}
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
 	}
 	return Run(ctx, cfg, opts, out)
 }

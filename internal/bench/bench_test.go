@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kivalogic/helpscout-log/db/dbtest"
+	"github.com/kivalogic/helpscout-log/internal/app"
 	"github.com/kivalogic/helpscout-log/internal/config"
 	"github.com/kivalogic/helpscout-log/internal/seed"
 )
@@ -169,8 +172,74 @@ func TestBenchFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var out bytes.Buffer
-			err := Main(context.Background(), &config.Config{}, tt.args, &out)
+			err := Main(context.Background(), unreadEnv(t), tt.args, &out)
 			require.EqualError(t, err, tt.want)
+		})
+	}
+}
+
+// unreadEnv is an environment that must not be read: a command refuses a
+// bad command line, and answers -h, before it loads the configuration.
+func unreadEnv(t *testing.T) func(string) string {
+	return func(name string) string {
+		t.Errorf("%s read before the command line was checked", name)
+		return ""
+	}
+}
+
+// TestBenchCommandLines: every benchmark command refuses a word left over
+// after its flags (which would otherwise stop flag parsing and drop the
+// flags after it) and flags it does not define, and answers -h with its
+// usage, all before it reads the configuration.
+func TestBenchCommandLines(t *testing.T) {
+	commands := map[string]func(ctx context.Context, getenv func(string) string, args []string, out io.Writer) error{
+		"bench": Main, "bench-sync": Sync, "bench-live": Live,
+	}
+	tests := []struct {
+		command string
+		args    []string
+		want    string
+		usage   bool
+	}{
+		{command: "bench", args: []string{"7", "-events", "3"},
+			want: `bench: unexpected argument "7"; flags come as -name value (see bench -h)`},
+		{command: "bench", args: []string{"-events", "3", "7"},
+			want: `bench: unexpected argument "7"; flags come as -name value (see bench -h)`},
+		{command: "bench", args: []string{"-keep", "false", "-events", "3"},
+			want: `bench: unexpected argument "false"; a true-or-false flag takes its value as -keep=false (see bench -h)`},
+		{command: "bench", args: []string{"-nope"}, want: "bench: flag provided but not defined: -nope", usage: true},
+		{command: "bench", args: []string{"-events", "many"}, want: `bench: invalid value "many" for flag -events: parse error`, usage: true},
+		{command: "bench-sync", args: []string{"400"},
+			want: `bench-sync: unexpected argument "400"; flags come as -name value (see bench-sync -h)`},
+		{command: "bench-sync", args: []string{"-limit"}, want: "bench-sync: flag needs an argument: -limit", usage: true},
+		{command: "bench-live", args: []string{"-subscribers", "10", "extra"},
+			want: `bench-live: unexpected argument "extra"; flags come as -name value (see bench-live -h)`},
+		{command: "bench-live", args: []string{"--rate=x"}, want: `bench-live: invalid value "x" for flag -rate: parse error`, usage: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.command+" "+strings.Join(tt.args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			err := commands[tt.command](context.Background(), unreadEnv(t), tt.args, &out)
+			require.EqualError(t, err, tt.want)
+			require.Empty(t, out.String(), "nothing on stdout")
+			var ue *app.UsageError
+			require.ErrorAs(t, err, &ue)
+			var usage bytes.Buffer
+			ue.PrintUsage(&usage)
+			if tt.usage {
+				require.Contains(t, usage.String(), "usage: helpscout-log "+tt.command+" ")
+			} else {
+				require.Empty(t, usage.String(), "the error says where the usage is")
+			}
+		})
+	}
+	for name, command := range commands {
+		t.Run(name+" -h", func(t *testing.T) {
+			var out bytes.Buffer
+			err := command(context.Background(), unreadEnv(t), []string{"-h"}, &out)
+			require.ErrorIs(t, err, flag.ErrHelp)
+			require.Contains(t, out.String(), "usage: helpscout-log "+name+" ")
+			require.Contains(t, out.String(), "-duration")
 		})
 	}
 }

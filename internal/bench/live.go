@@ -62,10 +62,11 @@ type LiveOptions struct {
 // N subscribers over real WebSockets to an in-process server while events
 // are committed at a fixed rate, reporting delivery latency (commit to
 // frame received), messages per second, memory per subscriber and
-// database statements per event, at a small size and at N.
-func Live(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
+// database statements per event, at a small size and at N. The
+// configuration is read from getenv once the flags are accepted (the
+// client process started with -client-url does not read it).
+func Live(ctx context.Context, getenv func(string) string, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench-live", flag.ContinueOnError)
-	fs.SetOutput(out)
 	subs := fs.Int("subscribers", 10000, "how many subscribers to open")
 	baseline := fs.Int("baseline", 100, "also measure this many subscribers first, to compare database work (0 skips)")
 	rate := fs.Float64("rate", 10, "events committed per second")
@@ -77,14 +78,14 @@ func Live(ctx context.Context, cfg *config.Config, args []string, out io.Writer)
 	clientURL := fs.String("client-url", "", "internal: run the clients of one size against this endpoint (the child process)")
 	clientToken := fs.String("client-token", "", "internal: the clients' token")
 	fs.Usage = func() {
-		fmt.Fprintf(out, "usage: helpscout-log bench-live [-subscribers N] [-rate R] [-duration D] [-protocol P]\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: helpscout-log bench-live [-subscribers N] [-rate R] [-duration D] [-protocol P]\n\n"+
 			"Starts the service in process on a loopback port with its live hub, opens N\n"+
 			"syncEvents subscriptions over real WebSockets, commits events at a fixed rate,\n"+
 			"and reports delivery latency (commit to frame received), messages per second,\n"+
 			"memory per subscriber and database statements per event.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := app.ParseFlags(fs, args, out); err != nil {
 		return err
 	}
 	if *proto != "graphql-transport-ws" && *proto != "graphql-ws" {
@@ -108,6 +109,10 @@ func Live(ctx context.Context, cfg *config.Config, args []string, out io.Writer)
 		opts.Sizes = append(opts.Sizes, *baseline)
 	}
 	opts.Sizes = append(opts.Sizes, *subs)
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
 	return RunLive(ctx, cfg, opts, out)
 }
 

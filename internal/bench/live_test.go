@@ -23,7 +23,7 @@ import (
 // with BENCH_LIVE_DURATION runs the full benchmark instead.
 func TestLive(t *testing.T) {
 	if args := os.Getenv("BENCH_LIVE_CLIENT_ARGS"); args != "" {
-		require.NoError(t, bench.Live(t.Context(), &config.Config{}, strings.Fields(args), os.Stdout))
+		require.NoError(t, bench.Live(t.Context(), func(string) string { return "" }, strings.Fields(args), os.Stdout))
 		return
 	}
 	opts := bench.LiveOptions{Sizes: []int{10, 40}, Rate: 20, Duration: time.Second, Protocol: "graphql-transport-ws",

@@ -65,10 +65,10 @@ const (
 	benchClientSecret = "bench-secret-value"
 )
 
-// Sync parses the bench-sync flags and runs the sync benchmark.
-func Sync(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
+// Sync parses the bench-sync flags and runs the sync benchmark with the
+// configuration read from getenv once the flags are accepted.
+func Sync(ctx context.Context, getenv func(string) string, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench-sync", flag.ContinueOnError)
-	fs.SetOutput(out)
 	limit := fs.Int("limit", helpscoutsim.DefaultRateLimitPerMinute, "the simulator's rate limit in units per minute")
 	dur := fs.Duration("duration", 2*time.Minute+30*time.Second, "how long the workers run (full minutes after a warm-up are measured)")
 	replicas := fs.Int("replicas", 2, "syncer services sharing the database")
@@ -80,7 +80,7 @@ func Sync(ctx context.Context, cfg *config.Config, args []string, out io.Writer)
 	existing := fs.String("database", "", "run in this existing database (name on the same server) instead of a fresh one")
 	skipSync := fs.Bool("intake-only", false, "measure only the intake")
 	fs.Usage = func() {
-		fmt.Fprintf(out, "usage: helpscout-log bench-sync [-limit 400] [-duration 2m30s] [-replicas 2] [-workers 4] [-concurrency 8]\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: helpscout-log bench-sync [-limit 400] [-duration 2m30s] [-replicas 2] [-workers 4] [-concurrency 8]\n\n"+
 			"Creates a fresh database on the server of DATABASE_URL (or 127.0.0.1:5432, or the\n"+
 			"embedded server), queues contact forms, and runs several syncer replicas against\n"+
 			"an in-process HelpScout simulator at its rate limit: units used per full minute\n"+
@@ -88,11 +88,15 @@ func Sync(ctx context.Context, cfg *config.Config, args []string, out io.Writer)
 			"HTTP GraphQL beside a raw single-row INSERT through the same pool.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := app.ParseFlags(fs, args, out); err != nil {
 		return err
 	}
 	opts := SyncOptions{Limit: *limit, Duration: *dur, Replicas: *replicas, Workers: *workers, Jobs: *jobs,
 		IntakeDuration: *intakeDur, Concurrency: *conc, KeepDatabase: *keep, Database: *existing, SkipSync: *skipSync}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
 	return RunSync(ctx, cfg, opts, out)
 }
 

@@ -44,7 +44,7 @@ func TestSyncFlags(t *testing.T) {
 	}
 	for _, args := range cases {
 		var out bytes.Buffer
-		err := Sync(context.Background(), &config.Config{}, args, &out)
+		err := Sync(context.Background(), func(string) string { return "" }, args, &out)
 		require.Error(t, err, "%v", args)
 	}
 }

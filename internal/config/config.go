@@ -6,12 +6,14 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/uptrace/bun/driver/pgdriver"
 )
 
 // Config is the service's configuration.
@@ -26,7 +28,8 @@ type Config struct {
 	LogLevel zerolog.Level
 	// LogFormat is "json" or "console"; empty means console in the demo and json otherwise.
 	LogFormat string
-	// AllowedOrigins are the browser origins allowed by CORS (and, later, WebSockets).
+	// AllowedOrigins are the browser origins allowed by CORS and WebSockets:
+	// "*", or scheme://host[:port] without a trailing slash.
 	AllowedOrigins []string
 	// Introspection enables GraphQL introspection.
 	Introspection bool
@@ -36,7 +39,7 @@ type Config struct {
 	TokenLimit int
 	// DataDir holds the embedded database and demo secret.
 	DataDir string
-	// DBMaxConns caps the connection pool.
+	// DBMaxConns caps the connection pool; at least MinDBConns.
 	DBMaxConns int
 	// StatementTimeout bounds each SQL statement of a request.
 	StatementTimeout time.Duration
@@ -76,17 +79,30 @@ type Config struct {
 	LiveBusyRate int
 }
 
+// MinDBConns is the smallest connection pool the service runs with. The
+// process also keeps a connection of its own for LISTEN, and opens one
+// more while it applies migrations.
+const MinDBConns = 1
+
+// logLevels are the LOG_LEVEL values: zerolog's levels that log something.
+var logLevels = map[string]zerolog.Level{
+	"trace": zerolog.TraceLevel,
+	"debug": zerolog.DebugLevel,
+	"info":  zerolog.InfoLevel,
+	"warn":  zerolog.WarnLevel,
+	"error": zerolog.ErrorLevel,
+}
+
 // Embedded reports whether the service runs its own demo database.
 func (c *Config) Embedded() bool { return c.DatabaseURL == "" }
 
 // Load reads the configuration from the environment via getenv.
 func Load(getenv func(string) string) (*Config, error) {
 	c := &Config{
-		DatabaseURL:    strings.TrimSpace(getenv("DATABASE_URL")),
-		JWTSecret:      getenv("JWT_SECRET"),
-		LogFormat:      strings.ToLower(getenv("LOG_FORMAT")),
-		DataDir:        orDefault(getenv("DATA_DIR"), ".data"),
-		AllowedOrigins: splitList(getenv("ALLOWED_ORIGINS")),
+		DatabaseURL: strings.TrimSpace(getenv("DATABASE_URL")),
+		JWTSecret:   getenv("JWT_SECRET"),
+		LogFormat:   strings.ToLower(getenv("LOG_FORMAT")),
+		DataDir:     orDefault(getenv("DATA_DIR"), ".data"),
 
 		HelpScoutWebhookSecret: getenv("HELPSCOUT_WEBHOOK_SECRET"),
 		SettingsKey:            getenv("SETTINGS_KEY"),
@@ -96,8 +112,15 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	var errs []error
 	var err error
+	if c.DatabaseURL != "" {
+		if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.Port, err = intVar(getenv, "PORT", 8080); err != nil {
 		errs = append(errs, err)
+	} else if c.Port < 1 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT: %d is not a port from 1 to 65535", c.Port))
 	}
 	if c.ComplexityLimit, err = intVar(getenv, "GRAPHQL_COMPLEXITY_LIMIT", 50000); err != nil {
 		errs = append(errs, err)
@@ -107,6 +130,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.DBMaxConns, err = intVar(getenv, "DB_MAX_CONNS", 20); err != nil {
 		errs = append(errs, err)
+	} else if c.DBMaxConns < MinDBConns {
+		errs = append(errs, fmt.Errorf("DB_MAX_CONNS: %d is below the minimum of %d: requests, sync workers and live reads all run on the pool's connections", c.DBMaxConns, MinDBConns))
 	}
 	if c.SeedEvents, err = intVar(getenv, "DEMO_EVENTS", 200000); err != nil {
 		errs = append(errs, err)
@@ -141,8 +166,22 @@ func Load(getenv func(string) string) (*Config, error) {
 		errs = append(errs, err)
 	}
 	lvl := orDefault(getenv("LOG_LEVEL"), "info")
-	if c.LogLevel, err = zerolog.ParseLevel(strings.ToLower(lvl)); err != nil || lvl == "" {
+	var ok bool
+	if c.LogLevel, ok = logLevels[strings.ToLower(lvl)]; !ok {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not one of trace, debug, info, warn, error", lvl))
+	}
+	if c.AllowedOrigins, err = origins(getenv("ALLOWED_ORIGINS")); err != nil {
+		errs = append(errs, err)
+	}
+	if c.HelpScoutAPIURL != "" {
+		if u, err := url.Parse(c.HelpScoutAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("HELPSCOUT_API_URL: %q is not an http or https URL such as https://api.helpscout.net", c.HelpScoutAPIURL))
+		}
+	}
+	// The runtime reads GOGC itself, before main, and takes a value it
+	// cannot parse as 100; TuneRuntime leaves a set GOGC alone.
+	if v := getenv("GOGC"); v != "" && !validGOGC(v) {
+		errs = append(errs, fmt.Errorf("GOGC: %q is not a non-negative integer or off", v))
 	}
 	switch c.LogFormat {
 	case "", "json", "console":
@@ -187,6 +226,66 @@ func (c Config) Secretless() Config {
 		}
 	}
 	return c
+}
+
+// checkDatabaseURL reports a DATABASE_URL that the driver cannot use
+// (which it would report by panicking), without quoting the value, which
+// may hold a password.
+func checkDatabaseURL(dsn string) error {
+	const want = "DATABASE_URL: not a postgres:// or postgresql:// URL with a host, such as postgres://user:pass@host:5432/helpscout_log?sslmode=disable"
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return errors.New(want + " (characters such as @ : / ? # in the user name or password must be percent-encoded)")
+	}
+	if (u.Scheme != "postgres" && u.Scheme != "postgresql") || (u.Host == "" && u.Query().Get("host") == "") {
+		return errors.New(want)
+	}
+	return driverAccepts(dsn)
+}
+
+// driverAccepts runs the driver's own reading of dsn (query parameters
+// such as sslmode and timeouts included), which panics on what it refuses.
+func driverAccepts(dsn string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("DATABASE_URL: %v", p)
+		}
+	}()
+	pgdriver.WithDSN(dsn)(&pgdriver.Config{})
+	return nil
+}
+
+// origins reads ALLOWED_ORIGINS: "*", or origins as browsers send them,
+// scheme://host[:port]. A trailing slash is dropped, so that CORS and the
+// WebSocket check, which compare origins exactly, both admit the origin.
+func origins(v string) ([]string, error) {
+	var out []string
+	for _, o := range splitList(v) {
+		if o == "*" {
+			out = append(out, o)
+			continue
+		}
+		trimmed := strings.TrimSuffix(o, "/")
+		u, err := url.Parse(trimmed)
+		if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(trimmed, "?") || strings.HasSuffix(trimmed, "#") {
+			return nil, fmt.Errorf("ALLOWED_ORIGINS: %q is not an origin: * or scheme://host[:port] with no path, such as https://admin.example.com", o)
+		}
+		out = append(out, trimmed)
+	}
+	return out, nil
+}
+
+// validGOGC reports whether the runtime reads v as a GOGC value: "off"
+// or a non-negative integer.
+func validGOGC(v string) bool {
+	if v == "off" {
+		return true
+	}
+	if strings.Trim(v, "0123456789") != "" {
+		return false
+	}
+	_, err := strconv.ParseInt(v, 10, 32)
+	return err == nil
 }
 
 func orDefault(v, def string) string {
