@@ -354,6 +354,12 @@ func (s *JobStore) ByEvent(ctx context.Context, tx bun.Tx, e *SyncEvent) (*SyncJ
 // and the customer's row (name when given, last event time), in one
 // statement, so that intake costs one round trip. It reports false, and
 // writes nothing, when another job has the same idempotency key.
+//
+// Lock order: the statement takes the customer row before the rollup rows
+// (its rollup trigger runs at the end of the statement). Every writer of
+// events does the same, writing customers and conversations first and
+// events last, since the rollup rows are shared by all of them: two
+// transactions then never wait on each other in a cycle.
 func (s *JobStore) InsertQueued(ctx context.Context, idb bun.IDB, j *SyncJob, e *SyncEvent, customerName *string) (bool, error) {
 	details, err := json.Marshal(e.Details)
 	if err != nil {

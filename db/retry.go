@@ -4,10 +4,18 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun/driver/pgdriver"
 )
+
+// retries counts the transactions Retry ran again.
+var retries atomic.Int64
+
+// Retries reports how many times, since the process started, Retry ran a
+// transaction again after a deadlock or a serialization failure.
+func Retries() int64 { return retries.Load() }
 
 // maxTries bounds how often Retry runs a transaction.
 const maxTries = 5
@@ -29,9 +37,10 @@ func Retryable(err error) bool {
 
 // Retry runs fn, a whole transaction, and runs it again after a short
 // random pause while it fails with a deadlock or a serialization failure,
-// at most five times in all. Writers that touch the hot rollup rows and a
-// customer row in different orders can deadlock under load; the loser is
-// simply run again.
+// at most five times in all. Writers take customer and conversation rows
+// before the shared rollup rows (see JobStore.InsertQueued), so deadlocks
+// should not happen; this is the backstop for any that does, and Retries
+// counts them.
 func Retry(ctx context.Context, fn func() error) error {
 	var err error
 	for try := 1; ; try++ {
@@ -39,6 +48,7 @@ func Retry(ctx context.Context, fn func() error) error {
 		if err == nil || try == maxTries || !Retryable(err) {
 			return err
 		}
+		retries.Add(1)
 		pause := time.Duration(try)*5*time.Millisecond + time.Duration(rand.Int64N(int64(10*time.Millisecond)))
 		t := time.NewTimer(pause)
 		select {

@@ -165,9 +165,6 @@ func (s *WebhookStore) record(ctx context.Context, tx bun.Tx, d Delivery) (int64
 		}
 	}
 
-	if _, err := tx.NewInsert().Model(e).Returning("id").Exec(ctx); err != nil {
-		return 0, fmt.Errorf("error inserting sync event: %w", err)
-	}
 	if c := d.Conversation; c != nil {
 		if err := upsertWebhookConversation(ctx, tx, c); err != nil {
 			return 0, err
@@ -181,6 +178,12 @@ func (s *WebhookStore) record(ctx context.Context, tx bun.Tx, d Delivery) (int64
 	}
 	if err := upsertWebhookCustomers(ctx, tx, customers, e.OccurredAt); err != nil {
 		return 0, err
+	}
+	// The event last: its rollup rows are shared by every writer, which
+	// all take them after the customer and conversation rows, so that no
+	// two transactions wait on each other in a cycle.
+	if _, err := tx.NewInsert().Model(e).Returning("id").Exec(ctx); err != nil {
+		return 0, fmt.Errorf("error inserting sync event: %w", err)
 	}
 	return e.ID, nil
 }

@@ -81,6 +81,8 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 		func() float64 { ok, _ := sync.Attempts(); return float64(ok) })
 	m.CounterFunc("helpscout_log_sync_attempts_failed_total", "HelpScout sync attempts of this process that failed.",
 		func() float64 { _, failed := sync.Attempts(); return float64(failed) })
+	m.CounterFunc("helpscout_log_db_transaction_retries_total", "Transactions run again after a deadlock or a serialization failure.",
+		func() float64 { return float64(db.Retries()) })
 	st := &Stack{Sync: sync, Live: hub, workers: cfg.SyncWorkers > 0}
 	st.draining, st.beginDrain = context.WithCancel(context.Background())
 	st.stopExports, st.endExports = context.WithCancel(context.Background())

@@ -135,14 +135,16 @@ func (s *Service) SubmitContactForm(ctx context.Context, in ContactForm, actor s
 				Msg("duplicate contact-form submission suppressed")
 			return nil
 		}
+		// The customer row before the event, whose rollup rows every
+		// writer locks last.
+		if err := upsertCustomer(ctx, tx, email, in.Name, now); err != nil {
+			return err
+		}
 		e.JobID = &job.ID
 		if err := s.startJob(ctx, tx, job, e); err != nil {
 			return err
 		}
 		if err := s.refuseEncoding(ctx, tx, job, e, refusal); err != nil {
-			return err
-		}
-		if err := upsertCustomer(ctx, tx, email, in.Name, now); err != nil {
 			return err
 		}
 		out = IntakeResult{Event: e}
@@ -214,14 +216,14 @@ func (s *Service) SyncCustomer(ctx context.Context, in CustomerRecord, actor str
 		if _, err := s.jobs.Insert(ctx, tx, job); err != nil {
 			return err
 		}
+		if err := upsertCustomer(ctx, tx, email, fullName(in.FirstName, in.LastName), now); err != nil {
+			return err
+		}
 		e.JobID = &job.ID
 		if err := s.startJob(ctx, tx, job, e); err != nil {
 			return err
 		}
 		if err := s.refuseEncoding(ctx, tx, job, e, refusal); err != nil {
-			return err
-		}
-		if err := upsertCustomer(ctx, tx, email, fullName(in.FirstName, in.LastName), now); err != nil {
 			return err
 		}
 		out = IntakeResult{Event: e}

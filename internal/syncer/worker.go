@@ -1,11 +1,13 @@
 package syncer
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -306,37 +308,43 @@ func (s *Service) finish(ctx context.Context, claimed *db.SyncJob, out outcome) 
 			released = true
 			return s.jobs.Update(ctx, tx, job)
 		}
+		// The customer and conversation rows come before the events: event
+		// writes lock rollup rows that every writer shares, so every
+		// transaction takes those last and none waits on another in a
+		// cycle (see db.JobStore.InsertQueued).
 		applyOutcome(e, out)
-		if err := s.jobs.FinishEvent(ctx, tx, e); err != nil {
-			return err
-		}
 		job.LockedBy, job.LockedUntil = nil, nil
 		if out.err == nil {
 			job.State, job.OutcomeUnknown, job.LastErrorCode = db.JobDone, false, nil
 			job.Result = resultJSON(out)
+			if err := s.recordSuccess(ctx, tx, e, out, now); err != nil {
+				return err
+			}
 			if err := s.jobs.Update(ctx, tx, job); err != nil {
 				return err
 			}
-			return s.recordSuccess(ctx, tx, e, out, now)
+			return s.jobs.FinishEvent(ctx, tx, e)
 		}
 		failed = true
 		code := string(*e.ErrorCode)
 		job.LastErrorCode = &code
 		job.OutcomeUnknown = job.OutcomeUnknown || outcomeUnknown(out.err)
+		if err := recordCustomerState(ctx, tx, e, now); err != nil {
+			return err
+		}
+		if err := s.jobs.FinishEvent(ctx, tx, e); err != nil {
+			return err
+		}
 		if retryable(out.err) && job.Attempts < s.opts.MaxAttempts {
 			job.State = db.JobQueued
 			job.RunAt = now.Add(s.backoff(job.Attempts, out.err))
-			next := nextAttempt(e, now)
-			if err := s.startJob(ctx, tx, job, next); err != nil {
+			if err := s.startJob(ctx, tx, job, nextAttempt(e, now)); err != nil {
 				return err
 			}
 		} else {
 			job.State = db.JobFailed
 		}
-		if err := s.jobs.Update(ctx, tx, job); err != nil {
-			return err
-		}
-		return recordCustomerState(ctx, tx, e, now)
+		return s.jobs.Update(ctx, tx, job)
 	})
 	if err != nil {
 		return fmt.Errorf("error recording the attempt of job %d: %w", claimed.ID, err)
@@ -502,7 +510,13 @@ func (s *Service) reclaim(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		for _, job := range jobs {
+		// The lost attempts fail; their customers' rows are written first,
+		// in email order as concurrent writers take them, and the events
+		// last, since event writes lock the rollup rows every writer shares
+		// (see finish).
+		events := make([]*db.SyncEvent, len(jobs))
+		lost := make([]bool, len(jobs))
+		for i, job := range jobs {
 			e, err := s.jobs.Event(ctx, tx, *job.EventID)
 			if err != nil {
 				return err
@@ -517,12 +531,28 @@ func (s *Service) reclaim(ctx context.Context) (int, error) {
 					e.Details["lostWorker"] = *job.LockedBy
 				}
 				e.Details["outcomeUnknown"] = true
+				lost[i] = true
+			}
+			events[i] = e
+		}
+		byEmail := slices.Clone(events)
+		slices.SortFunc(byEmail, func(a, b *db.SyncEvent) int {
+			return cmp.Compare(ptrValue(a.CustomerEmail), ptrValue(b.CustomerEmail))
+		})
+		for _, e := range byEmail {
+			if err := recordCustomerState(ctx, tx, e, now); err != nil {
+				return err
+			}
+		}
+		for i, job := range jobs {
+			e := events[i]
+			if lost[i] {
 				if err := s.jobs.FinishEvent(ctx, tx, e); err != nil {
 					return err
 				}
 			}
-			lost := string(db.CodeUnknown)
-			job.LastErrorCode = &lost
+			code := string(db.CodeUnknown)
+			job.LastErrorCode = &code
 			job.LockedBy, job.LockedUntil = nil, nil
 			job.OutcomeUnknown = true
 			if job.Attempts < s.opts.MaxAttempts {
@@ -536,9 +566,6 @@ func (s *Service) reclaim(ctx context.Context) (int, error) {
 			if err := s.jobs.Update(ctx, tx, job); err != nil {
 				return err
 			}
-			if err := recordCustomerState(ctx, tx, e, now); err != nil {
-				return err
-			}
 			s.log.Warn().Int64("job", job.ID).Int64("event", e.ID).Msg("took over a job whose worker stopped")
 			n++
 		}
@@ -548,6 +575,15 @@ func (s *Service) reclaim(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("error reclaiming expired leases: %w", err)
 	}
 	return n, nil
+}
+
+// ptrValue is *p, or the zero value when p is nil.
+func ptrValue[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }
 
 // resultJSON is what a successful job keeps as its result.
