@@ -80,8 +80,9 @@ func TestBadInput(t *testing.T) {
 		name  string
 		query string
 		vars  map[string]any
-		// argument is the expected extensions.argument; "-" means not
-		// checked, "" means absent.
+		// argument is the expected extensions.argument, "" when absent;
+		// a leading "-" marks a value written in the document, refused
+		// before execution.
 		argument string
 		// field is the root field that must be null; empty for documents
 		// refused before execution.
@@ -104,10 +105,9 @@ func TestBadInput(t *testing.T) {
 		{"customers cursor into syncEvents", events, map[string]any{"after": custCursor}, "after", "syncEvents"},
 		{"events cursor into customers", `query($a: String) { __typename customers(after: $a) { totalCount } }`,
 			map[string]any{"a": evCursor}, "after", "customers"},
-		// The README promises extensions.argument for an unknown enum
-		// value; for a literal gqlparser's error carries no argument name,
-		// so only the code is checked here (see the report).
-		{"unknown enum literal", `{ __typename syncEvents(filter: {types: [TICKET_EXPLODED]}) { totalCount } }`, nil, "-", ""},
+		{"unknown enum literal", `{ __typename syncEvents(filter: {types: [TICKET_EXPLODED]}) { totalCount } }`, nil, "-filter.types[0]", ""},
+		{"unknown enum literal in a fragment", `query { ...F } fragment F on Query { syncEvents(orderBy: {direction: UP}) { totalCount } }`, nil, "-orderBy.direction", ""},
+		{"wrong kind of literal", `{ __typename syncEvents(first: "ten") { totalCount } }`, nil, "-first", ""},
 		{"unknown enum variable", events, map[string]any{"f": map[string]any{"types": []string{"TICKET_EXPLODED"}}}, "$f.types[0]", ""},
 		{"unknown relative range variable", events, map[string]any{"f": map[string]any{"within": "LAST_CENTURY"}}, "$f.within", ""},
 		// The validator takes enum values in any case; the service does not.
@@ -159,25 +159,27 @@ func TestBadInput(t *testing.T) {
 			require.NotEmpty(t, resp.Errors, "body: %s", resp.Body)
 			e := resp.Errors[0]
 			require.Equal(t, "BAD_USER_INPUT", e.code(), "body: %s", resp.Body)
-			switch tc.argument {
-			case "":
+			switch {
+			case tc.argument == "":
 				require.Empty(t, e.argument())
 				require.Equal(t, []any{"syncEvents", "filter", "from"}, e.Path)
 				require.Equal(t, "null", string(resp.dataMap(t)[tc.field]))
 				return
-			case "-":
-				require.Contains(t, e.Message, "TICKET_EXPLODED")
+			case strings.HasPrefix(tc.argument, "-"):
+				// A value written in the document, refused by validation:
+				// the argument holding it is named.
+				arg := strings.TrimPrefix(tc.argument, "-")
+				require.Equal(t, arg, e.argument(), "body: %s", resp.Body)
+				require.True(t, strings.HasPrefix(e.Message, arg+": "), "message: %s", e.Message)
 			default:
 				require.Equal(t, tc.argument, e.argument(), "body: %s", resp.Body)
 			}
-			if strings.HasPrefix(tc.argument, "$") || tc.argument == "-" {
+			if strings.HasPrefix(tc.argument, "$") || strings.HasPrefix(tc.argument, "-") {
 				// Refused before execution: no data at all, and a status
 				// that says so.
 				require.Contains(t, []string{"", "null"}, string(resp.Data), "body: %s", resp.Body)
 				require.Equal(t, http.StatusUnprocessableEntity, resp.Status, "body: %s", resp.Body)
-				if tc.argument != "-" {
-					require.Contains(t, e.Message, tc.argument, "the message names the variable")
-				}
+				require.Contains(t, e.Message, strings.TrimPrefix(tc.argument, "-"), "the message names the argument")
 				return
 			}
 			require.Contains(t, e.Message, tc.argument, "the message names the argument")

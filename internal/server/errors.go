@@ -17,6 +17,7 @@ import (
 	"github.com/uptrace/bun/driver/pgdriver"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/kivalogic/helpscout-log/internal/apperr"
 )
@@ -60,10 +61,19 @@ func errorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 				// variable that does not coerce) is the caller's input
 				// mistake, not a malformed document.
 				gqlErr.Extensions["code"] = string(apperr.BadUserInput)
-				if len(gqlErr.Path) >= 2 && gqlErr.Path[0] == ast.PathName("variable") {
+				switch {
+				case len(gqlErr.Path) >= 2 && gqlErr.Path[0] == ast.PathName("variable"):
 					arg := "$" + pathString(gqlErr.Path[1:])
 					gqlErr.Extensions["argument"] = arg
 					gqlErr.Message = variableMessage(arg, gqlErr.Message)
+				case len(gqlErr.Locations) == 1 && graphql.HasOperationContext(ctx):
+					// A value written in the document: name the argument
+					// that holds it.
+					loc := gqlErr.Locations[0]
+					if arg := literalArgument(graphql.GetOperationContext(ctx).RawQuery, loc.Line, loc.Column); arg != "" {
+						gqlErr.Extensions["argument"] = arg
+						gqlErr.Message = arg + ": " + gqlErr.Message
+					}
 				}
 			}
 			return gqlErr
@@ -96,6 +106,68 @@ func errorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 		gqlErr.Extensions["code"] = string(apperr.Internal)
 		return gqlErr
 	}
+}
+
+// literalArgument returns the path of the argument value written at line
+// and column of the document query ("filter.types[0]"), or "" when no
+// argument value starts there. The document is parsed again, without
+// validation: this runs only for a document refused for such a value.
+func literalArgument(query string, line, column int) string {
+	doc, err := parser.ParseQuery(&ast.Source{Input: query})
+	if err != nil {
+		return ""
+	}
+	var inValue func(v *ast.Value, path string) string
+	inValue = func(v *ast.Value, path string) string {
+		if v == nil {
+			return ""
+		}
+		if v.Position != nil && v.Position.Line == line && v.Position.Column == column {
+			return path
+		}
+		for i, c := range v.Children {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			if v.Kind == ast.ObjectValue {
+				p = path + "." + c.Name
+			}
+			if found := inValue(c.Value, p); found != "" {
+				return found
+			}
+		}
+		return ""
+	}
+	var inSet func(set ast.SelectionSet) string
+	inSet = func(set ast.SelectionSet) string {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				for _, arg := range s.Arguments {
+					if found := inValue(arg.Value, arg.Name); found != "" {
+						return found
+					}
+				}
+				if found := inSet(s.SelectionSet); found != "" {
+					return found
+				}
+			case *ast.InlineFragment:
+				if found := inSet(s.SelectionSet); found != "" {
+					return found
+				}
+			}
+		}
+		return ""
+	}
+	for _, op := range doc.Operations {
+		if found := inSet(op.SelectionSet); found != "" {
+			return found
+		}
+	}
+	for _, f := range doc.Fragments {
+		if found := inSet(f.SelectionSet); found != "" {
+			return found
+		}
+	}
+	return ""
 }
 
 // variableMessage restates the validator's message about the value of a
