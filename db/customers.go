@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/uptrace/bun"
@@ -108,12 +109,23 @@ func (s *CustomerStore) Insert(ctx context.Context, idb bun.IDB, cs []*Customer)
 
 // MatchEmails returns up to limit customer emails containing text
 // (lower-cased), and whether that is all of them.
+//
+// A text holding an @ with something before it (an address, whole or in
+// part) is looked up by its local part: an email that contains the text
+// has a local part ending with the text's, found by prefix in the index of
+// reversed local parts, and is then checked whole. Other texts go through
+// the trigram index.
 func (s *CustomerStore) MatchEmails(ctx context.Context, text string, limit int) ([]string, bool, error) {
+	text = strings.ToLower(text)
+	q := s.db.NewSelect().Model((*Customer)(nil)).Column("email")
+	if local, _, ok := strings.Cut(text, "@"); ok && local != "" {
+		q = q.Where("reverse(split_part(email, '@', 1)) LIKE ?", likeEscaper.Replace(reverseRunes(local))+"%").
+			Where("strpos(email, ?) > 0", text)
+	} else {
+		q = q.Where("email LIKE ?", likePattern(text))
+	}
 	var emails []string
-	err := s.db.NewSelect().Model((*Customer)(nil)).Column("email").
-		Where("email LIKE ?", likePattern(strings.ToLower(text))).
-		Limit(int64(limit)+1).
-		Scan(ctx, &emails)
+	err := q.Limit(int64(limit)+1).Scan(ctx, &emails)
 	if err != nil {
 		return nil, false, fmt.Errorf("error matching customer emails: %w", err)
 	}
@@ -121,4 +133,11 @@ func (s *CustomerStore) MatchEmails(ctx context.Context, text string, limit int)
 		return nil, false, nil
 	}
 	return emails, true, nil
+}
+
+// reverseRunes reverses s by characters, as PostgreSQL's reverse does.
+func reverseRunes(s string) string {
+	r := []rune(s)
+	slices.Reverse(r)
+	return string(r)
 }

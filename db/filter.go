@@ -110,10 +110,12 @@ func (f EventFilter) needsRawRows() bool {
 	return f.Search != nil || f.CustomerEmail != nil || f.ConversationID != nil
 }
 
+// likeEscaper escapes the wildcards of LIKE (and its escape character).
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
 // likePattern escapes s for a LIKE substring match.
 func likePattern(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(s) + "%"
+	return "%" + likeEscaper.Replace(s) + "%"
 }
 
 // where collects SQL conditions and their arguments.
