@@ -257,9 +257,18 @@ func groupedCounts(f EventFilter, daily bool) (string, []any) {
 
 // Count returns how many events match f.
 func (s *RollupStore) Count(ctx context.Context, f EventFilter) (int64, error) {
-	q, args := groupedCounts(f, true)
+	var q string
+	var args []any
+	if f.needsRawRows() {
+		// Counted on the events themselves: no grouping needed.
+		w := eventWhere(f)
+		q, args = "SELECT count(*) FROM sync_events WHERE "+w.sql(), w.args
+	} else {
+		g, a := groupedCounts(f, true)
+		q, args = "SELECT coalesce(sum(n), 0)::bigint FROM ("+g+") AS g", a
+	}
 	var n int64
-	if err := s.db.NewRaw("SELECT coalesce(sum(n), 0)::bigint FROM ("+q+") AS g", args...).Scan(ctx, &n); err != nil {
+	if err := s.db.NewRaw(q, args...).Scan(ctx, &n); err != nil {
 		return 0, fmt.Errorf("error counting sync events: %w", err)
 	}
 	return n, nil
