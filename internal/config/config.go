@@ -174,8 +174,13 @@ func Load(getenv func(string) string) (*Config, error) {
 		errs = append(errs, err)
 	}
 	if c.HelpScoutAPIURL != "" {
-		if u, err := url.Parse(c.HelpScoutAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, err := url.Parse(c.HelpScoutAPIURL)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 			errs = append(errs, fmt.Errorf("HELPSCOUT_API_URL: %q is not an http or https URL such as https://api.helpscout.net", c.HelpScoutAPIURL))
+		case (u.Path != "" && u.Path != "/") || u.RawQuery != "":
+			// The client adds /v2/... itself.
+			errs = append(errs, fmt.Errorf("HELPSCOUT_API_URL: %q has a path or query; give the API's base URL, such as https://api.helpscout.net", c.HelpScoutAPIURL))
 		}
 	}
 	// The runtime reads GOGC itself, before main, and takes a value it

@@ -98,6 +98,8 @@ func TestLoad(t *testing.T) {
 		{"HelpScout URL without a scheme", map[string]string{"HELPSCOUT_API_URL": "api.helpscout.net"}, `HELPSCOUT_API_URL: "api.helpscout.net" is not an http or https URL`, nil},
 		{"HelpScout URL of another scheme", map[string]string{"HELPSCOUT_API_URL": "ftp://api.helpscout.net"}, `HELPSCOUT_API_URL: "ftp://api.helpscout.net" is not an http or https URL`, nil},
 		{"HelpScout URL over http", map[string]string{"HELPSCOUT_API_URL": "http://127.0.0.1:9090"}, "", func(t *testing.T, c *Config) { require.Equal(t, "http://127.0.0.1:9090", c.HelpScoutAPIURL) }},
+		{"HelpScout URL with the API's path", map[string]string{"HELPSCOUT_API_URL": "https://api.helpscout.net/v2"}, `HELPSCOUT_API_URL: "https://api.helpscout.net/v2" has a path or query`, nil},
+		{"HelpScout URL with a slash", map[string]string{"HELPSCOUT_API_URL": "https://api.helpscout.net/"}, "", func(t *testing.T, c *Config) { require.Equal(t, "https://api.helpscout.net/", c.HelpScoutAPIURL) }},
 		{"GOGC not a number", map[string]string{"GOGC": "abc"}, `GOGC: "abc" is not a non-negative integer or off`, nil},
 		{"GOGC negative", map[string]string{"GOGC": "-1"}, `GOGC: "-1" is not`, nil},
 		{"GOGC with a space", map[string]string{"GOGC": " 200"}, `GOGC: " 200" is not`, nil},

@@ -510,6 +510,14 @@ func TestRetryFailedSyncsGraphQL(t *testing.T) {
 			require.Equal(t, "limit", ge.argument())
 		}
 	}
+	// Only failed events are retried: a filter on other statuses is a
+	// mistake, not a request to retry every failure.
+	for _, statuses := range [][]string{{"SUCCESS"}, {"FAILED", "PENDING"}} {
+		resp := e.gql(t, callerAdmin, retry, map[string]any{"f": map[string]any{"statuses": statuses}, "limit": 5})
+		ge := resp.singleError(t)
+		require.Equal(t, "BAD_USER_INPUT", ge.code(), "statuses %v: %s", statuses, resp.Body)
+		require.Equal(t, "filter.statuses", ge.argument())
+	}
 
 	type retryData struct {
 		RetryFailedSyncs struct {

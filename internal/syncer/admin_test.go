@@ -80,6 +80,7 @@ func TestValidateSettings(t *testing.T) {
 		{"ftp", SettingsInput{APIURL: ptr("ftp://api.helpscout.net")}, "input.apiUrl"},
 		{"credentials in url", SettingsInput{APIURL: ptr("https://user:" + adminSecret + "@api.helpscout.net")}, "input.apiUrl"},
 		{"query", SettingsInput{APIURL: ptr("https://api.helpscout.net?x=1")}, "input.apiUrl"},
+		{"the API's path", SettingsInput{APIURL: ptr("https://api.helpscout.net/v2")}, "input.apiUrl"},
 		{"empty url", SettingsInput{APIURL: ptr("  ")}, "input.apiUrl"},
 		{"empty client id", SettingsInput{ClientID: ptr(" ")}, "input.clientId"},
 		{"empty client secret", SettingsInput{ClientSecret: ptr("")}, "input.clientSecret"},

@@ -125,3 +125,66 @@ func TestStopFinishesAttempts(t *testing.T) {
 	require.Equal(t, 0, b.count(t, "SELECT count(*) FROM sync_jobs WHERE state = 'RUNNING'"))
 	svc.Stop()
 }
+
+// TestUnknownOutcomeKeepsSubmissionsApart: two submissions whose ids differ
+// only in case, from one customer with one subject. The second's create
+// fails with a 5xx (its outcome unknown), so its next attempt looks in
+// HelpScout first: it must not take the first submission's ticket for its
+// own, and creates its own.
+func TestUnknownOutcomeKeepsSubmissionsApart(t *testing.T) {
+	t.Parallel()
+	b := newPipe(t, pipeSetup{})
+	svc := b.start(t)
+	ctx := context.Background()
+	first, err := svc.SubmitContactForm(ctx, ContactForm{SubmissionID: "Form-A7", Email: "quinn@example.com",
+		Subject: "Refund", Message: "first form"}, "service")
+	require.NoError(t, err)
+	e1 := b.waitFinished(t, first.Event.ID, 10*time.Second)
+	require.Equal(t, db.StatusSuccess, e1.Status)
+
+	b.sim.SetFaults(helpscoutsim.Faults{Status5xxBurst: 1})
+	second, err := svc.SubmitContactForm(ctx, ContactForm{SubmissionID: "form-a7", Email: "quinn@example.com",
+		Subject: "Refund", Message: "second form"}, "service")
+	require.NoError(t, err)
+	e2 := b.waitFinished(t, second.Event.ID, 10*time.Second)
+	require.Equal(t, db.StatusFailed, e2.Status)
+	retries := b.retriesOf(t, e2.ID)
+	require.Len(t, retries, 1)
+	next := b.waitFinished(t, retries[0].ID, 15*time.Second)
+	require.Equal(t, db.StatusSuccess, next.Status, "error: %v", next.ErrorMessage)
+	require.Equal(t, true, next.Details["lookedUp"])
+	require.Nil(t, next.Details["foundExisting"], "another submission's ticket taken")
+	require.NotEqual(t, *e1.ConversationID, *next.ConversationID)
+	require.Equal(t, 2, b.sim.CountConversations("quinn@example.com", "Refund"))
+}
+
+// TestCustomerCreatedMeanwhile: HelpScout gains the customer between the
+// look-up and the create (a contact form of the same visitor, sent at the
+// same moment, creates it), so the create answers 409. The attempt then
+// updates the customer HelpScout has instead of failing for good.
+func TestCustomerCreatedMeanwhile(t *testing.T) {
+	t.Parallel()
+	var sim *helpscoutsim.Server
+	var once atomic.Bool
+	b := newPipe(t, pipeSetup{wrap: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && r.URL.Path == "/v2/customers" && once.CompareAndSwap(false, true) {
+				sim.AddCustomer(helpscoutsim.Customer{FirstName: "From", LastName: "Form",
+					Emails: []helpscoutsim.Entry{{Value: "race@example.com"}}})
+			}
+			h.ServeHTTP(w, r)
+		})
+	}})
+	sim = b.sim
+	svc := b.start(t)
+	res, err := svc.SyncCustomer(context.Background(), CustomerRecord{Email: "race@example.com", FirstName: strp("Rae")}, "service")
+	require.NoError(t, err)
+	e := b.waitFinished(t, res.Event.ID, 10*time.Second)
+	require.Equal(t, db.StatusSuccess, e.Status, "error: %v", e.ErrorMessage)
+	require.NotEmpty(t, e.Details["createConflict"])
+	require.Equal(t, true, e.Details["existingCustomer"])
+	c, ok := b.sim.CustomerByEmail("race@example.com")
+	require.True(t, ok)
+	require.Equal(t, "Rae", c.FirstName, "the record's name applied to the customer HelpScout has")
+	require.Equal(t, 1, b.sim.State().Count("POST /v2/customers"))
+}

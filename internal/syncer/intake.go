@@ -2,6 +2,8 @@ package syncer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -329,20 +331,28 @@ func excerpt(s string, n int) string {
 }
 
 // submissionTag is the tag put on the conversation of a submission, by
-// which a later attempt finds it (see createConversation).
+// which a later attempt finds it (see createConversation). HelpScout keeps
+// tags lower-case and plain, so the readable part (the id, lower-cased,
+// other characters as '-', at most 60 of them) can be the same for
+// different ids ("Form-A7" and "form-a7"); the hash of the exact id that
+// ends the tag keeps every submission's tag its own, so that a look-up
+// never takes another submission's ticket for this one's.
 func submissionTag(id string) string {
 	var b strings.Builder
 	b.WriteString("submission-")
 	for _, r := range strings.ToLower(id) {
+		if b.Len() >= len("submission-")+60 {
+			break
+		}
 		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' || r == '_' || r == '.' {
 			b.WriteRune(r)
 		} else {
 			b.WriteByte('-')
 		}
-		if b.Len() >= 90 {
-			break
-		}
 	}
+	sum := sha256.Sum256([]byte(id))
+	b.WriteByte('-')
+	b.WriteString(hex.EncodeToString(sum[:6]))
 	return b.String()
 }
 

@@ -175,7 +175,7 @@ func TestContactFormSuccess(t *testing.T) {
 	require.Equal(t, 1, b.sim.CountConversations("ada@example.com", "Order s-1"))
 	cv, ok := b.sim.Conversation(*e.ConversationID)
 	require.True(t, ok)
-	require.Contains(t, cv.Tags, "submission-s-1")
+	require.Contains(t, cv.Tags, submissionTag("s-1"))
 
 	conv, err := db.NewConversationStore(b.bdb).Get(ctx, *e.ConversationID)
 	require.NoError(t, err)

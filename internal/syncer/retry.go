@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -243,6 +244,9 @@ const retryScanPage = 200
 // first, looking at no more than limit of them: those that cannot be
 // retried are counted as skipped. Truncated reports that more matched.
 func (s *Service) RetryFailed(ctx context.Context, f db.EventFilter, limit int, actor string) (*BulkRetryResult, error) {
+	if len(f.Statuses) > 0 && !slices.Equal(f.Statuses, []db.EventStatus{db.StatusFailed}) {
+		return nil, apperr.BadInput("filter.statuses", "only failed events are retried: leave statuses out or give [FAILED]")
+	}
 	f.Statuses = []db.EventStatus{db.StatusFailed}
 	out := &BulkRetryResult{Events: []*db.SyncEvent{}}
 	p := db.Page{Limit: retryScanPage}

@@ -50,7 +50,8 @@ type Options struct {
 	// further attempt (with jitter); 1 s when zero.
 	RetryBase time.Duration
 	// MaxAttempts is how many attempts a job gets before it stops as
-	// FAILED; 8 when zero.
+	// FAILED; 12 when zero: with the doubling delays, capped at 10 minutes,
+	// they span a HelpScout outage of a quarter of an hour or so.
 	MaxAttempts int
 	// StopTimeout bounds how long Stop waits for attempts in flight; 30 s
 	// when zero.
@@ -62,7 +63,7 @@ const (
 	defaultLease        = 30 * time.Second
 	defaultPollInterval = 250 * time.Millisecond
 	defaultRetryBase    = time.Second
-	defaultMaxAttempts  = 8
+	defaultMaxAttempts  = 12
 	defaultStopTimeout  = 30 * time.Second
 )
 

@@ -402,5 +402,9 @@ func checkAPIURL(v string) error {
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return apperr.BadInput(field, "must not have a query or a fragment")
 	}
+	if u.Path != "" && u.Path != "/" {
+		// The client adds /v2/... itself: a path would be sent twice.
+		return apperr.BadInput(field, "must be the API's base URL without a path, such as %s (not %s)", helpscout.DefaultBaseURL, apperr.Quote(v))
+	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -260,12 +261,36 @@ func (s *Service) syncCustomer(ctx context.Context, job *db.SyncJob, in Customer
 			return r, err
 		})
 		out.add(res)
+		if he, ok := asHelpScoutError(err); ok && he.Status == http.StatusConflict {
+			// Created meanwhile (a contact form of the same visitor, sent
+			// at the same moment, creates the customer too): update the
+			// customer HelpScout now has.
+			out.details["createConflict"] = he.Message
+			var found *helpscout.Customer
+			res, err = s.call(ctx, 1, func(ctx context.Context) (helpscout.Result, error) {
+				var (
+					r   helpscout.Result
+					err error
+				)
+				found, r, err = s.client.FindCustomerByEmail(ctx, in.Email)
+				return r, err
+			})
+			out.add(res)
+			if err == nil && found == nil {
+				err = he
+			}
+			if err == nil {
+				id = found.ID
+				out.details["existingCustomer"] = true
+			}
+		} else if err == nil {
+			out.customerID, out.customerCreated = id, true
+			return out
+		}
 		if err != nil {
 			out.err = err
 			return out
 		}
-		out.customerID, out.customerCreated = id, true
-		return out
 	}
 	if hasScalarFields(cin) {
 		res, err := s.call(ctx, 2, func(ctx context.Context) (helpscout.Result, error) {
