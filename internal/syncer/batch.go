@@ -133,14 +133,13 @@ func (s *Service) batchCustomer(ctx context.Context, tx bun.Tx, jobs []*db.SyncJ
 		if err != nil {
 			return err
 		}
+		// The event stays PENDING until the attempt that carries its
+		// change has an outcome, which it then takes (settleCoalesced).
 		coalesced = append(coalesced, e.ID)
-		e.Status = db.StatusSuccess
 		e.Details["batchId"] = batchID
 		e.Details["coalescedInto"] = carrierEvent.ID
 		e.Details["note"] = fmt.Sprintf("sent with the later update of event %d", carrierEvent.ID)
 		e.Source = db.SourceBatch
-		zero := 0
-		e.DurationMs = &zero
 		if err := s.jobs.FinishEvent(ctx, tx, e); err != nil {
 			return err
 		}
@@ -167,4 +166,37 @@ func (s *Service) batchCustomer(ctx context.Context, tx bun.Tx, jobs []*db.SyncJ
 	}
 	carrier.RunAt = now
 	return s.jobs.Update(ctx, tx, carrier)
+}
+
+// settleCoalesced gives the updates coalesced into a batched customer
+// update (see batchCustomer) the final outcome of the attempt that carried
+// them: SUCCESS, or FAILED with its error, and a note saying which event
+// to retry, since retrying the carrier sends their changes too.
+func (s *Service) settleCoalesced(ctx context.Context, tx bun.Tx, carrier *db.SyncEvent) error {
+	ids, _ := carrier.Details["coalesced"].([]any)
+	for _, v := range ids {
+		id, ok := v.(float64)
+		if !ok {
+			continue
+		}
+		e, err := s.jobs.Event(ctx, tx, int64(id))
+		if err != nil {
+			return err
+		}
+		if e.Status != db.StatusPending {
+			continue
+		}
+		e.Status, e.ErrorCode, e.ErrorMessage, e.HTTPStatus = carrier.Status, carrier.ErrorCode, carrier.ErrorMessage, carrier.HTTPStatus
+		zero := 0
+		e.DurationMs = &zero
+		e.Details["coalescedInto"] = carrier.ID
+		e.Details["note"] = fmt.Sprintf("sent with the later update of event %d", carrier.ID)
+		if carrier.Status == db.StatusFailed {
+			e.Details["note"] = fmt.Sprintf("sent with the later update of event %d, which failed; retrying event %d sends this change again", carrier.ID, carrier.ID)
+		}
+		if err := s.jobs.FinishEvent(ctx, tx, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package syncer
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,4 +112,34 @@ func TestUpdateOfDeletedCustomer(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, db.StatusFailed, *cust.LastSyncStatus)
 	require.Equal(t, db.CodeNotFound, *cust.LastSyncErrorCode)
+}
+
+// TestBatchCarrierFails: when the update that carries coalesced changes
+// fails for good, the coalesced events fail with it instead of claiming a
+// success, and name the event whose retry sends their changes.
+func TestBatchCarrierFails(t *testing.T) {
+	t.Parallel()
+	b := newPipe(t, pipeSetup{})
+	svc := b.start(t)
+	ctx := context.Background()
+	res, err := svc.SyncCustomer(ctx, CustomerRecord{Email: "jack@example.com", FirstName: strp("Jack")}, "service")
+	require.NoError(t, err)
+	require.Equal(t, db.StatusSuccess, b.waitFinished(t, res.Event.ID, 10*time.Second).Status)
+
+	bad, err := svc.SyncCustomer(ctx, CustomerRecord{Email: "jack@example.com", JobTitle: strp(strings.Repeat("t", 61))}, "service")
+	require.NoError(t, err)
+	good, err := svc.SyncCustomer(ctx, CustomerRecord{Email: "jack@example.com", Location: strp("Berlin")}, "service")
+	require.NoError(t, err)
+	n, err := svc.runBatch(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, db.StatusPending, b.event(t, bad.Event.ID).Status, "waits for the update that carries it")
+
+	carrier := b.waitFinished(t, good.Event.ID, 10*time.Second)
+	require.Equal(t, db.StatusFailed, carrier.Status)
+	require.Equal(t, db.CodeValidationFailed, *carrier.ErrorCode)
+	coalesced := b.event(t, bad.Event.ID)
+	require.Equal(t, db.StatusFailed, coalesced.Status)
+	require.Equal(t, db.CodeValidationFailed, *coalesced.ErrorCode)
+	require.Contains(t, coalesced.Details["note"], fmt.Sprintf("retrying event %d", carrier.ID))
 }

@@ -348,7 +348,10 @@ func (s *Service) finish(ctx context.Context, claimed *db.SyncJob, out outcome) 
 			if err := s.jobs.Update(ctx, tx, job); err != nil {
 				return err
 			}
-			return s.jobs.FinishEvent(ctx, tx, e)
+			if err := s.jobs.FinishEvent(ctx, tx, e); err != nil {
+				return err
+			}
+			return s.settleCoalesced(ctx, tx, e)
 		}
 		failed = true
 		code := string(*e.ErrorCode)
@@ -368,6 +371,9 @@ func (s *Service) finish(ctx context.Context, claimed *db.SyncJob, out outcome) 
 			}
 		} else {
 			job.State = db.JobFailed
+			if err := s.settleCoalesced(ctx, tx, e); err != nil {
+				return err
+			}
 		}
 		return s.jobs.Update(ctx, tx, job)
 	})
@@ -587,6 +593,9 @@ func (s *Service) reclaim(ctx context.Context) (int, error) {
 				}
 			} else {
 				job.State = db.JobFailed
+				if err := s.settleCoalesced(ctx, tx, e); err != nil {
+					return err
+				}
 			}
 			if err := s.jobs.Update(ctx, tx, job); err != nil {
 				return err
