@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -187,4 +188,34 @@ func TestCustomerCreatedMeanwhile(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "Rae", c.FirstName, "the record's name applied to the customer HelpScout has")
 	require.Equal(t, 1, b.sim.State().Count("POST /v2/customers"))
+}
+
+// TestNumberReadAgain: the read that follows a create, for the ticket
+// number, fails once; the attempt reads again, so that the ticket has its
+// number, its link and its row in the log.
+func TestNumberReadAgain(t *testing.T) {
+	t.Parallel()
+	var failed atomic.Bool
+	b := newPipe(t, pipeSetup{wrap: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v2/conversations/") && failed.CompareAndSwap(false, true) {
+				w.WriteHeader(http.StatusInternalServerError)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}})
+	svc := b.start(t)
+	res, err := svc.SubmitContactForm(context.Background(), form("nr-1", "nr@example.com"), "service")
+	require.NoError(t, err)
+	e := b.waitFinished(t, res.Event.ID, 10*time.Second)
+	require.Equal(t, db.StatusSuccess, e.Status, "error: %v", e.ErrorMessage)
+	require.True(t, failed.Load(), "the first read failed")
+	require.EqualValues(t, 1, e.Details["numberReadAgain"])
+	require.Nil(t, e.Details["numberUnknown"])
+	require.NotNil(t, e.TicketNumber)
+	require.NotNil(t, e.HelpScoutURL())
+	conv, err := db.NewConversationStore(b.bdb).Get(context.Background(), *e.ConversationID)
+	require.NoError(t, err)
+	require.Equal(t, *e.TicketNumber, conv.Number)
 }

@@ -207,11 +207,36 @@ func (s *Service) createConversation(ctx context.Context, job *db.SyncJob, in Co
 		return out
 	}
 	out.conv = &ref
-	if res.FollowUpErr != nil {
-		out.details["numberUnknown"] = res.FollowUpErr.Error()
+	// The create answers with the id only; the number comes from a read
+	// that followed it. When that read failed, read again, so that the
+	// ticket can be found by its number and opened from the log.
+	followUp := res.FollowUpErr
+	for try := 0; followUp != nil && try < numberRereads; try++ {
+		var conv *helpscout.Conversation
+		res, err := s.call(ctx, 1, func(ctx context.Context) (helpscout.Result, error) {
+			var (
+				r   helpscout.Result
+				err error
+			)
+			conv, r, err = s.client.GetConversation(ctx, ref.ID)
+			return r, err
+		})
+		out.add(res)
+		followUp = err
+		if err == nil && conv.Number != 0 {
+			ref.Number, ref.WebURL = conv.Number, conv.WebURL
+			out.details["numberReadAgain"] = try + 1
+		}
+	}
+	if followUp != nil {
+		out.details["numberUnknown"] = followUp.Error()
 	}
 	return out
 }
+
+// numberRereads is how often an attempt reads a created conversation again
+// when the read after the create failed.
+const numberRereads = 2
 
 // syncCustomer creates or updates a customer. HelpScout may already know
 // the customer (a contact form creates one), so it looks the email up
