@@ -130,6 +130,15 @@ func responseError(op, method, path string, rep *reply) *Error {
 		}
 	}
 	if e.Message == "" {
+		// Some answers (a 429, say) are plain JSON with a message.
+		var plain struct {
+			Message string `json:"message"`
+		}
+		if err := unmarshal(rep.body, &plain); err == nil && strings.TrimSpace(plain.Message) != "" {
+			e.Message = excerpt([]byte(plain.Message))
+		}
+	}
+	if e.Message == "" {
 		e.Message = excerpt(rep.body)
 	}
 	write := isWrite(method)
