@@ -15,11 +15,26 @@ import (
 
 func (r *queryResolver) SyncEvents(ctx context.Context, filter *synclog.FilterInput, first *int, after *string, last *int, before *string, orderBy *synclog.EventOrder) (*synclog.EventConnection, error) {
 	sel := selectEvents(ctx)
+	// The feed position comes first: changes made while the page is read
+	// then come after it.
+	var liveCursor *string
+	if sel.liveCursor {
+		hub, err := r.hub()
+		if err != nil {
+			return nil, err
+		}
+		c, err := hub.Cursor(ctx)
+		if err != nil {
+			return nil, err
+		}
+		liveCursor = &c
+	}
 	conn, err := r.Log.ListEvents(ctx, filter, db.EventFilter{},
 		pagination.Args{First: first, After: after, Last: last, Before: before}, orderBy, sel.read)
 	if err != nil {
 		return nil, err
 	}
+	conn.LiveCursor = liveCursor
 	return r.withRelations(ctx, conn, sel)
 }
 

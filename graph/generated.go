@@ -324,6 +324,7 @@ type ComplexityRoot struct {
 
 	SyncEventConnection struct {
 		Edges      func(childComplexity int) int
+		LiveCursor func(childComplexity int) int
 		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
@@ -1739,6 +1740,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncEventConnection.Edges(childComplexity), true
+	case "SyncEventConnection.liveCursor":
+		if e.ComplexityRoot.SyncEventConnection.LiveCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncEventConnection.LiveCursor(childComplexity), true
 	case "SyncEventConnection.nodes":
 		if e.ComplexityRoot.SyncEventConnection.Nodes == nil {
 			break
@@ -2545,6 +2552,14 @@ type SyncEventConnection {
   pageInfo: PageInfo!
   "How many events match the filter in all."
   totalCount: Int!
+  """
+  A cursor of the live feed taken just before this page was read (on the top-level
+  syncEvents list; null on the lists of a customer or a conversation). Pass it as after
+  to the syncEvents subscription to receive every change made since, with nothing
+  missed: status changes of the events on this page, and events written meanwhile,
+  some of which may already be on the page (match them by id).
+  """
+  liveCursor: String
 }
 
 extend type Query {
@@ -2690,9 +2705,11 @@ type SyncEventChange {
 """Live updates, over WebSocket (graphql-transport-ws or graphql-ws)."""
 type Subscription {
   """
-  Every new event and every status change that matches the filter. With
-  after (a cursor from this feed, or from the syncEvents list), first
-  everything since that cursor, in order, then live changes.
+  Every new event and every status change that matches the filter. With after (a
+  cursor from this feed, or the liveCursor of a syncEvents list), first every event
+  that changed since that cursor, once each in its latest state and in order
+  (replay: true), then live changes. A cursor of a syncEvents row also works, but
+  replays only the events after that row by time.
   """
   syncEvents(
     "Which events."
@@ -3694,6 +3711,8 @@ func (ec *executionContext) childFields_SyncEventConnection(ctx context.Context,
 		return ec.fieldContext_SyncEventConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_SyncEventConnection_totalCount(ctx, field)
+	case "liveCursor":
+		return ec.fieldContext_SyncEventConnection_liveCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SyncEventConnection", field.Name)
 }
@@ -10241,6 +10260,29 @@ func (ec *executionContext) fieldContext_SyncEventConnection_totalCount(_ contex
 	return graphql.NewScalarFieldContext("SyncEventConnection", field, true, false, "Int")
 }
 
+func (ec *executionContext) _SyncEventConnection_liveCursor(ctx context.Context, field graphql.CollectedField, obj *synclog.EventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncEventConnection_liveCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LiveCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncEventConnection_liveCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncEventConnection", field, false, false, "String")
+}
+
 func (ec *executionContext) _SyncEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *synclog.EventEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14499,6 +14541,11 @@ func (ec *executionContext) _SyncEventConnection(ctx context.Context, sel ast.Se
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SyncEventConnection_totalCount(ctx, field, obj)
 				})
+		case "liveCursor":
+			out.Values[i] = ec._SyncEventConnection_liveCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -16,6 +16,7 @@ import (
 type eventSelection struct {
 	read       synclog.EventRead
 	totalCount bool
+	liveCursor bool
 	rel        loaders.Relations
 }
 
@@ -48,6 +49,8 @@ func selectEvents(ctx context.Context) eventSelection {
 		switch f.Name {
 		case "totalCount":
 			sel.totalCount = true
+		case "liveCursor":
+			sel.liveCursor = true
 		case "nodes":
 			mark(f.Selections)
 		case "edges":

@@ -239,6 +239,17 @@ func (h *Hub) Stop() {
 	h.summaries.closeAll()
 }
 
+// Cursor returns the cursor of the newest settled change of the feed: a
+// subscription after it receives every change made from now on. It works
+// whether or not the hub runs.
+func (h *Hub) Cursor(ctx context.Context) (string, error) {
+	pos, err := h.store.Head(ctx)
+	if err != nil {
+		return "", err
+	}
+	return EncodeCursor(pos), nil
+}
+
 // Stats returns the hub's counters.
 func (h *Hub) Stats() Stats {
 	h.mu.Lock()

@@ -257,6 +257,57 @@ func TestSubscriptionResume(t *testing.T) {
 	require.Equal(t, "after", errs[0].Extensions["argument"])
 }
 
+// TestSubscriptionFromLiveCursor: a client reads the list with its
+// liveCursor, then subscribes from it after a while. Every change made
+// since reaches it: a status change of an event on the page, and an event
+// written meanwhile with an earlier time than the page's newest (as a
+// transaction that commits late writes it), which a resume from a list
+// cursor would pass over. An empty log has a liveCursor too.
+func TestSubscriptionFromLiveCursor(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t, dbtest.New(t))
+	tok := e.token(t, auth.RoleManager, time.Hour)
+	type listed struct {
+		SyncEvents struct {
+			LiveCursor *string `json:"liveCursor"`
+			Nodes      []struct{ ID string }
+		} `json:"syncEvents"`
+	}
+	read := func() listed {
+		var page listed
+		require.NoError(t, json.Unmarshal(e.gqlAs(t, tok, `{ syncEvents(first: 10) { liveCursor nodes { id } } }`), &page))
+		require.NotNil(t, page.SyncEvents.LiveCursor)
+		return page
+	}
+
+	empty := read()
+	require.Empty(t, empty.SyncEvents.Nodes)
+	first := writeEvent(t, e.bdb, db.StatusSuccess, "")
+	c := mustDialWS(t, e.srv.URL, protoTransportWS)
+	c.initOK(t, tok)
+	c.subscribe(t, "empty", syncEventsSub, map[string]any{"after": *empty.SyncEvents.LiveCursor})
+	require.Equal(t, idOf(first), c.change(t, "empty").SyncEvents.Event.ID, "written before the subscription, after the read")
+
+	pending := writeEvent(t, e.bdb, db.StatusPending, "")
+	page := read()
+	require.Equal(t, idOf(pending), page.SyncEvents.Nodes[0].ID)
+	_, err := e.bdb.ExecContext(t.Context(), "UPDATE sync_events SET status = 'FAILED' WHERE id = ?", pending.ID)
+	require.NoError(t, err)
+	late := &db.SyncEvent{OccurredAt: time.Now().UTC().Add(-time.Hour), Type: db.EventCustomerSynced, Status: db.StatusSuccess,
+		Direction: db.DirectionToHelpScout, Source: db.SourceCustomerUpdate}
+	require.NoError(t, db.NewEventStore(e.bdb).Insert(t.Context(), e.bdb, []*db.SyncEvent{late}))
+
+	c2 := mustDialWS(t, e.srv.URL, protoTransportWS)
+	c2.initOK(t, tok)
+	c2.subscribe(t, "page", syncEventsSub, map[string]any{"after": *page.SyncEvents.LiveCursor})
+	got := c2.change(t, "page").SyncEvents
+	require.Equal(t, idOf(pending), got.Event.ID)
+	require.Equal(t, "FAILED", got.Event.Status)
+	require.Equal(t, idOf(late), c2.change(t, "page").SyncEvents.Event.ID)
+	fresh := writeEvent(t, e.bdb, db.StatusPending, "")
+	require.Equal(t, idOf(fresh), c2.change(t, "page").SyncEvents.Event.ID, "then live, nothing else in between")
+}
+
 func TestSubscriptionAcrossInstances(t *testing.T) {
 	t.Parallel()
 	bdb := dbtest.New(t)

@@ -47,6 +47,9 @@ func New(bdb *bun.DB, version string) *Service {
 type EventConnection struct {
 	page[*db.SyncEvent]
 	total
+	// LiveCursor is the live feed's position just before the page was
+	// read, encoded; nil when not asked for.
+	LiveCursor *string
 }
 
 // EventEdge is one event with its cursor.

@@ -80,7 +80,7 @@ fragment WallSummary on Summary {
 
 var wallOps = wallOperations{
 	Events: `query WallEvents($first: Int!) {
-  syncEvents(first: $first, orderBy: {direction: DESC}) { edges { cursor node { ...WallEvent } } }
+  syncEvents(first: $first, orderBy: {direction: DESC}) { liveCursor edges { cursor node { ...WallEvent } } }
 }` + wallEventFields,
 	Summary: `query WallSummary {
   summary(range: {within: LAST_24_HOURS}, bucket: HOUR) { ...WallSummary }

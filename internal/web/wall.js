@@ -164,7 +164,7 @@
 
   const events = new Map(); // event id -> event
   const rows = new Map(); // event id -> <li>
-  let lastCursor = null; // the newest cursor received: the list's, then the feed's
+  let lastCursor = null; // the newest feed cursor received: the list's liveCursor, then each change's
   let loaded = false; // whether the first page of events was read
   let running = false;
   let session = 0; // bumped by start and stop, so that late answers of an old token are dropped
@@ -288,7 +288,9 @@
     const edges = data.syncEvents.edges || [];
     events.clear();
     edges.forEach(function (edge) { events.set(edge.node.id, edge.node); });
-    lastCursor = edges.length ? edges[0].cursor : null;
+    // The feed's own cursor, taken before the page was read: every change
+    // since (status changes of these rows included) follows on the feed.
+    lastCursor = data.syncEvents.liveCursor || (edges.length ? edges[0].cursor : null);
     loaded = true;
     renderFeed(false);
     stamp('Loaded');
@@ -442,7 +444,9 @@
     if (id === feedId) {
       const change = data.syncEvents;
       if (!change) {
-        lost(((payload.errors || [])[0] || {}).message || 'empty change');
+        // A refused subscription (a cursor no longer valid, say) comes as a
+        // result with errors: handle it as an error of the feed.
+        onError(id, payload.errors && payload.errors.length ? payload.errors : [{ message: 'empty change' }]);
         return;
       }
       lastCursor = change.cursor;
