@@ -141,7 +141,7 @@ func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, options
 		_ = ws.CloseNow()
 		return nil, errors.New("websocket: the connection was not hijacked")
 	}
-	c := &wsConn{ws: ws, raw: hj.conn, ids: map[*graphql.OperationContext]string{}, active: map[string]bool{}}
+	c := &wsConn{ws: ws, raw: hj.conn, ids: map[*graphql.OperationContext]string{}, active: map[string]opState{}}
 	if u.open != nil {
 		u.open.Add(1)
 		c.closed = sync.OnceFunc(u.open.Done)
@@ -205,9 +205,15 @@ type wsConn struct {
 	// connection if none comes in time.
 	inited    bool
 	initTimer *time.Timer
-	// active holds the ids of the operations the client started and that
-	// have not completed: a second one with the same id is refused.
-	active map[string]bool
+	// active holds the ids of the operations the client started whose
+	// end the transport has not finished: a second one with the same id
+	// is refused. An id is reserved when its subscribe is read and running
+	// once its operation is admitted; a running operation frees its id
+	// when its context ends, which is after the transport has forgotten
+	// it (it writes the final complete first, then forgets the id, so an
+	// id freed by that message could start an operation the transport
+	// then drops from its table, which nobody could stop).
+	active map[string]opState
 	// draining is set once the server shuts down (see drain); stopDrain
 	// unregisters drain from the server's draining context.
 	draining  atomic.Bool
@@ -215,6 +221,14 @@ type wsConn struct {
 	// closed is called, once, when the connection has closed.
 	closed func()
 }
+
+// opState is what a connection knows of an operation id (see active).
+type opState uint8
+
+const (
+	opReserved opState = iota + 1
+	opRunning
+)
 
 // MaxWSOperations caps the operations one WebSocket runs at once: a wall
 // screen or a dashboard needs a handful, while thousands on one socket
@@ -224,12 +238,22 @@ const MaxWSOperations = 100
 // admit counts an operation on the connection until ctx, the operation's
 // context, ends; it reports false, counting nothing, when the connection
 // already runs MaxWSOperations.
-func (c *wsConn) admit(ctx context.Context) bool {
+func (c *wsConn) admit(ctx context.Context, id string) bool {
 	if c.ops.Add(1) > MaxWSOperations {
 		c.ops.Add(-1)
 		return false
 	}
+	if id != "" {
+		c.mu.Lock()
+		c.active[id] = opRunning
+		c.mu.Unlock()
+	}
 	context.AfterFunc(ctx, func() {
+		if id != "" {
+			c.mu.Lock()
+			delete(c.active, id)
+			c.mu.Unlock()
+		}
 		if c.ops.Add(-1) == 0 && c.draining.Load() {
 			_ = c.WriteClose(int(websocket.StatusGoingAway), closeGoingAwayReason)
 		}
@@ -321,14 +345,15 @@ func (c *wsConn) check(data []byte) (int, string) {
 		if transportWS && m.ID == "" {
 			return closeBadRequest, "Invalid message received: subscribe needs an id"
 		}
-		if c.active[m.ID] {
+		if c.active[m.ID] != 0 {
 			return closeSubscriberExists, "Subscriber for " + m.ID + " already exists"
 		}
-		c.active[m.ID] = true
+		c.active[m.ID] = opReserved
 		c.lastID = m.ID
 		return 0, ""
 	case "complete", "stop":
-		delete(c.active, m.ID)
+		// The id stays taken until the transport has ended the operation
+		// (see active).
 		return 0, ""
 	}
 	if transportWS && !slices.Contains([]string{"connection_init", "ping", "pong"}, m.Type) {
@@ -346,7 +371,9 @@ var (
 )
 
 // ended notes that the server ended the operation of a complete or error
-// message b, so that the client may use its id again.
+// message b: an operation refused before it ran (a document that does not
+// validate) frees its id here; one that ran frees it when its context
+// ends (see admit).
 func (c *wsConn) ended(b []byte) {
 	var rest []byte
 	switch {
@@ -366,7 +393,10 @@ func (c *wsConn) ended(b []byte) {
 		return
 	}
 	c.mu.Lock()
-	delete(c.active, id)
+	if c.active[id] == opReserved {
+		// Refused before it ran: the transport never took the id.
+		delete(c.active, id)
+	}
 	c.mu.Unlock()
 }
 

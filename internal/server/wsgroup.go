@@ -69,7 +69,7 @@ func (e sharedExecutor) DispatchOperation(ctx context.Context, rc *graphql.Opera
 	var id string
 	if conn != nil {
 		id = conn.operationID(rc)
-		if !conn.admit(ctx) {
+		if !conn.admit(ctx, id) {
 			return tooManyOperations(e.GraphExecutor), ctx
 		}
 	}
