@@ -314,8 +314,9 @@ const (
 //     connection_init with 4429.
 func (c *wsConn) check(data []byte) (int, string) {
 	var m struct {
-		ID   string `json:"id"`
-		Type string `json:"type"`
+		ID      string          `json:"id"`
+		Type    string          `json:"type"`
+		Payload json.RawMessage `json:"payload"`
 	}
 	transportWS := c.ws.Subprotocol() == protoGraphQLTransportWS
 	if err := json.Unmarshal(data, &m); err != nil || m.Type == "" {
@@ -344,6 +345,9 @@ func (c *wsConn) check(data []byte) (int, string) {
 		}
 		if transportWS && m.ID == "" {
 			return closeBadRequest, "Invalid message received: subscribe needs an id"
+		}
+		if transportWS && !bytes.HasPrefix(bytes.TrimSpace(m.Payload), []byte("{")) {
+			return closeBadRequest, "Invalid message received: subscribe needs a payload object with the query"
 		}
 		if c.active[m.ID] != 0 {
 			return closeSubscriberExists, "Subscriber for " + m.ID + " already exists"

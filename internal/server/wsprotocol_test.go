@@ -53,6 +53,10 @@ func TestWebSocketProtocolRefusals(t *testing.T) {
 			4400, `Invalid message received: unknown type "start"`},
 		{"subscribe without an id", protoTransportWS, []func(*testing.T, *wsClient){initOK, raw(`{"type":"subscribe","payload":{"query":"{ viewer { role } }"}}`)},
 			4400, "Invalid message received: subscribe needs an id"},
+		{"subscribe without a payload", protoTransportWS, []func(*testing.T, *wsClient){initOK, raw(`{"type":"subscribe","id":"1"}`)},
+			4400, "Invalid message received: subscribe needs a payload object with the query"},
+		{"subscribe with a string payload", protoTransportWS, []func(*testing.T, *wsClient){initOK, raw(`{"type":"subscribe","id":"1","payload":"{ viewer { role } }"}`)},
+			4400, "Invalid message received: subscribe needs a payload object with the query"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -53,7 +53,8 @@ type wallOperations struct {
 	Events string `json:"events"`
 	// Summary is the last 24 hours' figures with an hourly timeline.
 	Summary string `json:"summary"`
-	// Today counts the tickets created today.
+	// Today counts the tickets created since $from, the page's local
+	// midnight.
 	Today string `json:"today"`
 	// Budget is the HelpScout rate-limit budget.
 	Budget string `json:"budget"`
@@ -85,7 +86,7 @@ var wallOps = wallOperations{
 	Summary: `query WallSummary {
   summary(range: {within: LAST_24_HOURS}, bucket: HOUR) { ...WallSummary }
 }` + wallSummaryFields,
-	Today:  `query WallTicketsToday { summary(range: {within: TODAY}) { ticketsCreated } }`,
+	Today:  `query WallTicketsToday($from: Time!) { summary(range: {from: $from}) { ticketsCreated } }`,
 	Budget: `query WallBudget { rateLimitBudget { limit used remaining remainingRatio pausedUntil } }`,
 	Viewer: `query WallViewer { viewer { role } }`,
 	Feed: `subscription WallFeed($after: String) {

@@ -236,7 +236,9 @@
   }
 
   function showSignin(reason) {
-    el.signinReason.textContent = reason || '';
+    // The server's reason may end with the feed cursor to resume from,
+    // which means nothing on the screen.
+    el.signinReason.textContent = (reason || '').replace(/; resubscribe with after: .*$/, '');
     el.signin.hidden = false;
     el.tokenInput.value = '';
     el.tokenInput.focus();
@@ -489,7 +491,10 @@
   async function refreshToday() {
     const s = session;
     try {
-      const data = await gql(OPS.today, null, 'summary');
+      // Today as the screen's clock shows it: since local midnight.
+      const midnight = new Date();
+      midnight.setHours(0, 0, 0, 0);
+      const data = await gql(OPS.today, { from: midnight.toISOString() }, 'summary');
       if (s === session) el.tickets.textContent = numberFormat.format(data.summary.ticketsCreated);
     } catch (e) {
       if (s === session && e instanceof AuthError) signOut(e.message);
