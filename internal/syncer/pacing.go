@@ -26,6 +26,20 @@ const lowBudgetShare = 0.10
 // when the Service stopped: its job is given back untouched.
 var errStopping = errors.New("the sync workers are stopping")
 
+// callValue is call for an operation that also returns a value.
+func callValue[T any](s *Service, ctx context.Context, units int, op func(ctx context.Context) (T, helpscout.Result, error)) (T, helpscout.Result, error) {
+	var v T
+	res, err := s.call(ctx, units, func(ctx context.Context) (helpscout.Result, error) {
+		var (
+			r   helpscout.Result
+			err error
+		)
+		v, r, err = op(ctx)
+		return r, err
+	})
+	return v, res, err
+}
+
 // call carries out one HelpScout operation under the shared budget: it
 // reserves units in the current minute window (waiting for the next
 // window, or for a pause after a 429, when they do not fit), runs op, and

@@ -161,14 +161,8 @@ func (s *Service) createConversation(ctx context.Context, job *db.SyncJob, in Co
 	out := outcome{details: map[string]any{}}
 	tag := submissionTag(in.SubmissionID)
 	if job.OutcomeUnknown {
-		var found []helpscout.Conversation
-		res, err := s.call(ctx, 1, func(ctx context.Context) (helpscout.Result, error) {
-			var (
-				r   helpscout.Result
-				err error
-			)
-			found, r, err = s.client.FindConversationsByCustomerEmail(ctx, in.Email)
-			return r, err
+		found, res, err := callValue(s, ctx, 1, func(ctx context.Context) ([]helpscout.Conversation, helpscout.Result, error) {
+			return s.client.FindConversationsByCustomerEmail(ctx, in.Email)
 		})
 		out.add(res)
 		out.details["lookedUp"] = true
@@ -192,14 +186,8 @@ func (s *Service) createConversation(ctx context.Context, job *db.SyncJob, in Co
 	if in.SubmittedAt != nil {
 		cin.CreatedAt = in.SubmittedAt.UTC().Truncate(time.Second)
 	}
-	var ref helpscout.ConversationRef
-	res, err := s.call(ctx, 3, func(ctx context.Context) (helpscout.Result, error) {
-		var (
-			r   helpscout.Result
-			err error
-		)
-		ref, r, err = s.client.CreateConversation(ctx, cin)
-		return r, err
+	ref, res, err := callValue(s, ctx, 3, func(ctx context.Context) (helpscout.ConversationRef, helpscout.Result, error) {
+		return s.client.CreateConversation(ctx, cin)
 	})
 	out.add(res)
 	if err != nil {
@@ -212,14 +200,8 @@ func (s *Service) createConversation(ctx context.Context, job *db.SyncJob, in Co
 	// ticket can be found by its number and opened from the log.
 	followUp := res.FollowUpErr
 	for try := 0; followUp != nil && try < numberRereads; try++ {
-		var conv *helpscout.Conversation
-		res, err := s.call(ctx, 1, func(ctx context.Context) (helpscout.Result, error) {
-			var (
-				r   helpscout.Result
-				err error
-			)
-			conv, r, err = s.client.GetConversation(ctx, ref.ID)
-			return r, err
+		conv, res, err := callValue(s, ctx, 1, func(ctx context.Context) (*helpscout.Conversation, helpscout.Result, error) {
+			return s.client.GetConversation(ctx, ref.ID)
 		})
 		out.add(res)
 		followUp = err
@@ -257,14 +239,8 @@ func (s *Service) syncCustomer(ctx context.Context, job *db.SyncJob, in Customer
 		}
 	}
 	if id == 0 {
-		var found *helpscout.Customer
-		res, err := s.call(ctx, 1, func(ctx context.Context) (helpscout.Result, error) {
-			var (
-				r   helpscout.Result
-				err error
-			)
-			found, r, err = s.client.FindCustomerByEmail(ctx, in.Email)
-			return r, err
+		found, res, err := callValue(s, ctx, 1, func(ctx context.Context) (*helpscout.Customer, helpscout.Result, error) {
+			return s.client.FindCustomerByEmail(ctx, in.Email)
 		})
 		out.add(res)
 		if err != nil {
@@ -277,13 +253,12 @@ func (s *Service) syncCustomer(ctx context.Context, job *db.SyncJob, in Customer
 		}
 	}
 	if id == 0 {
-		res, err := s.call(ctx, 2, func(ctx context.Context) (helpscout.Result, error) {
-			var (
-				r   helpscout.Result
-				err error
-			)
-			id, r, err = s.client.CreateCustomer(ctx, cin)
-			return r, err
+		var (
+			res helpscout.Result
+			err error
+		)
+		id, res, err = callValue(s, ctx, 2, func(ctx context.Context) (int64, helpscout.Result, error) {
+			return s.client.CreateCustomer(ctx, cin)
 		})
 		out.add(res)
 		if he, ok := asHelpScoutError(err); ok && he.Status == http.StatusConflict {
@@ -292,13 +267,8 @@ func (s *Service) syncCustomer(ctx context.Context, job *db.SyncJob, in Customer
 			// customer HelpScout now has.
 			out.details["createConflict"] = he.Message
 			var found *helpscout.Customer
-			res, err = s.call(ctx, 1, func(ctx context.Context) (helpscout.Result, error) {
-				var (
-					r   helpscout.Result
-					err error
-				)
-				found, r, err = s.client.FindCustomerByEmail(ctx, in.Email)
-				return r, err
+			found, res, err = callValue(s, ctx, 1, func(ctx context.Context) (*helpscout.Customer, helpscout.Result, error) {
+				return s.client.FindCustomerByEmail(ctx, in.Email)
 			})
 			out.add(res)
 			if err == nil && found == nil {
