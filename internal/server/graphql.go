@@ -38,7 +38,8 @@ type GraphQLOptions struct {
 	// AllowedOrigins are the browser origins, besides the server's own,
 	// that may open a WebSocket: "https://wall.example.com", a host
 	// pattern such as "*.example.com", or "*" for any. Empty allows
-	// same-origin pages only.
+	// same-origin pages only. The configuration normalises them (see
+	// config.Config.AllowedOrigins).
 	AllowedOrigins []string
 	// KeepAlive is the interval of keep-alive messages on WebSockets
 	// (graphql-ws "ka", graphql-transport-ws ping); 15 s when zero.

@@ -39,16 +39,10 @@ func websocketTransport(opts GraphQLOptions, log zerolog.Logger) (transport.Webs
 	if busyRate <= 0 {
 		busyRate = DefaultBusyRate
 	}
-	var patterns []string
-	for _, o := range opts.AllowedOrigins {
-		if o = strings.TrimSuffix(strings.TrimSpace(o), "/"); o != "" {
-			patterns = append(patterns, o)
-		}
-	}
 	load := &writeLoad{rate: busyRate}
 	return transport.Websocket{
 		Implementation: wsImplementation{
-			accept:      websocket.AcceptOptions{OriginPatterns: patterns},
+			accept:      websocket.AcceptOptions{OriginPatterns: opts.AllowedOrigins},
 			interval:    opts.WriteInterval,
 			load:        load,
 			wheel:       &pacer{},
