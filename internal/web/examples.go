@@ -3,12 +3,14 @@ package web
 import (
 	"fmt"
 	"time"
+
+	"github.com/kivalogic/helpscout-log/internal/seed"
 )
 
-// ExampleEmail is the customer the examples look up. The demo data always
-// holds this customer's story (internal/seed's showcase): tickets created,
-// customer syncs and updates, and failures.
-const ExampleEmail = "alice.smith@example.com"
+// ExampleEmail is the customer the examples look up: the seed's showcase
+// customer, whose story (tickets created, customer syncs and updates, and
+// failures) every demo database holds.
+const ExampleEmail = seed.ShowcaseEmail
 
 // DefaultExamples returns the example operations the playground opens with:
 // one per task of the HelpScout Log's Quick Reference Card, then "Who am I"
