@@ -86,14 +86,14 @@ func responseContentType(r *http.Request) string {
 			}
 		}
 	}
-	json := jsonExact
-	if !json.set {
-		json = jsonAny
+	plain := jsonExact
+	if !plain.set {
+		plain = jsonAny
 	}
 	switch {
-	case gql.set && gql.q > 0 && (!json.set || gql.q > json.q || (gql.q == json.q && gql.pos < json.pos)):
+	case gql.set && gql.q > 0 && (!plain.set || gql.q > plain.q || (gql.q == plain.q && gql.pos < plain.pos)):
 		return contentTypeGraphQLResponse
-	case json.set && json.q > 0:
+	case plain.set && plain.q > 0:
 		return contentTypeJSON
 	}
 	return contentTypeGraphQLResponse
