@@ -85,3 +85,77 @@ func TestPlanCoversRangeOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestStartOfDay checks local day starts against PostgreSQL's
+// date_trunc('day', t, zone), including days whose midnight a change of
+// clock skips and days of 23 and 25 hours.
+func TestStartOfDay(t *testing.T) {
+	t.Parallel()
+	utc := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	cases := []struct {
+		zone string
+		at   string
+		days int
+		want string
+	}{
+		{"UTC", "2026-11-27T19:00:00Z", 0, "2026-11-27T00:00:00Z"},
+		{"UTC", "2026-11-27T19:00:00Z", -1, "2026-11-26T00:00:00Z"},
+		{"America/Chicago", "2026-11-27T03:00:00Z", 0, "2026-11-26T06:00:00Z"},
+		{"America/Chicago", "2026-11-27T19:00:00Z", 0, "2026-11-27T06:00:00Z"},
+		{"Asia/Kolkata", "2026-11-27T19:00:00Z", 0, "2026-11-27T18:30:00Z"},
+		{"Asia/Kolkata", "2026-11-27T19:00:00Z", -1, "2026-11-26T18:30:00Z"},
+		{"Asia/Kathmandu", "2026-11-27T10:00:00Z", 0, "2026-11-26T18:15:00Z"},
+		// Berlin leaves summer time on 25 October 2026: a day of 25 hours.
+		{"Europe/Berlin", "2026-10-25T12:00:00Z", 0, "2026-10-24T22:00:00Z"},
+		{"Europe/Berlin", "2026-10-25T12:00:00Z", 1, "2026-10-25T23:00:00Z"},
+		// Chile and Cuba move their clocks forward at midnight: the day
+		// begins at 01:00 on the new clock, as in PostgreSQL.
+		{"America/Santiago", "2026-09-06T12:00:00Z", 0, "2026-09-06T04:00:00Z"},
+		{"America/Santiago", "2026-09-05T12:00:00Z", 1, "2026-09-06T04:00:00Z"},
+		{"America/Havana", "2026-03-08T12:00:00Z", 0, "2026-03-08T05:00:00Z"},
+	}
+	for _, c := range cases {
+		loc, err := time.LoadLocation(c.zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := StartOfDay(utc(c.at), c.days, loc).UTC(); !got.Equal(utc(c.want)) {
+			t.Errorf("StartOfDay(%s, %d, %s) = %s, want %s", c.at, c.days, c.zone, got.Format(time.RFC3339), c.want)
+		}
+	}
+}
+
+// TestLocalDays checks the day starts of ranges in zones with and without
+// a change of clock inside them.
+func TestLocalDays(t *testing.T) {
+	t.Parallel()
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2026, 10, 24, 10, 0, 0, 0, time.UTC)
+	to := time.Date(2026, 10, 26, 23, 0, 0, 0, time.UTC) // midnight of the 27th in Berlin
+	got := LocalDays(from, to, berlin)
+	want := []time.Time{
+		time.Date(2026, 10, 23, 22, 0, 0, 0, time.UTC),
+		time.Date(2026, 10, 24, 22, 0, 0, 0, time.UTC),
+		time.Date(2026, 10, 25, 23, 0, 0, 0, time.UTC),
+	}
+	if len(got) != len(want) {
+		t.Fatalf("LocalDays = %v, want %v", got, want)
+	}
+	for i := range want {
+		if !got[i].Equal(want[i]) || got[i].Location() != time.UTC {
+			t.Fatalf("LocalDays = %v, want %v in UTC", got, want)
+		}
+	}
+	if got := LocalDays(from, from.Add(time.Minute), time.UTC); len(got) != 1 || !got[0].Equal(time.Date(2026, 10, 24, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("LocalDays of one minute = %v", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // TimeBucket is the width of a summary timeline bucket.
@@ -72,6 +73,16 @@ type Summary struct {
 	ByErrorCode                                       []ErrorCodeCount
 	Timeline                                          []TimelineBucket
 	Bucket                                            TimeBucket
+	// Location is the time zone whose midnights start daily buckets.
+	Location *time.Location
+}
+
+// TimeZone names the zone whose midnights start daily buckets.
+func (s *Summary) TimeZone() string {
+	if s.Location == nil {
+		return time.UTC.String()
+	}
+	return s.Location.String()
 }
 
 // SuccessRate is succeeded / (succeeded + failed), or nil when nothing finished.
@@ -255,6 +266,92 @@ func groupedCounts(f EventFilter, daily bool) (string, []any) {
 	return strings.Join(parts, "\nUNION ALL\n"), args
 }
 
+// StartOfDay returns the first instant of the day in loc that lies days
+// days after the day of t. Where a change of clock skips midnight, the day
+// begins when the new clock starts.
+func StartOfDay(t time.Time, days int, loc *time.Location) time.Time {
+	y, m, d := t.In(loc).Date()
+	start := time.Date(y, m, d+days, 0, 0, 0, 0, loc)
+	want := time.Date(y, m, d+days, 0, 0, 0, 0, time.UTC)
+	if ly, lm, ld := start.In(loc).Date(); time.Date(ly, lm, ld, 0, 0, 0, 0, time.UTC).Before(want) {
+		// time.Date answered in the clock before the change: the day
+		// starts where that clock ends.
+		_, end := start.ZoneBounds()
+		start = end
+	}
+	return start
+}
+
+// LocalDays returns, in UTC, the starts of the days in loc that [from, to)
+// touches: the start of the day of from, then each later one before to.
+func LocalDays(from, to time.Time, loc *time.Location) []time.Time {
+	days := []time.Time{StartOfDay(from, 0, loc).UTC()}
+	for i := 1; ; i++ {
+		d := StartOfDay(from, i, loc)
+		if !d.Before(to) {
+			return days
+		}
+		days = append(days, d.UTC())
+	}
+}
+
+// zonedDayCounts is groupedCounts for a range cut into days that need not
+// begin on a UTC hour (days as LocalDays gives them). Each day is planned
+// on its own, so an hourly rollup row lies within one day; the parts of
+// days counted from the events are joined to the events as a list of
+// spans, each with the start of its day as its bucket.
+func zonedDayCounts(f EventFilter, days []time.Time) (string, []any) {
+	var los, his, buckets []time.Time
+	var hourly []span
+	for i, lo := range days {
+		day := lo
+		if lo.Before(*f.From) {
+			lo = *f.From
+		}
+		hi := *f.To
+		if i+1 < len(days) {
+			hi = days[i+1]
+		}
+		raw := []span{{&lo, &hi}}
+		if !f.needsRawRows() {
+			var h []span
+			raw, h, _ = plan(&lo, &hi, false)
+			for _, sp := range h {
+				if n := len(hourly); n > 0 && hourly[n-1].hi.Equal(*sp.lo) {
+					hourly[n-1].hi = sp.hi
+				} else {
+					hourly = append(hourly, sp)
+				}
+			}
+		}
+		for _, sp := range raw {
+			los, his, buckets = append(los, sp.lo.UTC()), append(his, sp.hi.UTC()), append(buckets, day)
+		}
+	}
+	var parts []string
+	var args []any
+	if len(los) > 0 {
+		w := &where{}
+		w.addDimensions(f, "error_code")
+		w.addRecordConditions(f)
+		parts = append(parts, `SELECT s.day AS bucket, type, status, direction, coalesce(error_code, '') AS error_code, count(*) AS n
+			FROM unnest(?::timestamptz[], ?::timestamptz[], ?::timestamptz[]) AS s(lo, hi, day)
+			JOIN sync_events ON occurred_at >= s.lo AND occurred_at < s.hi
+			WHERE `+w.sql()+` GROUP BY 1, 2, 3, 4, 5`)
+		args = append(args, pgdialect.Array(los), pgdialect.Array(his), pgdialect.Array(buckets))
+		args = append(args, w.args...)
+	}
+	if len(hourly) > 0 {
+		w := &where{}
+		c, a := spansCond("bucket", hourly)
+		w.add(c, a...)
+		w.addDimensions(f, "error_code")
+		parts = append(parts, `SELECT bucket, type, status, direction, error_code, n FROM sync_event_hourly WHERE `+w.sql())
+		args = append(args, w.args...)
+	}
+	return strings.Join(parts, "\nUNION ALL\n"), args
+}
+
 // Count returns how many events match f.
 func (s *RollupStore) Count(ctx context.Context, f EventFilter) (int64, error) {
 	var q string
@@ -286,30 +383,51 @@ type summaryRow struct {
 }
 
 // Summarize returns the summary of the events matching f, whose From and To
-// must both be set, with a timeline in buckets of the given width.
-func (s *RollupStore) Summarize(ctx context.Context, f EventFilter, bucket TimeBucket) (*Summary, error) {
+// must both be set, with a timeline in buckets of the given width. Daily
+// buckets start at midnight in loc (UTC when nil); hourly buckets are the
+// hours of UTC.
+func (s *RollupStore) Summarize(ctx context.Context, f EventFilter, bucket TimeBucket, loc *time.Location) (*Summary, error) {
 	if f.From == nil || f.To == nil {
 		return nil, fmt.Errorf("summary needs a closed range")
 	}
-	q, args := groupedCounts(f, bucket == BucketDay)
-	unit := "hour"
-	if bucket == BucketDay {
-		unit = "day"
+	if loc == nil {
+		loc = time.UTC
 	}
-	// Sessions run in UTC (see Open), so date_trunc without a zone cuts UTC
-	// days; it is much cheaper than naming the zone on every row.
+	var q string
+	var args []any
+	// tb is the bucket of a row of q. Sessions run in UTC (see Open), so
+	// date_trunc without a zone cuts UTC hours and days, much more cheaply
+	// than naming the zone on every row.
+	tb := "date_trunc('hour', bucket)"
+	var days []time.Time
+	switch {
+	case bucket != BucketDay:
+	case loc == time.UTC:
+		tb = "date_trunc('day', bucket)"
+		q, args = groupedCounts(f, true)
+	default:
+		// Every row of q lies within one day of loc, so the day it
+		// belongs to is the last day start at or before its bucket.
+		days = LocalDays(*f.From, *f.To, loc)
+		q, args = zonedDayCounts(f, days)
+		tb = "(?::timestamptz[])[width_bucket(bucket, ?::timestamptz[])]"
+		args = append([]any{pgdialect.Array(days), pgdialect.Array(days)}, args...)
+	}
+	if q == "" {
+		q, args = groupedCounts(f, false)
+	}
 	// GROUPING() numbers the sets: type+status (1), error_code (2),
 	// bucket+status (3), direction+status (4).
 	full := `SELECT CASE GROUPING(type, error_code, tb, direction)
 			WHEN 7 THEN 1 WHEN 11 THEN 2 WHEN 13 THEN 3 WHEN 14 THEN 4 END AS set,
 			type, status, direction, error_code, tb, sum(n)::bigint AS n
-		FROM (SELECT date_trunc('` + unit + `', bucket) AS tb, type, status, direction, error_code, n FROM (` + q + `) AS g0) AS g
+		FROM (SELECT ` + tb + ` AS tb, type, status, direction, error_code, n FROM (` + q + `) AS g0) AS g
 		GROUP BY GROUPING SETS ((type, status), (error_code), (tb, status), (direction, status))`
 	var rows []summaryRow
 	if err := s.db.NewRaw(full, args...).Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("error summarising sync events: %w", err)
 	}
-	sum := &Summary{From: *f.From, To: *f.To, Bucket: bucket}
+	sum := &Summary{From: *f.From, To: *f.To, Bucket: bucket, Location: loc}
 	byType := map[EventType]*TypeCount{}
 	buckets := map[time.Time]*TimelineBucket{}
 	for _, r := range rows {
@@ -362,7 +480,17 @@ func (s *RollupStore) Summarize(ctx context.Context, f EventFilter, bucket TimeB
 		}
 		return strings.Compare(string(a.Code), string(b.Code))
 	})
-	sum.Timeline = fillTimeline(*f.From, *f.To, bucket, buckets)
+	if days != nil {
+		sum.Timeline = make([]TimelineBucket, len(days))
+		for i, d := range days {
+			sum.Timeline[i] = TimelineBucket{Start: d}
+			if b := buckets[d]; b != nil {
+				sum.Timeline[i] = *b
+			}
+		}
+	} else {
+		sum.Timeline = fillTimeline(*f.From, *f.To, bucket, buckets)
+	}
 	return sum, nil
 }
 

@@ -255,13 +255,28 @@ func TestRollupCountMatchesRawCount(t *testing.T) {
 	require.Greater(t, nonZero, 200, "most random filters should match something")
 }
 
-// rollExpectSummary computes a summary in Go from the events.
-func rollExpectSummary(events []*db.SyncEvent, f db.EventFilter, bucket db.TimeBucket, total func(*db.SyncEvent) bool) *db.Summary {
-	s := &db.Summary{From: *f.From, To: *f.To, Bucket: bucket}
+// rollExpectSummary computes a summary in Go from the events, with daily
+// buckets that begin at midnight in loc (which must not skip a midnight
+// in the range).
+func rollExpectSummary(events []*db.SyncEvent, f db.EventFilter, bucket db.TimeBucket, loc *time.Location, total func(*db.SyncEvent) bool) *db.Summary {
+	s := &db.Summary{From: *f.From, To: *f.To, Bucket: bucket, Location: loc}
+	start := func(t time.Time) time.Time {
+		if bucket == db.BucketHour {
+			return t.UTC().Truncate(time.Hour)
+		}
+		y, m, d := t.In(loc).Date()
+		return time.Date(y, m, d, 0, 0, 0, 0, loc).UTC()
+	}
+	next := func(t time.Time) time.Time {
+		if bucket == db.BucketHour {
+			return t.Add(time.Hour)
+		}
+		y, m, d := t.In(loc).Date()
+		return time.Date(y, m, d+1, 0, 0, 0, 0, loc).UTC()
+	}
 	byType := map[db.EventType]*db.TypeCount{}
 	byCode := map[db.ErrorCode]int64{}
 	buckets := map[time.Time]*db.TimelineBucket{}
-	step := bucket.Duration()
 	for _, e := range events {
 		if !total(e) {
 			continue
@@ -271,7 +286,7 @@ func rollExpectSummary(events []*db.SyncEvent, f db.EventFilter, bucket db.TimeB
 			tc = &db.TypeCount{Type: e.Type}
 			byType[e.Type] = tc
 		}
-		b := e.OccurredAt.UTC().Truncate(step)
+		b := start(e.OccurredAt)
 		tb := buckets[b]
 		if tb == nil {
 			tb = &db.TimelineBucket{Start: b}
@@ -323,7 +338,7 @@ func rollExpectSummary(events []*db.SyncEvent, f db.EventFilter, bucket db.TimeB
 		}
 		return strings.Compare(string(a.Code), string(b.Code))
 	})
-	for b := f.From.UTC().Truncate(step); b.Before(*f.To); b = b.Add(step) {
+	for b := start(*f.From); b.Before(*f.To); b = next(b) {
 		if tb := buckets[b]; tb != nil {
 			s.Timeline = append(s.Timeline, *tb)
 		} else {
@@ -374,28 +389,38 @@ func TestSummarizeMatchesEvents(t *testing.T) {
 	l := newRollLog(t, 2500, 3)
 	store := db.NewRollupStore(l.bdb)
 	rng := rand.New(rand.NewPCG(7, 7))
-	for i := 0; i < 150; i++ {
+	// Zones a whole number of hours from UTC, and a half and three
+	// quarters of an hour off, where days begin inside an hour.
+	var zones []*time.Location
+	for _, name := range []string{"UTC", "America/Chicago", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe"} {
+		loc, err := time.LoadLocation(name)
+		require.NoError(t, err)
+		zones = append(zones, loc)
+	}
+	for i := 0; i < 200; i++ {
 		f := rollRandomFilter(rng, l, true)
 		bucket := db.BucketHour
+		loc := time.UTC
 		if rng.IntN(2) == 0 {
 			bucket = db.BucketDay
+			loc = zones[rng.IntN(len(zones))]
 		}
-		got, err := store.Summarize(context.Background(), f, bucket)
+		got, err := store.Summarize(context.Background(), f, bucket, loc)
 		require.NoError(t, err)
-		want := rollExpectSummary(l.events, f, bucket, func(e *db.SyncEvent) bool { return rollMatches(f, e) })
+		want := rollExpectSummary(l.events, f, bucket, loc, func(e *db.SyncEvent) bool { return rollMatches(f, e) })
 		require.Equal(t, want.Total, rollRawCount(t, l.bdb, f), "the Go reference agrees with SQL: %s", rollDescribe(f))
 		for j := range got.Timeline {
 			got.Timeline[j].Start = got.Timeline[j].Start.UTC()
 		}
 		got.From, got.To = got.From.UTC(), got.To.UTC()
 		want.From, want.To = want.From.UTC(), want.To.UTC()
-		require.Equal(t, want, got, "filter %d: %s bucket %s", i, rollDescribe(f), bucket)
+		require.Equal(t, want, got, "filter %d: %s bucket %s in %s", i, rollDescribe(f), bucket, loc)
 		if got.Health() != db.HealthNoData {
 			r := *got.SuccessRate()
 			require.InDelta(t, float64(want.Succeeded)/float64(want.Succeeded+want.Failed), r, 1e-12)
 		}
 	}
-	_, err := store.Summarize(context.Background(), db.EventFilter{From: rptr(rollBase)}, db.BucketHour)
+	_, err := store.Summarize(context.Background(), db.EventFilter{From: rptr(rollBase)}, db.BucketHour, nil)
 	require.Error(t, err, "a summary needs a closed range")
 }
 
@@ -581,5 +606,59 @@ func TestEventListKeyset(t *testing.T) {
 			return nil
 		}))
 		require.Equal(t, wantIDs, got, "Each desc=%v", desc)
+	}
+}
+
+// TestSummarizeDaysAcrossClockChanges counts events into the days of zones
+// whose clocks change inside the range: a 25-hour day in Berlin and a day
+// in Santiago whose midnight is skipped.
+func TestSummarizeDaysAcrossClockChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	bdb := dbtest.New(t)
+	rng := rand.New(rand.NewPCG(3, 3))
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		require.NoError(t, err)
+		return v
+	}
+	cases := []struct {
+		zone     string
+		from, to string
+		events   []string
+		want     []int64 // events per day
+	}{{
+		zone: "Europe/Berlin",
+		from: "2026-10-24T22:00:00Z", to: "2026-10-26T23:00:00Z",
+		// The 25th lasts from 22:00 UTC on the 24th to 23:00 UTC on the 25th.
+		events: []string{"2026-10-24T22:00:00Z", "2026-10-25T00:59:59Z", "2026-10-25T01:30:00Z", "2026-10-25T22:59:59Z", "2026-10-25T23:00:00Z", "2026-10-26T22:59:59Z"},
+		want:   []int64{4, 2},
+	}, {
+		zone: "America/Santiago",
+		from: "2026-09-05T04:00:00Z", to: "2026-09-07T03:00:00Z",
+		// The 6th begins at 04:00 UTC (01:00 on the new clock).
+		events: []string{"2026-09-05T04:00:00Z", "2026-09-06T03:59:59Z", "2026-09-06T04:00:00Z", "2026-09-07T02:59:59Z"},
+		want:   []int64{2, 2},
+	}}
+	events := db.NewEventStore(bdb)
+	store := db.NewRollupStore(bdb)
+	for _, c := range cases {
+		var batch []*db.SyncEvent
+		for _, s := range c.events {
+			e := rollRandomEvent(rng, []int64{9000})
+			e.OccurredAt = at(s)
+			batch = append(batch, e)
+		}
+		require.NoError(t, events.Insert(ctx, bdb, batch))
+		loc, err := time.LoadLocation(c.zone)
+		require.NoError(t, err)
+		sum, err := store.Summarize(ctx, db.EventFilter{From: rptr(at(c.from)), To: rptr(at(c.to))}, db.BucketDay, loc)
+		require.NoError(t, err)
+		var got []int64
+		for _, b := range sum.Timeline {
+			got = append(got, b.Total)
+		}
+		require.Equal(t, c.want, got, "%s: days %v", c.zone, sum.Timeline)
+		require.Equal(t, int64(len(c.events)), sum.Total, c.zone)
 	}
 }

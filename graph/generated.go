@@ -285,6 +285,7 @@ type ComplexityRoot struct {
 		Succeeded        func(childComplexity int) int
 		SuccessRate      func(childComplexity int) int
 		TicketsCreated   func(childComplexity int) int
+		TimeZone         func(childComplexity int) int
 		Timeline         func(childComplexity int) int
 		To               func(childComplexity int) int
 		Total            func(childComplexity int) int
@@ -1557,6 +1558,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Summary.TicketsCreated(childComplexity), true
+	case "Summary.timeZone":
+		if e.ComplexityRoot.Summary.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Summary.TimeZone(childComplexity), true
 	case "Summary.timeline":
 		if e.ComplexityRoot.Summary.Timeline == nil {
 			break
@@ -2426,7 +2433,10 @@ enum EventSource {
   MANUAL
 }
 
-"""A relative time range, computed when the request runs (UTC)."""
+"""
+A relative time range, computed when the request runs. Days (TODAY, YESTERDAY) begin
+at midnight UTC, or at midnight in the timeZone given beside the range.
+"""
 enum RelativeRange {
   "The last 60 minutes."
   LAST_HOUR
@@ -2434,9 +2444,9 @@ enum RelativeRange {
   LAST_24_HOURS
   "The last 48 hours."
   LAST_48_HOURS
-  "Since midnight UTC today."
+  "Since midnight today (UTC unless timeZone is given)."
   TODAY
-  "Yesterday, midnight to midnight UTC."
+  "Yesterday, midnight to midnight (UTC unless timeZone is given)."
   YESTERDAY
   "The last 7 days."
   LAST_7_DAYS
@@ -2455,6 +2465,11 @@ input SyncEventFilter {
   to: Time
   "A relative range instead of from/to, for example LAST_24_HOURS."
   within: RelativeRange
+  """
+  The time zone whose midnights begin TODAY and YESTERDAY (and, in a summary, daily
+  buckets): an IANA name such as Europe/Berlin or America/Chicago. UTC when not given.
+  """
+  timeZone: String
   "Only these event types."
   types: [EventType!]
   "Only these statuses."
@@ -2810,7 +2825,7 @@ enum Health {
 enum TimeBucket {
   "One hour (UTC). Ranges up to 31 days."
   HOUR
-  "One day (UTC)."
+  "One day, from midnight in the summary's timeZone (UTC unless given)."
   DAY
 }
 
@@ -2822,6 +2837,11 @@ input TimeRangeInput {
   to: Time
   "A relative range instead of from/to."
   within: RelativeRange
+  """
+  The time zone whose midnights begin TODAY, YESTERDAY and daily buckets: an IANA name
+  such as Europe/Berlin or America/Chicago. UTC when not given.
+  """
+  timeZone: String
 }
 
 """Counts for one event type."""
@@ -2896,6 +2916,8 @@ type Summary {
   timeline: [TimelineBucket!]!
   "The bucket width of the timeline."
   bucket: TimeBucket!
+  "The time zone whose midnights begin the period's days and daily buckets (an IANA name)."
+  timeZone: String!
 }
 
 extend type Query {
@@ -3633,6 +3655,8 @@ func (ec *executionContext) childFields_Summary(ctx context.Context, field graph
 		return ec.fieldContext_Summary_timeline(ctx, field)
 	case "bucket":
 		return ec.fieldContext_Summary_bucket(ctx, field)
+	case "timeZone":
+		return ec.fieldContext_Summary_timeZone(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Summary", field.Name)
 }
@@ -9498,6 +9522,29 @@ func (ec *executionContext) fieldContext_Summary_bucket(_ context.Context, field
 	return graphql.NewScalarFieldContext("Summary", field, false, false, "TimeBucket")
 }
 
+func (ec *executionContext) _Summary_timeZone(ctx context.Context, field graphql.CollectedField, obj *db.Summary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Summary_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Summary_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Summary", field, true, false, "String")
+}
+
 func (ec *executionContext) _SyncEvent_id(ctx context.Context, field graphql.CollectedField, obj *db.SyncEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12553,7 +12600,7 @@ func (ec *executionContext) unmarshalInputSyncEventFilter(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"from", "to", "within", "types", "statuses", "directions", "errorCodes", "search"}
+	fieldsInOrder := [...]string{"from", "to", "within", "timeZone", "types", "statuses", "directions", "errorCodes", "search"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12581,6 +12628,13 @@ func (ec *executionContext) unmarshalInputSyncEventFilter(ctx context.Context, o
 				return it, err
 			}
 			it.Within = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
 		case "types":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("types"))
 			data, err := ec.unmarshalOEventType2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐEventTypeᚄ(ctx, v)
@@ -12690,7 +12744,7 @@ func (ec *executionContext) unmarshalInputTimeRangeInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"from", "to", "within"}
+	fieldsInOrder := [...]string{"from", "to", "within", "timeZone"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12718,6 +12772,13 @@ func (ec *executionContext) unmarshalInputTimeRangeInput(ctx context.Context, ob
 				return it, err
 			}
 			it.Within = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
 		}
 	}
 	return it, nil
@@ -14299,6 +14360,11 @@ func (ec *executionContext) _Summary(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "bucket":
 			out.Values[i] = ec._Summary_bucket(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timeZone":
+			out.Values[i] = ec._Summary_timeZone(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -42,7 +42,8 @@ var ErrStopped = errors.New("the server stopped the export as it shut down")
 
 // Handler serves GET /export/sync-events.csv for Managers and above. The
 // query parameters are the sync-event filter: from, to (RFC 3339), within,
-// type, status, direction, errorCode (each repeatable or comma-separated),
+// timeZone (an IANA name; where TODAY and YESTERDAY begin), type, status,
+// direction, errorCode (each repeatable or comma-separated),
 // search, and order (desc or asc). When stop ends (the server is about to
 // close its connections), exports in flight end their file with a row
 // saying where they stopped; nil never stops them.
@@ -215,7 +216,7 @@ func i64(n *int64) string {
 // filterParams are the query parameters that choose and order the rows;
 // params adds the token for download links.
 var (
-	filterParams = []string{"from", "to", "within", "type", "status", "direction", "errorCode", "search", "order"}
+	filterParams = []string{"from", "to", "within", "timeZone", "type", "status", "direction", "errorCode", "search", "order"}
 	params       = append(slices.Clone(filterParams), "access_token")
 )
 
@@ -258,6 +259,10 @@ func ParseQuery(q url.Values) (*synclog.FilterInput, bool, error) {
 			return nil, false, apperr.BadInput("within", "%s is not one of %s", apperr.Quote(v), joinEnum(synclog.RelativeRanges))
 		}
 		in.Within = &r
+	}
+	if q.Has("timeZone") {
+		z := q.Get("timeZone")
+		in.TimeZone = &z
 	}
 	var err error
 	if in.Types, err = enumList(q, "type", db.EventTypes); err != nil {

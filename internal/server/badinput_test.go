@@ -92,6 +92,7 @@ func TestBadInput(t *testing.T) {
 		{"from equal to", events, map[string]any{"f": map[string]any{"from": ts(now), "to": ts(now)}}, "filter.from", "syncEvents"},
 		{"range over 366 days", events, map[string]any{"f": map[string]any{"from": ts(now.AddDate(0, 0, -367)), "to": ts(now)}}, "filter.to", "syncEvents"},
 		{"within and from", events, map[string]any{"f": map[string]any{"within": "TODAY", "from": ts(now.Add(-time.Hour))}}, "filter.within", "syncEvents"},
+		{"unknown time zone", events, map[string]any{"f": map[string]any{"within": "TODAY", "timeZone": "CET+1"}}, "filter.timeZone", "syncEvents"},
 		{"first 501", events, map[string]any{"first": 501}, "first", "syncEvents"},
 		{"last 501", events, map[string]any{"last": 501}, "last", "syncEvents"},
 		{"first and last", events, map[string]any{"first": 5, "last": 5}, "last", "syncEvents"},
@@ -139,6 +140,9 @@ func TestBadInput(t *testing.T) {
 			"r": map[string]any{"within": "LAST_24_HOURS"}, "f": map[string]any{"within": "TODAY"}}, "range", "summary"},
 		{"summary with range and filter from", summary, map[string]any{
 			"r": map[string]any{"from": ts(now.Add(-time.Hour))}, "f": map[string]any{"from": ts(now.Add(-2 * time.Hour))}}, "range", "summary"},
+		{"summary with an unknown time zone", summary, map[string]any{"r": map[string]any{"within": "TODAY", "timeZone": "America/Gotham"}}, "range.timeZone", "summary"},
+		{"summary with two time zones", summary, map[string]any{
+			"r": map[string]any{"within": "TODAY", "timeZone": "Europe/Berlin"}, "f": map[string]any{"timeZone": "Europe/Paris"}}, "range.timeZone", "summary"},
 		{"summary range without from", summary, map[string]any{"r": map[string]any{"to": ts(now)}}, "range.from", "summary"},
 		{"summary range over 366 days", summary, map[string]any{"r": map[string]any{"from": ts(now.AddDate(-1, 0, -2)), "to": ts(now)}}, "range.to", "summary"},
 		{"summary range open-ended over 366 days", summary, map[string]any{"r": map[string]any{"from": ts(now.AddDate(-1, 0, -2))}}, "range", "summary"},

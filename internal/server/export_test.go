@@ -271,6 +271,7 @@ func TestCSVExportErrorNamesQueryParameter(t *testing.T) {
 		{"range over 366 days", url.Values{"from": {ts(now.AddDate(-2, 0, 0))}, "to": {ts(now)}}, "to"},
 		{"within and from", url.Values{"within": {"TODAY"}, "from": {ts(now.Add(-time.Hour))}}, "within"},
 		{"search of 201 characters", url.Values{"search": {strings.Repeat("x", 201)}}, "search"},
+		{"unknown time zone", url.Values{"within": {"TODAY"}, "timeZone": {"Europe/Atlantis"}}, "timeZone"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -296,7 +297,7 @@ func TestCSVExportUnknownParameter(t *testing.T) {
 	}{
 		{url.Values{"types": {"TICKET_CREATED"}}, "types", "types: not a parameter of the export: use type (repeatable or comma-separated)"},
 		{url.Values{"errorCodes": {"RATE_LIMITED"}}, "errorCodes", "errorCodes: not a parameter of the export: use errorCode (repeatable or comma-separated)"},
-		{url.Values{"limit": {"5"}}, "limit", "limit: not a parameter of the export, which takes from, to, within, type, status, direction, errorCode, search, order"},
+		{url.Values{"limit": {"5"}}, "limit", "limit: not a parameter of the export, which takes from, to, within, timeZone, type, status, direction, errorCode, search, order"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.argument, func(t *testing.T) {

@@ -69,10 +69,28 @@ var fixtureMessages = []string{
 // made a few seconds later sees the same events in each range.
 func rangeBoundaries(now time.Time) []time.Time {
 	midnight := now.UTC().Truncate(24 * time.Hour)
-	return []time.Time{
+	out := []time.Time{
 		now.Add(-time.Hour), now.Add(-24 * time.Hour), now.Add(-48 * time.Hour),
 		midnight, midnight.Add(-24 * time.Hour), now.AddDate(0, 0, -7), now.AddDate(0, 0, -30),
 	}
+	for _, z := range fixtureZones {
+		out = append(out, zoneMidnight(now, z, 0), zoneMidnight(now, z, -1))
+	}
+	return out
+}
+
+// fixtureZones are the time zones whose days the tests ask for.
+var fixtureZones = []string{"Pacific/Honolulu", "Asia/Kolkata"}
+
+// zoneMidnight is the start, in UTC, of the day in zone that lies days
+// days after the day of now there.
+func zoneMidnight(now time.Time, zone string, days int) time.Time {
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		panic(err)
+	}
+	y, m, d := now.In(loc).Date()
+	return time.Date(y, m, d+days, 0, 0, 0, 0, loc).UTC()
 }
 
 // boundaryMargin is how far fixture events stay from range boundaries.
@@ -476,11 +494,18 @@ func (f *fixture) within(name string) (time.Time, time.Time) {
 }
 
 // requireSameDay skips a test whose relative ranges would straddle
-// midnight UTC between building the fixture and asking the service.
+// midnight (UTC or in a fixture zone) between building the fixture and
+// asking the service.
 func (f *fixture) requireSameDay(t *testing.T) {
 	t.Helper()
-	if !time.Now().UTC().Truncate(24 * time.Hour).Equal(f.now.Truncate(24 * time.Hour)) {
+	now := time.Now()
+	if !now.UTC().Truncate(24 * time.Hour).Equal(f.now.Truncate(24 * time.Hour)) {
 		t.Skip("midnight UTC passed while the test ran; relative ranges moved")
+	}
+	for _, z := range fixtureZones {
+		if !zoneMidnight(now, z, 0).Equal(zoneMidnight(f.now, z, 0)) {
+			t.Skipf("midnight in %s passed while the test ran; relative ranges moved", z)
+		}
 	}
 }
 

@@ -2,7 +2,11 @@ package synclog
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	// The tz database is built in, so that time zones resolve on hosts
+	// without one installed.
+	_ "time/tzdata"
 	"unicode/utf8"
 
 	"github.com/kivalogic/helpscout-log/db"
@@ -35,10 +39,16 @@ const (
 // RelativeRanges lists every relative range.
 var RelativeRanges = []RelativeRange{LastHour, Last24Hours, Last48Hours, Today, Yesterday, Last7Days, Last30Days}
 
-// Bounds returns the range's [from, to) at now, in UTC.
+// Bounds returns the range's [from, to) at now, in UTC, with days
+// (TODAY, YESTERDAY) from midnight UTC.
 func (r RelativeRange) Bounds(now time.Time) (time.Time, time.Time, bool) {
+	return r.BoundsIn(now, time.UTC)
+}
+
+// BoundsIn returns the range's [from, to) at now, in UTC, with days
+// (TODAY, YESTERDAY) from midnight in loc.
+func (r RelativeRange) BoundsIn(now time.Time, loc *time.Location) (time.Time, time.Time, bool) {
 	now = now.UTC()
-	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	switch r {
 	case LastHour:
 		return now.Add(-time.Hour), now, true
@@ -47,15 +57,30 @@ func (r RelativeRange) Bounds(now time.Time) (time.Time, time.Time, bool) {
 	case Last48Hours:
 		return now.Add(-48 * time.Hour), now, true
 	case Today:
-		return midnight, now, true
+		return db.StartOfDay(now, 0, loc).UTC(), now, true
 	case Yesterday:
-		return midnight.AddDate(0, 0, -1), midnight, true
+		return db.StartOfDay(now, -1, loc).UTC(), db.StartOfDay(now, 0, loc).UTC(), true
 	case Last7Days:
 		return now.AddDate(0, 0, -7), now, true
 	case Last30Days:
 		return now.AddDate(0, 0, -30), now, true
 	}
 	return time.Time{}, time.Time{}, false
+}
+
+// Location returns the time zone of an IANA name such as Europe/Berlin;
+// nil or empty is UTC. argument names the input in errors.
+func Location(name *string, argument string) (*time.Location, error) {
+	if name == nil || *name == "" {
+		return time.UTC, nil
+	}
+	// "Local" would be the server's own zone, which callers cannot know.
+	if *name != "Local" && utf8.ValidString(*name) && !strings.ContainsRune(*name, 0) {
+		if loc, err := time.LoadLocation(*name); err == nil {
+			return loc, nil
+		}
+	}
+	return nil, apperr.BadInput(argument, "unknown time zone %s: give an IANA time zone name, spelled as in the tz database, such as Europe/Berlin, America/Chicago or UTC", apperr.Quote(*name))
 }
 
 // FilterInput is the sync-event filter as clients send it, through GraphQL
@@ -69,6 +94,8 @@ type FilterInput struct {
 	Directions []db.Direction
 	ErrorCodes []db.ErrorCode
 	Search     *string
+	// TimeZone is the IANA zone whose midnights start TODAY and YESTERDAY.
+	TimeZone *string
 }
 
 // TimeRangeInput is a period as clients send it.
@@ -76,6 +103,9 @@ type TimeRangeInput struct {
 	From   *time.Time
 	To     *time.Time
 	Within *RelativeRange
+	// TimeZone is the IANA zone whose midnights start TODAY, YESTERDAY
+	// and a summary's daily buckets.
+	TimeZone *string
 }
 
 // hasRange reports whether the filter sets a time range.
@@ -83,13 +113,14 @@ func (in *FilterInput) hasRange() bool {
 	return in != nil && (in.From != nil || in.To != nil || in.Within != nil)
 }
 
-// resolveRange checks a from/to/within triple and returns the absolute range.
-func resolveRange(from, to *time.Time, within *RelativeRange, now time.Time, prefix string) (*time.Time, *time.Time, error) {
+// resolveRange checks a from/to/within triple and returns the absolute
+// range; the days of within begin at midnight in loc.
+func resolveRange(from, to *time.Time, within *RelativeRange, loc *time.Location, now time.Time, prefix string) (*time.Time, *time.Time, error) {
 	if within != nil {
 		if from != nil || to != nil {
 			return nil, nil, apperr.BadInput(prefix+"within", "give either within or from/to, not both")
 		}
-		f, t, ok := within.Bounds(now)
+		f, t, ok := within.BoundsIn(now, loc)
 		if !ok {
 			return nil, nil, apperr.BadInput(prefix+"within", "unknown range %q", *within)
 		}
@@ -108,6 +139,20 @@ func resolveRange(from, to *time.Time, within *RelativeRange, now time.Time, pre
 	return from, to, nil
 }
 
+// resolve checks the range and returns its bounds (to is nil when not
+// given) and the zone of its days; argument names the range in errors.
+func (r *TimeRangeInput) resolve(now time.Time, argument string) (*time.Time, *time.Time, *time.Location, error) {
+	loc, err := Location(r.TimeZone, argument+".timeZone")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if r.Within == nil && r.From == nil {
+		return nil, nil, nil, apperr.BadInput(argument+".from", "required unless %s.within is given", argument)
+	}
+	from, to, err := resolveRange(r.From, r.To, r.Within, loc, now, argument+".")
+	return from, to, loc, err
+}
+
 func humanDays(d time.Duration) string {
 	return fmt.Sprintf("%.1f days", d.Hours()/24)
 }
@@ -124,7 +169,11 @@ func (in *FilterInput) Resolve(now time.Time, argument string) (db.EventFilter, 
 	if argument != "" {
 		prefix = argument + "."
 	}
-	from, to, err := resolveRange(in.From, in.To, in.Within, now, prefix)
+	loc, err := Location(in.TimeZone, prefix+"timeZone")
+	if err != nil {
+		return f, err
+	}
+	from, to, err := resolveRange(in.From, in.To, in.Within, loc, now, prefix)
 	if err != nil {
 		return f, err
 	}

@@ -43,10 +43,7 @@ func (s *Service) DuplicateTickets(ctx context.Context, rng *TimeRangeInput, win
 	now := s.Now()
 	from, to, _ := Last7Days.Bounds(now)
 	if rng != nil {
-		if rng.Within == nil && rng.From == nil {
-			return nil, apperr.BadInput("range.from", "required unless range.within is given")
-		}
-		f, t, err := resolveRange(rng.From, rng.To, rng.Within, now, "range.")
+		f, t, _, err := rng.resolve(now, "range")
 		if err != nil {
 			return nil, err
 		}

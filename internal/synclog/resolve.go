@@ -44,10 +44,7 @@ func (s *Service) Period(rng *TimeRangeInput, def RelativeRange, max time.Durati
 		from, to, _ = def.Bounds(now)
 		return from, to, nil
 	}
-	if rng.Within == nil && rng.From == nil {
-		return from, to, apperr.BadInput(argument+".from", "required unless %s.within is given", argument)
-	}
-	f, t, err := resolveRange(rng.From, rng.To, rng.Within, now, argument+".")
+	f, t, _, err := rng.resolve(now, argument)
 	if err != nil {
 		return from, to, err
 	}

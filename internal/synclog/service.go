@@ -141,15 +141,31 @@ func (s *Service) Summary(ctx context.Context, rng *TimeRangeInput, in *FilterIn
 	if rng != nil && in.hasRange() {
 		return nil, apperr.BadInput("range", "give the period in range or in filter, not both")
 	}
+	// The days of the period and of daily buckets begin at midnight in
+	// the zone of range, or else of the filter.
+	var zone *string
+	zoneArg := "filter.timeZone"
+	if in != nil {
+		zone = in.TimeZone
+	}
+	if rng != nil && rng.TimeZone != nil && *rng.TimeZone != "" {
+		if zone != nil && *zone != "" && *zone != *rng.TimeZone {
+			return nil, apperr.BadInput("range.timeZone", "differs from filter.timeZone (%s): give the time zone once", apperr.Quote(*zone))
+		}
+		zone, zoneArg = rng.TimeZone, "range.timeZone"
+	}
+	loc, err := Location(zone, zoneArg)
+	if err != nil {
+		return nil, err
+	}
 	f, err := in.Resolve(now, "filter")
 	if err != nil {
 		return nil, err
 	}
 	if rng != nil {
-		if rng.Within == nil && rng.From == nil {
-			return nil, apperr.BadInput("range.from", "required unless range.within is given")
-		}
-		from, to, err := resolveRange(rng.From, rng.To, rng.Within, now, "range.")
+		r := *rng
+		r.TimeZone = zone
+		from, to, _, err := r.resolve(now, "range")
 		if err != nil {
 			return nil, err
 		}
@@ -191,7 +207,7 @@ func (s *Service) Summary(ctx context.Context, rng *TimeRangeInput, in *FilterIn
 	if err := s.ResolveSearch(ctx, &f); err != nil {
 		return nil, err
 	}
-	return s.Rollups.Summarize(ctx, f, b)
+	return s.Rollups.Summarize(ctx, f, b, loc)
 }
 
 // maxResolvedEmails is how many matching customer emails a search resolves

@@ -261,7 +261,26 @@ func TestSummaryPeriodAndBuckets(t *testing.T) {
 		width    db.TimeBucket
 		buckets  int
 		argument string
+		// start is the first bucket's start when it is not from's UTC
+		// hour or day; zone is the summary's time zone when not UTC.
+		start time.Time
+		zone  string
 	}{
+		{name: "today in Chicago", rng: &synclog.TimeRangeInput{Within: ptr(synclog.Today), TimeZone: ptr("America/Chicago")},
+			from: time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC), to: fixedNow, width: db.BucketHour, buckets: 4, zone: "America/Chicago"},
+		{name: "yesterday in Kolkata from the filter", in: &synclog.FilterInput{Within: ptr(synclog.Yesterday), TimeZone: ptr("Asia/Kolkata")},
+			from: time.Date(2026, 11, 25, 18, 30, 0, 0, time.UTC), to: time.Date(2026, 11, 26, 18, 30, 0, 0, time.UTC),
+			width: db.BucketHour, buckets: 25, zone: "Asia/Kolkata"},
+		{name: "range today in the filter's zone", rng: &synclog.TimeRangeInput{Within: ptr(synclog.Today)}, in: &synclog.FilterInput{TimeZone: ptr("Asia/Tokyo")},
+			from: time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC), to: fixedNow, width: db.BucketHour, buckets: 19, zone: "Asia/Tokyo"},
+		{name: "days in Kolkata", rng: &synclog.TimeRangeInput{Within: ptr(synclog.Last7Days), TimeZone: ptr("Asia/Kolkata")},
+			from: fixedNow.Add(-7 * day), to: fixedNow, width: db.BucketDay, buckets: 8,
+			start: time.Date(2026, 11, 19, 18, 30, 0, 0, time.UTC), zone: "Asia/Kolkata"},
+		{name: "unknown zone", rng: &synclog.TimeRangeInput{Within: ptr(synclog.Today), TimeZone: ptr("Mars/Olympus_Mons")}, argument: "range.timeZone"},
+		{name: "zone in lower case", rng: &synclog.TimeRangeInput{Within: ptr(synclog.Today), TimeZone: ptr("europe/berlin")}, argument: "range.timeZone"},
+		{name: "the server's zone", in: &synclog.FilterInput{Within: ptr(synclog.Today), TimeZone: ptr("Local")}, argument: "filter.timeZone"},
+		{name: "two zones", rng: &synclog.TimeRangeInput{Within: ptr(synclog.Today), TimeZone: ptr("Europe/Berlin")},
+			in: &synclog.FilterInput{TimeZone: ptr("Europe/Paris")}, argument: "range.timeZone"},
 		{name: "default: last 24 hours", from: fixedNow.Add(-day), to: fixedNow, width: db.BucketHour, buckets: 25},
 		{name: "range within", rng: &synclog.TimeRangeInput{Within: ptr(synclog.Last48Hours)},
 			from: fixedNow.Add(-2 * day), to: fixedNow, width: db.BucketHour, buckets: 49},
@@ -303,7 +322,14 @@ func TestSummaryPeriodAndBuckets(t *testing.T) {
 			require.Equal(t, tc.width, s.Bucket)
 			require.Len(t, s.Timeline, tc.buckets)
 			step := tc.width.Duration()
-			require.True(t, s.Timeline[0].Start.Equal(tc.from.Truncate(step)))
+			if tc.start.IsZero() {
+				tc.start = tc.from.Truncate(step)
+			}
+			require.True(t, s.Timeline[0].Start.Equal(tc.start), "first bucket %s", s.Timeline[0].Start)
+			if tc.zone == "" {
+				tc.zone = "UTC"
+			}
+			require.Equal(t, tc.zone, s.TimeZone())
 			for i := 1; i < len(s.Timeline); i++ {
 				require.Equal(t, step, s.Timeline[i].Start.Sub(s.Timeline[i-1].Start))
 			}

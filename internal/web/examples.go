@@ -203,12 +203,13 @@ query FindConversation($number: String!) {
 		{
 			Name: "Daily failed tickets check",
 			Query: `# Daily failed tickets check (each morning): which contact forms
-# failed to become tickets today (since midnight UTC)? Create
-# these tickets by hand in HelpScout, or have an Administrator
-# retry them (mutation retrySync), and look into recurring error
-# codes. Use YESTERDAY for the whole previous day.
-query DailyFailedTickets($within: RelativeRange = TODAY, $first: Int = 100) {
-  syncEvents(filter: {statuses: [FAILED], types: [TICKET_CREATED], within: $within}, first: $first) {
+# failed to become tickets today? Create these tickets by hand in
+# HelpScout, or have an Administrator retry them (mutation
+# retrySync), and look into recurring error codes. Use YESTERDAY
+# for the whole previous day. Today begins at midnight in
+# timeZone: put your own, such as America/Chicago or Europe/Berlin.
+query DailyFailedTickets($within: RelativeRange = TODAY, $timeZone: String = "UTC", $first: Int = 100) {
+  syncEvents(filter: {statuses: [FAILED], types: [TICKET_CREATED], within: $within, timeZone: $timeZone}, first: $first) {
     totalCount
     pageInfo {
       hasNextPage
@@ -234,6 +235,7 @@ query DailyFailedTickets($within: RelativeRange = TODAY, $first: Int = 100) {
 `,
 			Variables: `{
   "within": "TODAY",
+  "timeZone": "UTC",
   "first": 100
 }`,
 		},
