@@ -21,6 +21,7 @@ import (
 type graphiqlReport struct {
 	OK            bool     `json:"ok"`
 	Result        string   `json:"result"`
+	Variables     string   `json:"variables"`
 	Blocked       []string `json:"blocked"`
 	PageErrors    []string `json:"pageErrors"`
 	ConsoleErrors []string `json:"consoleErrors"`
@@ -41,6 +42,11 @@ func TestGraphiQLOffline(t *testing.T) {
 		// page runs, so that a subscription has something to show.
 		live string
 		want []string
+		// tab, when set, runs that example tab as the page opens it, in
+		// a browser whose time zone is zone; variables are texts its
+		// variables must hold.
+		tab, zone string
+		variables []string
 	}{
 		{
 			name:   "query",
@@ -55,6 +61,14 @@ func TestGraphiQLOffline(t *testing.T) {
 			live:   "graphiql-live@example.com",
 			want:   []string{`"customerEmail": "graphiql-live@example.com"`, `"type": "TICKET_CREATED"`},
 		},
+		{
+			name:      "example in the browser's time zone",
+			tab:       "DailyFailedTickets",
+			zone:      "America/Chicago",
+			expect:    `"totalCount"`,
+			want:      []string{`"syncEvents"`, `"totalCount"`},
+			variables: []string{`"timeZone": "America/Chicago"`, `"within": "TODAY"`},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,6 +79,8 @@ func TestGraphiQLOffline(t *testing.T) {
 				"TOKEN=" + svc.token(t, auth.RoleManager),
 				"QUERY=" + tc.query,
 				"EXPECT=" + tc.expect,
+				"TAB=" + tc.tab,
+				"TIMEZONE=" + tc.zone,
 			}
 			if dir := os.Getenv("E2E_SCREENSHOTS"); dir != "" {
 				require.NoError(t, os.MkdirAll(dir, 0o755))
@@ -114,6 +130,9 @@ func TestGraphiQLOffline(t *testing.T) {
 			require.Empty(t, rep.Error, "result pane: %q", rep.Result)
 			for _, w := range tc.want {
 				require.Contains(t, rep.Result, w)
+			}
+			for _, v := range tc.variables {
+				require.Contains(t, rep.Variables, v)
 			}
 			require.True(t, rep.OK)
 			require.NoError(t, err, "stderr: %s", stderr.String())

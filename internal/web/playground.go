@@ -237,6 +237,16 @@ var playgroundPage = template.Must(template.New("playground").Parse(`<!DOCTYPE h
   const headersText = {{.HeadersJSON}} || undefined;
   const examples = {{.Examples}};
 
+  // Examples whose days begin at midnight in "timeZone": "UTC" start from
+  // the browser's own time zone instead, so that TODAY is the reader's day.
+  const browserZone = (function () {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { return ''; }
+  })();
+  function inBrowserZone(variables) {
+    if (!variables || !browserZone) return variables;
+    return variables.split('"timeZone": "UTC"').join('"timeZone": ' + JSON.stringify(browserZone));
+  }
+
   // The default headers fill the headers editor (below), whose headers go
   // with every request and override these, and as a subscription's
   // connection params. The fetcher has them too for the first schema
@@ -277,7 +287,7 @@ var playgroundPage = template.Must(template.New("playground").Parse(`<!DOCTYPE h
   ReactDOM.createRoot(root).render(React.createElement(GraphiQL, {
     fetcher: fetcher,
     defaultTabs: examples.length ? examples.map(function (e) {
-      return { query: e.query, variables: e.variables || undefined, headers: headersText };
+      return { query: e.query, variables: inBrowserZone(e.variables) || undefined, headers: headersText };
     }) : undefined,
     defaultHeaders: headersText,
     isHeadersEditorEnabled: true,

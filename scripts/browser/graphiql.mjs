@@ -5,6 +5,8 @@
 // result pane. It prints one JSON line: {"ok":…, "result":…, "blocked":[…],
 // "pageErrors":[…], "error":…} and exits 0 only when the answer came and
 // nothing tried to leave this machine. $SCREENSHOT, when set, is a PNG path.
+// With $TAB, it runs that example tab as it opens instead of typing $QUERY,
+// and reports the tab's variables; $TIMEZONE sets the browser's time zone.
 import { launch, blockRemote, watchErrors } from './lib.mjs';
 
 const base = process.env.BASE_URL;
@@ -12,15 +14,17 @@ const token = process.env.TOKEN || '';
 const query = process.env.QUERY || '{ viewer { role subject } }';
 const expect = process.env.EXPECT || '"role": "MANAGER"';
 const timeout = Number(process.env.TIMEOUT_MS || 20000);
+const tab = process.env.TAB || '';
+const timezoneId = process.env.TIMEZONE || undefined;
 if (!base) {
   process.stderr.write('BASE_URL is not set\n');
   process.exit(2);
 }
 
 const browser = await launch();
-const report = { ok: false, result: '', blocked: [], pageErrors: [], consoleErrors: [] };
+const report = { ok: false, result: '', variables: '', blocked: [], pageErrors: [], consoleErrors: [] };
 try {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, timezoneId });
   report.blocked = await blockRemote(context);
   const page = await context.newPage();
   const errors = watchErrors(page);
@@ -30,22 +34,31 @@ try {
   await page.goto(new URL('/', base).href, { waitUntil: 'load' });
   await page.waitForSelector('.graphiql-container .graphiql-query-editor .CodeMirror', { timeout });
 
-  // A new tab, so that no example's operation name lingers.
-  await page.getByRole('button', { name: 'New tab' }).click({ timeout });
+  const toolEditor = page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror').first();
+  if (tab) {
+    // The example's tab, with the variables it opens with.
+    await page.getByRole('tab', { name: tab }).click({ timeout });
+    await page.getByRole('button', { name: 'Variables' }).click({ timeout });
+    report.variables = (await toolEditor.innerText({ timeout })).replace(/\u00a0/g, ' ');
+  } else {
+    // A new tab, so that no example's operation name lingers.
+    await page.getByRole('button', { name: 'New tab' }).click({ timeout });
+  }
 
   // The headers editor: open its tab, replace its text with the token.
   if (token) {
     await page.getByRole('button', { name: 'Headers' }).click({ timeout });
-    const headers = page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror').first();
-    await headers.click({ timeout });
+    await toolEditor.click({ timeout });
     await page.keyboard.press('Control+A');
     await page.keyboard.insertText(JSON.stringify({ Authorization: 'Bearer ' + token }));
   }
 
-  // The query editor: replace its text with the query.
-  await page.locator('.graphiql-query-editor .CodeMirror').first().click({ timeout });
-  await page.keyboard.press('Control+A');
-  await page.keyboard.insertText(query);
+  if (!tab) {
+    // The query editor: replace its text with the query.
+    await page.locator('.graphiql-query-editor .CodeMirror').first().click({ timeout });
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText(query);
+  }
 
   // Run at once, before GraphiQL has parsed the new text: the page must
   // still send a subscription over the WebSocket.
