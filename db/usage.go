@@ -131,16 +131,21 @@ func (s *UsageStore) Add(ctx context.Context, rows []APIUsageMinute) error {
 var bucketUnits = map[string]bool{"minute": true, "hour": true, "day": true}
 
 // Buckets aggregates the minutes in [from, to) into buckets of unit
-// ("minute", "hour" or "day", in UTC), oldest first; buckets without rows
-// are left out. The minute holding from counts whole.
-func (s *UsageStore) Buckets(ctx context.Context, from, to time.Time, unit string) ([]UsageBucket, error) {
+// ("minute", "hour" or "day"), oldest first; buckets without rows are left
+// out. The minute holding from counts whole. Minutes and hours are those
+// of UTC; days begin at midnight in loc (UTC when nil).
+func (s *UsageStore) Buckets(ctx context.Context, from, to time.Time, unit string, loc *time.Location) ([]UsageBucket, error) {
 	if !bucketUnits[unit] {
 		return nil, fmt.Errorf("error aggregating API usage: unknown bucket unit %q", unit)
+	}
+	zone := "UTC"
+	if unit == "day" && loc != nil {
+		zone = loc.String()
 	}
 	var out []UsageBucket
 	err := s.db.NewSelect().
 		TableExpr("helpscout_api_usage AS u").
-		ColumnExpr("date_trunc(?, u.minute, 'UTC') AS start", unit).
+		ColumnExpr("date_trunc(?, u.minute, ?) AS start", unit, zone).
 		ColumnExpr("sum(u.calls)::int AS calls").
 		ColumnExpr("sum(u.units)::int AS units").
 		ColumnExpr("sum(u.rate_limited)::int AS rate_limited").

@@ -37,36 +37,48 @@ func TestUsageAddAndBuckets(t *testing.T) {
 	}))
 	require.NoError(t, us.Add(ctx, nil))
 
+	kolkata, err := time.LoadLocation("Asia/Kolkata")
+	require.NoError(t, err)
 	cases := []struct {
 		unit     string
 		from, to time.Time
 		want     []db.UsageBucket
+		loc      *time.Location
 	}{
 		{"minute", base.Add(-time.Hour), base.Add(time.Hour), []db.UsageBucket{
 			{Start: at(0, 0), Calls: 6, Units: 9, RateLimited: 1, Failed: 1, PeakUnitsPerMinute: 9, MinRemaining: rptr(0)},
 			{Start: at(1, 0), Calls: 10, Units: 20, PeakUnitsPerMinute: 20, MinRemaining: rptr(350)},
 			{Start: at(3, 0), Calls: 4, Units: 4, PeakUnitsPerMinute: 4},
-		}},
+		}, nil},
 		{"hour", base.Add(-time.Hour), base.Add(time.Hour), []db.UsageBucket{
 			{Start: time.Date(2026, 11, 26, 23, 0, 0, 0, time.UTC), Calls: 16, Units: 29, RateLimited: 1, Failed: 1, PeakUnitsPerMinute: 20, MinRemaining: rptr(0)},
 			{Start: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), Calls: 4, Units: 4, PeakUnitsPerMinute: 4},
-		}},
+		}, nil},
 		{"day", base.AddDate(0, 0, -2), base.AddDate(0, 0, 2), []db.UsageBucket{
 			{Start: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), Calls: 16, Units: 29, RateLimited: 1, Failed: 1, PeakUnitsPerMinute: 20, MinRemaining: rptr(0)},
 			{Start: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), Calls: 4, Units: 4, PeakUnitsPerMinute: 4},
-		}},
+		}, nil},
 		// The minute holding from counts whole; to is exclusive.
 		{"minute", at(1, 30), at(3, 0), []db.UsageBucket{
 			{Start: at(1, 0), Calls: 10, Units: 20, PeakUnitsPerMinute: 20, MinRemaining: rptr(350)},
-		}},
-		{"hour", base.Add(time.Hour), base.Add(2 * time.Hour), nil},
+		}, nil},
+		{"hour", base.Add(time.Hour), base.Add(2 * time.Hour), nil, nil},
+		// In Kolkata every minute falls on the 27th, which began at 18:30 UTC
+		// on the 26th; hours stay those of UTC.
+		{"day", base.AddDate(0, 0, -2), base.AddDate(0, 0, 2), []db.UsageBucket{
+			{Start: time.Date(2026, 11, 26, 18, 30, 0, 0, time.UTC), Calls: 20, Units: 33, RateLimited: 1, Failed: 1, PeakUnitsPerMinute: 20, MinRemaining: rptr(0)},
+		}, kolkata},
+		{"hour", base.Add(-time.Hour), base.Add(time.Hour), []db.UsageBucket{
+			{Start: time.Date(2026, 11, 26, 23, 0, 0, 0, time.UTC), Calls: 16, Units: 29, RateLimited: 1, Failed: 1, PeakUnitsPerMinute: 20, MinRemaining: rptr(0)},
+			{Start: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), Calls: 4, Units: 4, PeakUnitsPerMinute: 4},
+		}, kolkata},
 	}
 	for _, tc := range cases {
-		got, err := us.Buckets(ctx, tc.from, tc.to, tc.unit)
+		got, err := us.Buckets(ctx, tc.from, tc.to, tc.unit, tc.loc)
 		require.NoError(t, err, tc.unit)
 		require.Equal(t, tc.want, got, "%s from %s to %s", tc.unit, tc.from, tc.to)
 	}
-	_, err := us.Buckets(ctx, base, base.Add(time.Hour), "week")
+	_, err = us.Buckets(ctx, base, base.Add(time.Hour), "week", nil)
 	require.Error(t, err)
 
 	limits := []struct {

@@ -3101,9 +3101,9 @@ type ConnectionTestResult {
 enum UsageBucket {
   "One minute; ranges up to 24 hours."
   MINUTE
-  "One hour."
+  "One hour (UTC)."
   HOUR
-  "One day."
+  "One day, from midnight in the range's timeZone (UTC unless given)."
   DAY
 }
 

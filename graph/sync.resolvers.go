@@ -87,11 +87,11 @@ func (r *queryResolver) APIUsage(ctx context.Context, rangeArg *synclog.TimeRang
 	if b == syncer.UsageMinute {
 		maxSpan = 24 * time.Hour
 	}
-	from, to, err := r.Log.Period(rangeArg, synclog.Last24Hours, maxSpan, "range")
+	from, to, loc, err := r.Log.Period(rangeArg, synclog.Last24Hours, maxSpan, "range")
 	if err != nil {
 		return nil, err
 	}
-	return sync.APIUsage(ctx, from, to, b)
+	return sync.APIUsage(ctx, from, to, b, loc)
 }
 
 func (r *queryResolver) RateLimitBudget(ctx context.Context) (*syncer.Budget, error) {

@@ -358,7 +358,7 @@ func runSyncThroughput(ctx context.Context, dsn string, bdb *bun.DB, opts SyncOp
 
 	// What the replicas recorded for the apiUsage query, as a cross-check.
 	recorded := map[time.Time]int{}
-	rows, err := db.NewUsageStore(bdb).Buckets(ctx, windows[0], windows[len(windows)-1].Add(time.Minute), "minute")
+	rows, err := db.NewUsageStore(bdb).Buckets(ctx, windows[0], windows[len(windows)-1].Add(time.Minute), "minute", nil)
 	if err != nil {
 		return err
 	}

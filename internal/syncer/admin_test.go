@@ -292,7 +292,7 @@ func TestConnectionOutcomes(t *testing.T) {
 			if tc.setup != "" {
 				require.Zero(t, b.sim.State().TokensIssued+len(b.sim.State().Requests), "HelpScout was not called")
 			}
-			u, err := b.svc.APIUsage(ctx, from, time.Now().Add(time.Minute), UsageHour)
+			u, err := b.svc.APIUsage(ctx, from, time.Now().Add(time.Minute), UsageHour, nil)
 			require.NoError(t, err)
 			if tc.usage.Calls == 0 {
 				require.Empty(t, u.Buckets, "token requests are not API calls")
@@ -384,7 +384,7 @@ func TestAPIUsageReport(t *testing.T) {
 		{UsageDay, nil, nil, 10, 0},
 	}
 	for _, tc := range cases {
-		u, err := b.svc.APIUsage(ctx, base, base.Add(3*time.Hour), tc.bucket)
+		u, err := b.svc.APIUsage(ctx, base, base.Add(3*time.Hour), tc.bucket, nil)
 		require.NoError(t, err, tc.bucket)
 		require.Equal(t, 14, u.Calls, tc.bucket)
 		require.Equal(t, 17, u.Units, tc.bucket)
@@ -403,7 +403,7 @@ func TestAPIUsageReport(t *testing.T) {
 		}
 		require.Equal(t, 120, *u.Buckets[0].MinRemaining, tc.bucket)
 	}
-	_, err := b.svc.APIUsage(ctx, base, base.Add(time.Hour), UsageBucket("WEEK"))
+	_, err := b.svc.APIUsage(ctx, base, base.Add(time.Hour), UsageBucket("WEEK"), nil)
 	require.Error(t, err)
 }
 

@@ -93,14 +93,15 @@ func (s *Service) recordUsage(ctx context.Context, res helpscout.Result) {
 var usageUnits = map[UsageBucket]string{UsageMinute: "minute", UsageHour: "hour", UsageDay: "day"}
 
 // APIUsage reports HelpScout API use between from and to in buckets of
-// the given width (UTC), with totals, the busiest minute and the limit.
-func (s *Service) APIUsage(ctx context.Context, from, to time.Time, bucket UsageBucket) (*APIUsage, error) {
+// the given width, with totals, the busiest minute and the limit. Minutes
+// and hours are those of UTC; days begin at midnight in loc (UTC when nil).
+func (s *Service) APIUsage(ctx context.Context, from, to time.Time, bucket UsageBucket, loc *time.Location) (*APIUsage, error) {
 	unit, ok := usageUnits[bucket]
 	if !ok {
 		return nil, fmt.Errorf("error reporting API usage: unknown bucket %q", bucket)
 	}
 	us := db.NewUsageStore(s.db)
-	rows, err := us.Buckets(ctx, from, to, unit)
+	rows, err := us.Buckets(ctx, from, to, unit, loc)
 	if err != nil {
 		return nil, err
 	}

@@ -36,17 +36,18 @@ func (s *Service) LiveFilter(ctx context.Context, in *FilterInput, argument stri
 	return f, nil
 }
 
-// Period resolves an optional time range argument into absolute bounds:
-// def when rng is nil, and at most max long.
-func (s *Service) Period(rng *TimeRangeInput, def RelativeRange, max time.Duration, argument string) (from, to time.Time, err error) {
+// Period resolves an optional time range argument into absolute bounds
+// and the time zone of its days: def in UTC when rng is nil, and at most
+// max long.
+func (s *Service) Period(rng *TimeRangeInput, def RelativeRange, max time.Duration, argument string) (from, to time.Time, loc *time.Location, err error) {
 	now := s.Now()
 	if rng == nil {
 		from, to, _ = def.Bounds(now)
-		return from, to, nil
+		return from, to, time.UTC, nil
 	}
-	f, t, _, err := rng.resolve(now, argument)
+	f, t, loc, err := rng.resolve(now, argument)
 	if err != nil {
-		return from, to, err
+		return from, to, nil, err
 	}
 	from = f.UTC()
 	to = now.UTC()
@@ -54,10 +55,10 @@ func (s *Service) Period(rng *TimeRangeInput, def RelativeRange, max time.Durati
 		to = t.UTC()
 	}
 	if !from.Before(to) {
-		return from, to, apperr.BadInput(argument+".from", "must be before %s", to.Format(time.RFC3339))
+		return from, to, nil, apperr.BadInput(argument+".from", "must be before %s", to.Format(time.RFC3339))
 	}
 	if to.Sub(from) > max {
-		return from, to, apperr.BadInput(argument, "the period spans %s; at most %s are allowed", humanDays(to.Sub(from)), humanDays(max))
+		return from, to, nil, apperr.BadInput(argument, "the period spans %s; at most %s are allowed", humanDays(to.Sub(from)), humanDays(max))
 	}
-	return from, to, nil
+	return from, to, loc, nil
 }
