@@ -75,6 +75,8 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 		func() float64 { return float64(hub.Stats().Subscribers) })
 	m.GaugeFunc("helpscout_log_live_summary_subscribers", "Open summary subscriptions in this process.",
 		func() float64 { return float64(hub.Stats().SummarySubscribers) })
+	m.GaugeFunc("helpscout_log_live_held_back_seconds", "How long committed changes have waited to go live behind an older write transaction still running on the database server (0: none wait).",
+		func() float64 { return hub.Stats().HeldBack.Seconds() })
 	m.CounterFunc("helpscout_log_live_reconnects_total", "Times this process replaced its listening connection.",
 		func() float64 { return float64(hub.Stats().Reconnects) })
 	m.CounterFunc("helpscout_log_sync_attempts_succeeded_total", "HelpScout sync attempts this process finished successfully.",

@@ -109,6 +109,9 @@ type Stats struct {
 	Reconnects int64
 	// Position is the cursor of the latest change the hub read.
 	Position string
+	// HeldBack is how long committed changes have waited behind an older
+	// write transaction that is still running; zero when none wait.
+	HeldBack time.Duration
 }
 
 // Request asks for a subscription to the feed.
@@ -155,6 +158,11 @@ type Hub struct {
 	feedReads  atomic.Int64
 	changes    atomic.Int64
 	reconnects atomic.Int64
+	// heldSince is when the reader first found committed changes held
+	// back (Unix nanoseconds), zero when none are; heldWarned is set once
+	// the wait has been logged.
+	heldSince  atomic.Int64
+	heldWarned bool
 	// shared counts the clients served through a shared execution beyond
 	// the execution's own subscription, by SharedKind.
 	shared [sharedKinds]atomic.Int64
@@ -266,6 +274,42 @@ func (h *Hub) Stats() Stats {
 		Changes:            h.changes.Load(),
 		Reconnects:         h.reconnects.Load(),
 		Position:           EncodeCursor(pos),
+		HeldBack:           h.heldBack(time.Now()),
+	}
+}
+
+// heldBack is how long committed changes have been held back at now.
+func (h *Hub) heldBack(now time.Time) time.Duration {
+	if since := h.heldSince.Load(); since != 0 {
+		return now.Sub(time.Unix(0, since))
+	}
+	return 0
+}
+
+// heldBackWarning is how long changes wait behind an older transaction
+// before the wait is logged.
+const heldBackWarning = 10 * time.Second
+
+// noteWaiting records whether the last read found committed changes held
+// back by the running transaction waiting (zero: none), and logs a wait
+// that lasts: transaction ids are shared by every database of the server,
+// so a long write transaction anywhere on it holds live events back.
+// Only the reader calls it.
+func (h *Hub) noteWaiting(ctx context.Context, waiting uint64) {
+	if waiting == 0 {
+		h.heldSince.Store(0)
+		h.heldWarned = false
+		return
+	}
+	now := time.Now()
+	h.heldSince.CompareAndSwap(0, now.UnixNano())
+	if held := h.heldBack(now); !h.heldWarned && held >= heldBackWarning {
+		h.heldWarned = true
+		xmin, _ := h.store.Xmin(ctx)
+		h.log.Warn().Dur("held", held).Uint64("oldest_xid", xmin).
+			Msgf("live events are held back by a write transaction that began before them and is still running, "+
+				"on this PostgreSQL server (any database); they follow once it ends. "+
+				"It is: SELECT pid, datname, xact_start, state, query FROM pg_stat_activity WHERE backend_xid = '%d'", xmin)
 	}
 }
 
@@ -389,6 +433,9 @@ func (h *Hub) read(ctx context.Context) {
 		waiting, err = h.catchUp(ctx)
 		if err != nil && ctx.Err() == nil {
 			h.log.Warn().Err(err).Msg("error reading the change feed; retrying on the next signal")
+		}
+		if err == nil {
+			h.noteWaiting(ctx, waiting)
 		}
 	}
 }

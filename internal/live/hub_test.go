@@ -478,3 +478,29 @@ func TestSummaryPushesChanges(t *testing.T) {
 	defer mu.Unlock()
 	require.Less(t, computed, 10, "one computation per tick for both subscribers")
 }
+
+// TestHeldBackByAnotherDatabase holds a write transaction open in another
+// database of the same server: transaction ids are shared by the whole
+// server, so an event committed after it began waits for it. The hub shows
+// the wait in its stats and delivers the event once the transaction ends.
+func TestHeldBackByAnotherDatabase(t *testing.T) {
+	b := setup(t, live.Options{})
+	ctx := t.Context()
+	sub, err := b.hub.Subscribe(ctx, db.EventFilter{}, "")
+	require.NoError(t, err)
+
+	other := dbtest.New(t)
+	blocker, err := other.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer blocker.Rollback() //nolint:errcheck
+	var xid string
+	require.NoError(t, blocker.NewRaw("SELECT pg_current_xact_id()::text").Scan(ctx, &xid))
+
+	insert(t, b.bdb, newEvent("held", db.EventTicketCreated, db.StatusPending, ""))
+	require.Eventually(t, func() bool { return b.hub.Stats().HeldBack > 0 }, waitTimeout, 10*time.Millisecond,
+		"the hub shows the wait behind transaction %s", xid)
+	require.Empty(t, drain(sub), "the event waits for the older transaction")
+
+	require.NoError(t, blocker.Commit())
+	require.Equal(t, "held", label(next(t, sub)))
+}
