@@ -36,7 +36,7 @@ func waitSettled(t *testing.T, store *db.ChangeStore, n int) []db.EventChange {
 		got, waiting, err = store.Read(context.Background(), db.ChangePos{}, 100)
 		require.NoError(t, err)
 		return len(got) == n && waiting == 0
-	}, 10*time.Second, 5*time.Millisecond)
+	}, 60*time.Second, 5*time.Millisecond)
 	return got
 }
 

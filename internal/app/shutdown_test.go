@@ -107,7 +107,7 @@ func TestServeShutdown(t *testing.T) {
 		require.NoError(t, ws.Write(ctx, websocket.MessageText, b))
 	}
 	read := func() (map[string]any, error) {
-		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
 		_, b, err := ws.Read(rctx)
 		if err != nil {

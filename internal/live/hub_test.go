@@ -21,8 +21,10 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
-// waitTimeout bounds every wait for a delivery.
-const waitTimeout = 10 * time.Second
+// waitTimeout bounds every wait for a delivery. Deliveries wait for every
+// older write transaction on the server, including those of other test
+// packages loading data into their own databases.
+const waitTimeout = 60 * time.Second
 
 type testBundle struct {
 	bdb *bun.DB

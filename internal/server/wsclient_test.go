@@ -19,8 +19,10 @@ const (
 	protoGraphQLWS   = "graphql-ws"
 )
 
-// wsWait bounds every wait for a WebSocket message.
-const wsWait = 10 * time.Second
+// wsWait bounds every wait for a WebSocket message. Live events wait for
+// every older write transaction on the server, including those of other
+// test packages loading data into their own databases.
+const wsWait = 60 * time.Second
 
 // wsMsg is one protocol message.
 type wsMsg struct {
