@@ -1,6 +1,7 @@
 package db
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -119,6 +120,16 @@ func TestStartOfDay(t *testing.T) {
 		{"America/Santiago", "2026-09-06T12:00:00Z", 0, "2026-09-06T04:00:00Z"},
 		{"America/Santiago", "2026-09-05T12:00:00Z", 1, "2026-09-06T04:00:00Z"},
 		{"America/Havana", "2026-03-08T12:00:00Z", 0, "2026-03-08T05:00:00Z"},
+		// Clocks that go back from 01:00 to midnight show midnight twice:
+		// the day begins at the first one, whether the zone lies east or
+		// west of Greenwich.
+		{"America/Havana", "2026-11-01T12:00:00Z", 0, "2026-11-01T04:00:00Z"},
+		{"Asia/Amman", "2021-10-29T12:00:00Z", 0, "2021-10-28T21:00:00Z"},
+		{"Asia/Amman", "2021-10-28T12:00:00Z", 1, "2021-10-28T21:00:00Z"},
+		{"Antarctica/Casey", "2023-03-09T12:00:00Z", 0, "2023-03-08T13:00:00Z"},
+		// Samoa skipped 30 December 2011: asked for it, the next day begins.
+		{"Pacific/Apia", "2011-12-29T12:00:00Z", 1, "2011-12-30T10:00:00Z"},
+		{"Pacific/Apia", "2011-12-29T12:00:00Z", 2, "2011-12-30T10:00:00Z"},
 	}
 	for _, c := range cases {
 		loc, err := time.LoadLocation(c.zone)
@@ -154,6 +165,19 @@ func TestLocalDays(t *testing.T) {
 		if !got[i].Equal(want[i]) || got[i].Location() != time.UTC {
 			t.Fatalf("LocalDays = %v, want %v in UTC", got, want)
 		}
+	}
+	// A day that a zone skipped has no start of its own.
+	apia, err := time.LoadLocation("Pacific/Apia")
+	if err != nil {
+		t.Fatal(err)
+	}
+	skipped := LocalDays(time.Date(2011, 12, 29, 12, 0, 0, 0, time.UTC), time.Date(2011, 12, 31, 12, 0, 0, 0, time.UTC), apia)
+	if want := []time.Time{
+		time.Date(2011, 12, 29, 10, 0, 0, 0, time.UTC),
+		time.Date(2011, 12, 30, 10, 0, 0, 0, time.UTC),
+		time.Date(2011, 12, 31, 10, 0, 0, 0, time.UTC),
+	}; !slices.EqualFunc(skipped, want, time.Time.Equal) {
+		t.Fatalf("LocalDays across Samoa's skipped day = %v, want %v", skipped, want)
 	}
 	if got := LocalDays(from, from.Add(time.Minute), time.UTC); len(got) != 1 || !got[0].Equal(time.Date(2026, 10, 24, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("LocalDays of one minute = %v", got)

@@ -267,19 +267,32 @@ func groupedCounts(f EventFilter, daily bool) (string, []any) {
 }
 
 // StartOfDay returns the first instant of the day in loc that lies days
-// days after the day of t. Where a change of clock skips midnight, the day
-// begins when the new clock starts.
+// days after the day of t: the first instant whose clock reads that day
+// or later. Where a change of clock skips midnight, the day begins when
+// the new clock starts; where the clock goes back to midnight, at the
+// first midnight; a day the zone skipped begins with the next one.
 func StartOfDay(t time.Time, days int, loc *time.Location) time.Time {
 	y, m, d := t.In(loc).Date()
-	start := time.Date(y, m, d+days, 0, 0, 0, 0, loc)
-	want := time.Date(y, m, d+days, 0, 0, 0, 0, time.UTC)
-	if ly, lm, ld := start.In(loc).Date(); time.Date(ly, lm, ld, 0, 0, 0, 0, time.UTC).Before(want) {
-		// time.Date answered in the clock before the change: the day
-		// starts where that clock ends.
-		_, end := start.ZoneBounds()
-		start = end
+	// midnight is the wall clock of the day's midnight, read as UTC.
+	midnight := time.Date(y, m, d+days, 0, 0, 0, 0, time.UTC)
+	// Walk the zone's periods of constant offset from before any offset
+	// can put that midnight (offsets lie within ±15 hours); within each
+	// the clock runs steadily, so the first period whose clock reaches
+	// midnight before it ends holds the start.
+	p := midnight.Add(-15 * time.Hour).In(loc)
+	for {
+		_, offset := p.Zone()
+		_, end := p.ZoneBounds()
+		start := midnight.Add(-time.Duration(offset) * time.Second)
+		if start.Before(p) {
+			// The clock passed midnight as this period began.
+			start = p
+		}
+		if end.IsZero() || start.Before(end) {
+			return start.In(loc)
+		}
+		p = end.In(loc)
 	}
-	return start
 }
 
 // LocalDays returns, in UTC, the starts of the days in loc that [from, to)
@@ -287,11 +300,14 @@ func StartOfDay(t time.Time, days int, loc *time.Location) time.Time {
 func LocalDays(from, to time.Time, loc *time.Location) []time.Time {
 	days := []time.Time{StartOfDay(from, 0, loc).UTC()}
 	for i := 1; ; i++ {
-		d := StartOfDay(from, i, loc)
+		d := StartOfDay(from, i, loc).UTC()
 		if !d.Before(to) {
 			return days
 		}
-		days = append(days, d.UTC())
+		// A day the zone skipped starts with the next one.
+		if !d.Equal(days[len(days)-1]) {
+			days = append(days, d)
+		}
 	}
 }
 
