@@ -350,10 +350,14 @@ func zonedDayCounts(f EventFilter, days []time.Time) (string, []any) {
 		w := &where{}
 		w.addDimensions(f, "error_code")
 		w.addRecordConditions(f)
-		parts = append(parts, `SELECT s.day AS bucket, type, status, direction, coalesce(error_code, '') AS error_code, count(*) AS n
+		// Each span is read by its own range scan: a plain join of the
+		// spans and the events, whose row count the planner cannot
+		// estimate, may scan the whole table instead.
+		parts = append(parts, `SELECT s.day AS bucket, e.type, e.status, e.direction, e.error_code, count(*) AS n
 			FROM unnest(?::timestamptz[], ?::timestamptz[], ?::timestamptz[]) AS s(lo, hi, day)
-			JOIN sync_events ON occurred_at >= s.lo AND occurred_at < s.hi
-			WHERE `+w.sql()+` GROUP BY 1, 2, 3, 4, 5`)
+			CROSS JOIN LATERAL (SELECT type, status, direction, coalesce(error_code, '') AS error_code
+				FROM sync_events WHERE occurred_at >= s.lo AND occurred_at < s.hi AND `+w.sql()+` OFFSET 0) AS e
+			GROUP BY 1, 2, 3, 4, 5`)
 		args = append(args, pgdialect.Array(los), pgdialect.Array(his), pgdialect.Array(buckets))
 		args = append(args, w.args...)
 	}
@@ -414,10 +418,12 @@ func (s *RollupStore) Summarize(ctx context.Context, f EventFilter, bucket TimeB
 	// tb is the bucket of a row of q. Sessions run in UTC (see Open), so
 	// date_trunc without a zone cuts UTC hours and days, much more cheaply
 	// than naming the zone on every row.
-	tb := "date_trunc('hour', bucket)"
+	var tb string
 	var days []time.Time
 	switch {
 	case bucket != BucketDay:
+		tb = "date_trunc('hour', bucket)"
+		q, args = groupedCounts(f, false)
 	case loc == time.UTC:
 		tb = "date_trunc('day', bucket)"
 		q, args = groupedCounts(f, true)
@@ -428,9 +434,6 @@ func (s *RollupStore) Summarize(ctx context.Context, f EventFilter, bucket TimeB
 		q, args = zonedDayCounts(f, days)
 		tb = "(?::timestamptz[])[width_bucket(bucket, ?::timestamptz[])]"
 		args = append([]any{pgdialect.Array(days), pgdialect.Array(days)}, args...)
-	}
-	if q == "" {
-		q, args = groupedCounts(f, false)
 	}
 	// GROUPING() numbers the sets: type+status (1), error_code (2),
 	// bucket+status (3), direction+status (4).

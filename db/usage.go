@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // DefaultLimitPerMinute is the HelpScout rate limit assumed until an answer
@@ -138,14 +139,17 @@ func (s *UsageStore) Buckets(ctx context.Context, from, to time.Time, unit strin
 	if !bucketUnits[unit] {
 		return nil, fmt.Errorf("error aggregating API usage: unknown bucket unit %q", unit)
 	}
-	zone := "UTC"
-	if unit == "day" && loc != nil {
-		zone = loc.String()
+	q := s.db.NewSelect().TableExpr("helpscout_api_usage AS u")
+	if unit == "day" && loc != nil && loc != time.UTC {
+		// The days of loc as the summary and TODAY cut them: each minute
+		// goes to the last day start at or before it.
+		days := pgdialect.Array(LocalDays(from.Truncate(time.Minute), to, loc))
+		q = q.ColumnExpr("(?::timestamptz[])[width_bucket(u.minute, ?::timestamptz[])] AS start", days, days)
+	} else {
+		q = q.ColumnExpr("date_trunc(?, u.minute, 'UTC') AS start", unit)
 	}
 	var out []UsageBucket
-	err := s.db.NewSelect().
-		TableExpr("helpscout_api_usage AS u").
-		ColumnExpr("date_trunc(?, u.minute, ?) AS start", unit, zone).
+	err := q.
 		ColumnExpr("sum(u.calls)::int AS calls").
 		ColumnExpr("sum(u.units)::int AS units").
 		ColumnExpr("sum(u.rate_limited)::int AS rate_limited").

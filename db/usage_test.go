@@ -81,6 +81,22 @@ func TestUsageAddAndBuckets(t *testing.T) {
 	_, err = us.Buckets(ctx, base, base.Add(time.Hour), "week", nil)
 	require.Error(t, err)
 
+	// Havana's clocks go back from 01:00 to midnight on 1 November 2026:
+	// the day begins at the first midnight (04:00 UTC), as the summary's
+	// days and TODAY do, so 04:30 UTC belongs to it.
+	havana, err := time.LoadLocation("America/Havana")
+	require.NoError(t, err)
+	require.NoError(t, us.Add(ctx, []db.APIUsageMinute{
+		{Minute: time.Date(2026, 11, 1, 3, 30, 0, 0, time.UTC), Calls: 1, Units: 1},
+		{Minute: time.Date(2026, 11, 1, 4, 30, 0, 0, time.UTC), Calls: 2, Units: 2},
+	}))
+	days, err := us.Buckets(ctx, time.Date(2026, 10, 31, 12, 0, 0, 0, time.UTC), time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), "day", havana)
+	require.NoError(t, err)
+	require.Equal(t, []db.UsageBucket{
+		{Start: time.Date(2026, 10, 31, 4, 0, 0, 0, time.UTC), Calls: 1, Units: 1, PeakUnitsPerMinute: 1},
+		{Start: time.Date(2026, 11, 1, 4, 0, 0, 0, time.UTC), Calls: 2, Units: 2, PeakUnitsPerMinute: 2},
+	}, days)
+
 	limits := []struct {
 		name     string
 		from, to time.Time
