@@ -40,6 +40,16 @@ func (s *ConversationStore) GetByNumber(ctx context.Context, number int64) (*Con
 	return s.one(ctx, "number", "number = ?", number)
 }
 
+// LatestNumber returns the highest ticket number of the log's
+// conversations, or 0 when there are none.
+func (s *ConversationStore) LatestNumber(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.NewRaw("SELECT coalesce(max(number), 0) FROM conversations").Scan(ctx, &n); err != nil {
+		return 0, fmt.Errorf("error reading the latest ticket number: %w", err)
+	}
+	return n, nil
+}
+
 // GetMany returns the conversations with these ids, in no particular
 // order; missing ones are left out.
 func (s *ConversationStore) GetMany(ctx context.Context, ids []int64) ([]*Conversation, error) {

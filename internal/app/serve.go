@@ -121,6 +121,8 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 			Endpoint: "/graphql",
 			Headers:  playgroundHeaders,
 			Examples: web.DefaultExamples(),
+			// The conversation example finds the newest ticket.
+			TicketNumber: db.NewConversationStore(bdb).LatestNumber,
 		}),
 		Wall:   web.Wall(web.WallOptions{Endpoint: "/graphql", Headers: playgroundHeaders}),
 		Assets: web.Assets(),

@@ -41,6 +41,9 @@ func TestExamplesOnDemoData(t *testing.T) {
 		{"fresh demo", func(t *testing.T, bdb *bun.DB, now time.Time) {
 			load(t, bdb, seed.Options{Events: demoEvents, Days: demoDays, Now: now, Seed: 11})
 		}},
+		{"small demo", func(t *testing.T, bdb *bun.DB, now time.Time) {
+			load(t, bdb, seed.Options{Events: 2000, Days: demoDays, Now: now, Seed: 14})
+		}},
 		{"demo topped up five days later", func(t *testing.T, bdb *bun.DB, now time.Time) {
 			idle := 5*24*time.Hour + 2*time.Hour
 			load(t, bdb, seed.Options{Events: demoEvents, Days: demoDays, Now: now.Add(-idle), Seed: 12})

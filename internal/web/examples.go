@@ -17,8 +17,9 @@ const ExampleEmail = seed.ShowcaseEmail
 // and paging. Each is a named query with variables, written against the
 // schema in schema/*.graphqls (the package's tests validate them against
 // it), and starts with a comment saying what it answers. Variables that
-// name a time are relative to when the page is served (VariablesAt). The
-// result is a new slice on every call.
+// name a time are relative to when the page is served, and the ticket to
+// find is one the log holds (VariablesAt). The result is a new slice on
+// every call.
 func DefaultExamples() []Example {
 	return []Example{
 		{
@@ -196,9 +197,8 @@ query FindConversation($number: String!) {
   }
 }
 `,
-			Variables: `{
-  "number": "10482"
-}`,
+			Variables:   conversationVariables(Facts{}),
+			VariablesAt: conversationVariables,
 		},
 		{
 			Name: "Daily failed tickets check",
@@ -314,7 +314,7 @@ query InvestigateMissingTicket($email: String!, $at: Time!) {
   }
 }
 `,
-			Variables:   missingTicketVariables(time.Now()),
+			Variables:   missingTicketVariables(Facts{Now: time.Now()}),
 			VariablesAt: missingTicketVariables,
 		},
 		{
@@ -394,12 +394,27 @@ query PageThroughSyncEvents($within: RelativeRange = LAST_7_DAYS, $first: Int = 
 }
 
 // missingTicketVariables are the variables of "Investigate a missing
-// ticket" for a page served at now: the claimed submission two hours
+// ticket" for a page served at f.Now: the claimed submission two hours
 // earlier, to the minute.
-func missingTicketVariables(now time.Time) string {
-	at := now.UTC().Add(-2 * time.Hour).Truncate(time.Minute)
+func missingTicketVariables(f Facts) string {
+	at := f.Now.UTC().Add(-2 * time.Hour).Truncate(time.Minute)
 	return fmt.Sprintf(`{
   "email": %q,
   "at": %q
 }`, ExampleEmail, at.Format(time.RFC3339))
+}
+
+// defaultTicketNumber is the conversation example's number when the page
+// knows none of the log's: one of the demo data's first start.
+const defaultTicketNumber = 10482
+
+// conversationVariables asks for a ticket the log holds.
+func conversationVariables(f Facts) string {
+	n := f.TicketNumber
+	if n <= 0 {
+		n = defaultTicketNumber
+	}
+	return fmt.Sprintf(`{
+  "number": "%d"
+}`, n)
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"html/template"
 	"net/http"
@@ -19,16 +20,26 @@ type Example struct {
 	Query string
 	// Variables is the tab's variables as a JSON object, or "".
 	Variables string
-	// VariablesAt, when set, gives the variables for a page served at
-	// now, in place of Variables: for variables that name a time, so that
-	// the example looks at recent data whenever the page is opened.
-	VariablesAt func(now time.Time) string
+	// VariablesAt, when set, gives the variables for a page served with
+	// the given facts, in place of Variables: for variables that name a
+	// time or a record, so that the example finds data whenever the page
+	// is opened.
+	VariablesAt func(f Facts) string
 }
 
-// VariablesFor returns the example's variables for a page served at now.
-func (e Example) VariablesFor(now time.Time) string {
+// Facts are what an example's variables may depend on when the page is
+// served.
+type Facts struct {
+	// Now is when the page is served.
+	Now time.Time
+	// TicketNumber is a ticket number the log holds; 0 when none is known.
+	TicketNumber int64
+}
+
+// VariablesFor returns the example's variables for a page served with f.
+func (e Example) VariablesFor(f Facts) string {
 	if e.VariablesAt != nil {
-		return e.VariablesAt(now)
+		return e.VariablesAt(f)
 	}
 	return e.Variables
 }
@@ -53,7 +64,14 @@ type PlaygroundOptions struct {
 	// Now is the clock that examples' VariablesAt read; nil means
 	// time.Now.
 	Now func() time.Time
+	// TicketNumber, when set, gives a ticket number of the log for the
+	// examples' VariablesAt; it is asked on each page served, and an error
+	// leaves the examples their default number.
+	TicketNumber func(ctx context.Context) (int64, error)
 }
+
+// ticketNumberWait bounds how long a page waits for TicketNumber.
+const ticketNumberWait = time.Second
 
 // Playground returns the handler for the GraphiQL playground page. The page
 // loads React, ReactDOM and GraphiQL from Assets (mounted at AssetsPrefix),
@@ -80,7 +98,7 @@ func Playground(opts PlaygroundOptions) http.Handler {
 	var page []byte
 	var err error
 	if !perRequest {
-		page, err = renderPlayground(opts, assets, time.Time{})
+		page, err = renderPlayground(opts, assets, Facts{})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -90,7 +108,15 @@ func Playground(opts PlaygroundOptions) http.Handler {
 		}
 		page, err := page, err
 		if perRequest {
-			page, err = renderPlayground(opts, assets, now())
+			f := Facts{Now: now()}
+			if opts.TicketNumber != nil {
+				ctx, cancel := context.WithTimeout(r.Context(), ticketNumberWait)
+				if n, err := opts.TicketNumber(ctx); err == nil {
+					f.TicketNumber = n
+				}
+				cancel()
+			}
+			page, err = renderPlayground(opts, assets, f)
 		}
 		if err != nil {
 			http.Error(w, "playground: "+err.Error(), http.StatusInternalServerError)
@@ -129,8 +155,8 @@ type playgroundData struct {
 
 // renderPlayground renders the page; it depends only on the options, on
 // whether the assets are embedded and, through the examples' VariablesAt,
-// on now.
-func renderPlayground(opts PlaygroundOptions, assets bool, now time.Time) ([]byte, error) {
+// on the facts.
+func renderPlayground(opts PlaygroundOptions, assets bool, f Facts) ([]byte, error) {
 	d := playgroundData{
 		Title:         opts.Title,
 		Endpoint:      opts.Endpoint,
@@ -161,7 +187,7 @@ func renderPlayground(opts PlaygroundOptions, assets bool, now time.Time) ([]byt
 	}
 	d.Examples = make([]exampleJS, len(examples))
 	for i, e := range examples {
-		d.Examples[i] = exampleJS{Name: e.Name, Query: e.Query, Variables: e.VariablesFor(now)}
+		d.Examples[i] = exampleJS{Name: e.Name, Query: e.Query, Variables: e.VariablesFor(f)}
 	}
 	t := playgroundPage
 	if !assets {

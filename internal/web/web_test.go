@@ -3,9 +3,11 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -50,7 +52,7 @@ func body(t *testing.T, resp *http.Response) string {
 
 func render(t *testing.T, opts PlaygroundOptions, assets bool) string {
 	t.Helper()
-	page, err := renderPlayground(opts, assets, time.Now())
+	page, err := renderPlayground(opts, assets, Facts{Now: time.Now()})
 	if err != nil {
 		t.Fatalf("renderPlayground: %v", err)
 	}
@@ -388,7 +390,8 @@ func TestDefaultExamplesMatchSchema(t *testing.T) {
 
 			texts := []string{e.Variables}
 			if e.VariablesAt != nil {
-				texts = append(texts, e.VariablesAt(time.Now()), e.VariablesAt(time.Date(2031, 2, 28, 23, 59, 59, 0, time.FixedZone("x", 3600))))
+				texts = append(texts, e.VariablesAt(Facts{Now: time.Now()}),
+					e.VariablesAt(Facts{Now: time.Date(2031, 2, 28, 23, 59, 59, 0, time.FixedZone("x", 3600)), TicketNumber: 73001}))
 			}
 			for _, text := range texts {
 				vars := map[string]any{}
@@ -449,5 +452,49 @@ func TestPlaygroundFillsTimesWhenServed(t *testing.T) {
 			t.Errorf("page lacks %s", want)
 		}
 		clock = clock.Add(5 * 24 * time.Hour)
+	}
+}
+
+// TestPlaygroundFindsTheLogsTicket checks that the conversation example
+// asks for a ticket number of the log when the page is served, and keeps
+// its default when the log cannot say.
+func TestPlaygroundFindsTheLogsTicket(t *testing.T) {
+	if !AssetsAvailable() {
+		t.Skip("the examples are in the GraphiQL page, which needs the built-in assets: run scripts/fetch-web-assets.sh")
+	}
+	var answer int64
+	var fail error
+	opts := testOpts
+	opts.TicketNumber = func(ctx context.Context) (int64, error) {
+		if _, ok := ctx.Deadline(); !ok {
+			t.Error("the ticket number is asked without a deadline")
+		}
+		return answer, fail
+	}
+	h := Playground(opts)
+	cases := []struct {
+		answer int64
+		fail   error
+		want   string
+	}{
+		{73001, nil, "73001"},
+		{0, nil, "10482"},
+		{5, errors.New("database unreachable"), "10482"},
+	}
+	for _, tc := range cases {
+		answer, fail = tc.answer, tc.fail
+		var got []exampleJS
+		scriptValue(t, body(t, get(t, h, http.MethodGet, "/", nil)), "examples", &got)
+		var vars map[string]string
+		for _, e := range got {
+			if e.Name == "Find a conversation" {
+				if err := json.Unmarshal([]byte(e.Variables), &vars); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if vars["number"] != tc.want {
+			t.Errorf("with the log answering %d, %v: number %q, want %q", tc.answer, tc.fail, vars["number"], tc.want)
+		}
 	}
 }
