@@ -22,6 +22,7 @@ type graphiqlReport struct {
 	OK            bool     `json:"ok"`
 	Result        string   `json:"result"`
 	Variables     string   `json:"variables"`
+	Reopened      string   `json:"reopenedVariables"`
 	Blocked       []string `json:"blocked"`
 	PageErrors    []string `json:"pageErrors"`
 	ConsoleErrors []string `json:"consoleErrors"`
@@ -44,9 +45,13 @@ func TestGraphiQLOffline(t *testing.T) {
 		want []string
 		// tab, when set, runs that example tab as the page opens it, in
 		// a browser whose time zone is zone; variables are texts its
-		// variables must hold.
-		tab, zone string
-		variables []string
+		// variables must hold. With reopenZone, the same browser then
+		// opens the page again in that zone, where the saved tab's
+		// variables must hold reopened.
+		tab, zone  string
+		variables  []string
+		reopenZone string
+		reopened   []string
 	}{
 		{
 			name:   "query",
@@ -68,6 +73,9 @@ func TestGraphiQLOffline(t *testing.T) {
 			expect:    `"totalCount"`,
 			want:      []string{`"syncEvents"`, `"totalCount"`},
 			variables: []string{`"timeZone": "America/Chicago"`, `"within": "TODAY"`},
+			// The saved tab was never edited, so it follows the browser.
+			reopenZone: "Asia/Tokyo",
+			reopened:   []string{`"timeZone": "Asia/Tokyo"`, `"within": "TODAY"`},
 		},
 	}
 	for _, tc := range cases {
@@ -81,6 +89,7 @@ func TestGraphiQLOffline(t *testing.T) {
 				"EXPECT=" + tc.expect,
 				"TAB=" + tc.tab,
 				"TIMEZONE=" + tc.zone,
+				"REOPEN_TIMEZONE=" + tc.reopenZone,
 			}
 			if dir := os.Getenv("E2E_SCREENSHOTS"); dir != "" {
 				require.NoError(t, os.MkdirAll(dir, 0o755))
@@ -133,6 +142,9 @@ func TestGraphiQLOffline(t *testing.T) {
 			}
 			for _, v := range tc.variables {
 				require.Contains(t, rep.Variables, v)
+			}
+			for _, v := range tc.reopened {
+				require.Contains(t, rep.Reopened, v)
 			}
 			require.True(t, rep.OK)
 			require.NoError(t, err, "stderr: %s", stderr.String())

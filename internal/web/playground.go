@@ -272,6 +272,44 @@ var playgroundPage = template.Must(template.New("playground").Parse(`<!DOCTYPE h
     if (!variables || !browserZone) return variables;
     return variables.split('"timeZone": "UTC"').join('"timeZone": ' + JSON.stringify(browserZone));
   }
+  const servedVariables = examples.map(function (e) { return inBrowserZone(e.variables) || ''; });
+  const storage = new PrefixedStorage({{.StoragePrefix}} + location.pathname + ':');
+
+  // GraphiQL reopens the tabs saved in this browser, with the variables
+  // they were first served with, and those that name a time or a ticket
+  // go stale. A saved example tab whose variables are still exactly those
+  // served before takes the ones served now; a tab someone edited stays
+  // as it is. GraphiQL then activates the saved tab whose contents are
+  // those last in its editors, and adds a copy when none is; the editors'
+  // last contents are set to the active tab's, so that it is found.
+  (function refreshSavedExamples() {
+    try {
+      const before = JSON.parse(storage.getItem('served-variables') || '{}');
+      const saved = storage.getItem('graphiql:tabState');
+      const state = saved && JSON.parse(saved);
+      if (state && Array.isArray(state.tabs)) {
+        state.tabs.forEach(function (tab) {
+          const i = examples.findIndex(function (e) { return e.query === tab.query; });
+          if (i < 0 || !Object.prototype.hasOwnProperty.call(before, tab.query)) return;
+          if ((tab.variables || '') === before[tab.query]) tab.variables = servedVariables[i];
+          tab.hash = [tab.query || '', tab.variables || '', tab.headers || ''].join('|');
+        });
+        const active = state.tabs[state.activeTabIndex];
+        if (active) {
+          [['graphiql:query', active.query], ['graphiql:variables', active.variables],
+            ['graphiql:headers', active.headers]].forEach(function (kv) {
+            if (kv[1]) storage.setItem(kv[0], kv[1]); else storage.removeItem(kv[0]);
+          });
+        }
+        storage.setItem('graphiql:tabState', JSON.stringify(state));
+      }
+      const now = {};
+      examples.forEach(function (e, i) { now[e.query] = servedVariables[i]; });
+      storage.setItem('served-variables', JSON.stringify(now));
+    } catch (e) {
+      // Without storage GraphiQL starts from the examples as served.
+    }
+  })();
 
   // The default headers fill the headers editor (below), whose headers go
   // with every request and override these, and as a subscription's
@@ -312,13 +350,13 @@ var playgroundPage = template.Must(template.New("playground").Parse(`<!DOCTYPE h
 
   ReactDOM.createRoot(root).render(React.createElement(GraphiQL, {
     fetcher: fetcher,
-    defaultTabs: examples.length ? examples.map(function (e) {
-      return { query: e.query, variables: inBrowserZone(e.variables) || undefined, headers: headersText };
+    defaultTabs: examples.length ? examples.map(function (e, i) {
+      return { query: e.query, variables: servedVariables[i] || undefined, headers: headersText };
     }) : undefined,
     defaultHeaders: headersText,
     isHeadersEditorEnabled: true,
     shouldPersistHeaders: true,
-    storage: new PrefixedStorage({{.StoragePrefix}} + location.pathname + ':'),
+    storage: storage,
     inputValueDeprecation: true,
   }));
 })();

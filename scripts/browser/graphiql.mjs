@@ -7,6 +7,9 @@
 // nothing tried to leave this machine. $SCREENSHOT, when set, is a PNG path.
 // With $TAB, it runs that example tab as it opens instead of typing $QUERY,
 // and reports the tab's variables; $TIMEZONE sets the browser's time zone.
+// With $REOPEN_TIMEZONE as well, it then opens the page again in that time
+// zone with this browser's saved state and reports the tab's variables
+// there (reopenedVariables).
 import { launch, blockRemote, watchErrors } from './lib.mjs';
 
 const base = process.env.BASE_URL;
@@ -16,13 +19,14 @@ const expect = process.env.EXPECT || '"role": "MANAGER"';
 const timeout = Number(process.env.TIMEOUT_MS || 20000);
 const tab = process.env.TAB || '';
 const timezoneId = process.env.TIMEZONE || undefined;
+const reopenTimezone = process.env.REOPEN_TIMEZONE || '';
 if (!base) {
   process.stderr.write('BASE_URL is not set\n');
   process.exit(2);
 }
 
 const browser = await launch();
-const report = { ok: false, result: '', variables: '', blocked: [], pageErrors: [], consoleErrors: [] };
+const report = { ok: false, result: '', variables: '', reopenedVariables: '', blocked: [], pageErrors: [], consoleErrors: [] };
 try {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, timezoneId });
   report.blocked = await blockRemote(context);
@@ -35,11 +39,16 @@ try {
   await page.waitForSelector('.graphiql-container .graphiql-query-editor .CodeMirror', { timeout });
 
   const toolEditor = page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror').first();
+  // tabVariables opens the example's tab and returns its variables.
+  const tabVariables = async (p) => {
+    await p.getByRole('tab', { name: tab }).click({ timeout });
+    await p.getByRole('button', { name: 'Variables' }).click({ timeout });
+    const editor = p.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror').first();
+    return (await editor.innerText({ timeout })).replace(/\u00a0/g, ' ');
+  };
   if (tab) {
     // The example's tab, with the variables it opens with.
-    await page.getByRole('tab', { name: tab }).click({ timeout });
-    await page.getByRole('button', { name: 'Variables' }).click({ timeout });
-    report.variables = (await toolEditor.innerText({ timeout })).replace(/\u00a0/g, ' ');
+    report.variables = await tabVariables(page);
   } else {
     // A new tab, so that no example's operation name lingers.
     await page.getByRole('button', { name: 'New tab' }).click({ timeout });
@@ -73,6 +82,20 @@ try {
     report.result = (await result.innerText().catch(() => '')).replace(/\u00a0/g, ' ').trim();
   }
   if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
+  if (tab && reopenTimezone) {
+    // The same browser later, elsewhere: its saved tabs come back.
+    const again = await browser.newContext({
+      viewport: { width: 1400, height: 900 }, timezoneId: reopenTimezone, storageState: await context.storageState(),
+    });
+    const blocked2 = await blockRemote(again);
+    const page2 = await again.newPage();
+    const errors2 = watchErrors(page2);
+    await page2.goto(new URL('/', base).href, { waitUntil: 'load' });
+    await page2.waitForSelector('.graphiql-container .graphiql-query-editor .CodeMirror', { timeout });
+    report.reopenedVariables = await tabVariables(page2);
+    report.pageErrors.push(...errors2.page);
+    report.blocked.push(...blocked2);
+  }
   report.ok = report.blocked.length === 0 && report.pageErrors.length === 0;
 } catch (e) {
   report.error = String(e && e.message ? e.message : e);
