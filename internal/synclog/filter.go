@@ -74,8 +74,9 @@ func Location(name *string, argument string) (*time.Location, error) {
 	if name == nil || *name == "" {
 		return time.UTC, nil
 	}
-	// "Local" would be the server's own zone, which callers cannot know.
-	if *name != "Local" && utf8.ValidString(*name) && !strings.ContainsRune(*name, 0) {
+	// "Local" would be the server's own zone, which callers cannot know;
+	// the host's right/ zones count leap seconds, which no clock shows.
+	if *name != "Local" && !strings.HasPrefix(*name, "right/") && utf8.ValidString(*name) && !strings.ContainsRune(*name, 0) {
 		if loc, err := time.LoadLocation(*name); err == nil {
 			return loc, nil
 		}

@@ -279,6 +279,7 @@ func TestSummaryPeriodAndBuckets(t *testing.T) {
 		{name: "unknown zone", rng: &synclog.TimeRangeInput{Within: ptr(synclog.Today), TimeZone: ptr("Mars/Olympus_Mons")}, argument: "range.timeZone"},
 		{name: "zone in lower case", rng: &synclog.TimeRangeInput{Within: ptr(synclog.Today), TimeZone: ptr("europe/berlin")}, argument: "range.timeZone"},
 		{name: "the server's zone", in: &synclog.FilterInput{Within: ptr(synclog.Today), TimeZone: ptr("Local")}, argument: "filter.timeZone"},
+		{name: "a leap-second zone", in: &synclog.FilterInput{Within: ptr(synclog.Today), TimeZone: ptr("right/Europe/Berlin")}, argument: "filter.timeZone"},
 		{name: "two zones", rng: &synclog.TimeRangeInput{Within: ptr(synclog.Today), TimeZone: ptr("Europe/Berlin")},
 			in: &synclog.FilterInput{TimeZone: ptr("Europe/Paris")}, argument: "range.timeZone"},
 		{name: "default: last 24 hours", from: fixedNow.Add(-day), to: fixedNow, width: db.BucketHour, buckets: 25},
