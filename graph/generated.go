@@ -2748,7 +2748,7 @@ outside the ladder and is meant for the host system's machine calls.
 A caller without a token gets UNAUTHENTICATED, a caller with too low a role
 gets FORBIDDEN; in both cases only the guarded field resolves to null.
 """
-directive @hasRole(role: Role!) on FIELD_DEFINITION
+directive @hasRole("The role the token must carry; a role above it on the ladder passes too." role: Role!) on FIELD_DEFINITION
 
 """An RFC 3339 timestamp, for example 2026-11-27T09:30:00Z. Always returned in UTC."""
 scalar Time
@@ -3211,12 +3211,12 @@ extend type Mutation {
   Queues a contact-form submission as a HelpScout conversation and returns
   its PENDING event. The same submission id sent twice queues nothing new.
   """
-  submitContactForm(input: ContactFormInput!): IntakeResult @hasRole(role: SERVICE)
+  submitContactForm("The submission as the host system received it." input: ContactFormInput!): IntakeResult @hasRole(role: SERVICE)
   """
   Queues a customer record: created in HelpScout the first time
   (CUSTOMER_SYNCED), updated later (CUSTOMER_UPDATED).
   """
-  syncCustomer(input: CustomerSyncInput!): IntakeResult @hasRole(role: SERVICE)
+  syncCustomer("The customer record as it is now in our system." input: CustomerSyncInput!): IntakeResult @hasRole(role: SERVICE)
   "Retries what the filter selects among failed events, at most limit of them (1 to 500)."
   retryFailedSyncs(
     "Which events; only failed events that were not retried yet are taken."
@@ -3225,7 +3225,7 @@ extend type Mutation {
     limit: Int = 100
   ): BulkRetryResult @hasRole(role: ADMINISTRATOR)
   "Changes the integration settings; secrets are write-only."
-  updateIntegrationSettings(input: IntegrationSettingsInput!): IntegrationSettings @hasRole(role: ADMINISTRATOR)
+  updateIntegrationSettings("The settings to change; fields left out keep their values." input: IntegrationSettingsInput!): IntegrationSettings @hasRole(role: ADMINISTRATOR)
   "Fetches a token and reads the configured mailbox, to check the settings."
   testHelpScoutConnection: ConnectionTestResult @hasRole(role: ADMINISTRATOR)
 }
