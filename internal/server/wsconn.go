@@ -141,7 +141,7 @@ func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, options
 		_ = ws.CloseNow()
 		return nil, errors.New("websocket: the connection was not hijacked")
 	}
-	c := &wsConn{ws: ws, raw: hj.conn, ids: map[*graphql.OperationContext]string{}, active: map[string]opState{}}
+	c := &wsConn{ws: ws, raw: hj.conn, ids: map[*graphql.OperationContext]string{}, active: map[string]opState{}, refused: map[string]bool{}}
 	if u.open != nil {
 		u.open.Add(1)
 		c.closed = sync.OnceFunc(u.open.Done)
@@ -214,6 +214,10 @@ type wsConn struct {
 	// id freed by that message could start an operation the transport
 	// then drops from its table, which nobody could stop).
 	active map[string]opState
+	// refused holds the ids of operations refused before they ran whose
+	// error message went out: the transport follows it with a complete,
+	// which the protocols do not allow after an error, and WriteJSON drops.
+	refused map[string]bool
 	// draining is set once the server shuts down (see drain); stopDrain
 	// unregisters drain from the server's draining context.
 	draining  atomic.Bool
@@ -353,6 +357,9 @@ func (c *wsConn) check(data []byte) (int, string) {
 			return closeSubscriberExists, "Subscriber for " + m.ID + " already exists"
 		}
 		c.active[m.ID] = opReserved
+		// An error not followed by a complete leaves nothing to drop for
+		// the new operation.
+		delete(c.refused, m.ID)
 		c.lastID = m.ID
 		return 0, ""
 	case "complete", "stop":
@@ -377,31 +384,47 @@ var (
 // ended notes that the server ended the operation of a complete or error
 // message b: an operation refused before it ran (a document that does not
 // validate) frees its id here; one that ran frees it when its context
-// ends (see admit).
-func (c *wsConn) ended(b []byte) {
+// ends (see admit). It reports whether b must not be sent: the complete
+// that the transport writes right after the error of a refused operation,
+// since an error message already ends its operation in both protocols
+// (graphql-transport-ws: no further message for that id).
+func (c *wsConn) ended(b []byte) (drop bool) {
 	var rest []byte
+	isError := false
 	switch {
 	case bytes.HasSuffix(b, completeSuffix):
 		rest = b[:len(b)-len(completeSuffix)]
 	case bytes.HasSuffix(b, errorSuffix):
 		rest = b[:len(b)-len(errorSuffix)]
+		isError = true
 	default:
-		return
+		return false
 	}
 	i := bytes.LastIndex(rest, idKey)
 	if i < 0 {
-		return
+		return false
 	}
 	var id string
 	if json.Unmarshal(rest[i+len(idKey):], &id) != nil {
-		return
+		return false
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !isError && c.refused[id] {
+		// The transport writes the error and this complete in turn
+		// before it reads the next message, so no new operation can have
+		// taken the id in between.
+		delete(c.refused, id)
+		return true
+	}
 	if c.active[id] == opReserved {
 		// Refused before it ran: the transport never took the id.
 		delete(c.active, id)
+		if isError {
+			c.refused[id] = true
+		}
 	}
-	c.mu.Unlock()
+	return false
 }
 
 // bind records that rc serves the message read last.
@@ -440,7 +463,9 @@ func (c *wsConn) WriteJSON(v any) error {
 	if err != nil {
 		return err
 	}
-	c.ended(b)
+	if c.ended(b) {
+		return nil
+	}
 	return c.raw.writeFrame(writeTimeout, b)
 }
 

@@ -123,3 +123,40 @@ func TestWebSocketReusesEndedIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestWebSocketErrorEndsTheOperation: an error message ends its operation
+// (graphql-transport-ws: "no further messages will be sent" for that id;
+// graphql-ws likewise sends no complete after it), so no complete follows
+// it, and the next message a client reads belongs to its next operation.
+func TestWebSocketErrorEndsTheOperation(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t, dbtest.New(t))
+	tok := e.token(t, auth.RoleManager, time.Hour)
+	cases := []struct{ name, query string }{
+		{"document that does not parse", `subscription {`},
+		{"document that does not validate", `subscription { syncEvents { nope } }`},
+	}
+	for _, proto := range []string{protoTransportWS, protoGraphQLWS} {
+		for _, tc := range cases {
+			t.Run(proto+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				c := mustDialWS(t, e.srv.URL, proto)
+				c.initOK(t, tok)
+				c.subscribe(t, "1", tc.query, nil)
+				m := c.next(t)
+				require.Equal(t, "error", m.Type, "%s", m.Payload)
+				require.Equal(t, "1", m.ID)
+
+				c.subscribe(t, "2", `{ viewer { role } }`, nil)
+				var v struct {
+					Viewer struct{ Role string } `json:"viewer"`
+				}
+				c.data(t, "2", &v)
+				require.Equal(t, "MANAGER", v.Viewer.Role)
+				end := c.next(t)
+				require.Equal(t, "complete", end.Type)
+				require.Equal(t, "2", end.ID)
+			})
+		}
+	}
+}
