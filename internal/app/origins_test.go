@@ -46,7 +46,8 @@ func TestAllowedOrigins(t *testing.T) {
 			require.NoError(t, err)
 			req.Header.Set("Origin", tt.origin)
 			req.Header.Set("Access-Control-Request-Method", http.MethodPost)
-			req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+			// As a browser app with tracing and error reporting asks.
+			req.Header.Set("Access-Control-Request-Headers", "authorization,baggage,content-type,sentry-trace,traceparent,tracestate")
 			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
 			resp.Body.Close()

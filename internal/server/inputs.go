@@ -82,7 +82,7 @@ func (g inputGuard) checkVariable(t *ast.Type, v any, path string) *gqlerror.Err
 	switch def.Kind {
 	case ast.Enum:
 		if s, ok := v.(string); ok && def.EnumValues.ForName(s) == nil {
-			return badInput(path, "%s is not a %s value; enum values are case-sensitive: %s", apperr.Quote(s), def.Name, enumValues(def, s))
+			return badInput(path, "%s is not a value of %s; enum values are case-sensitive: %s", apperr.Quote(s), def.Name, enumValues(def, s))
 		}
 	case ast.InputObject:
 		fields, ok := v.(map[string]any)

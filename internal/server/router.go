@@ -63,9 +63,13 @@ func NewRouter(d Deps) http.Handler {
 	r.Use(middleware.Recoverer)
 	if len(d.AllowedOrigins) > 0 {
 		r.Use(cors.Handler(cors.Options{
-			AllowedOrigins:   d.AllowedOrigins,
-			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodOptions},
-			AllowedHeaders:   []string{"Authorization", "Content-Type", "Accept", "X-Request-Id"},
+			AllowedOrigins: d.AllowedOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+			// Besides the API's own headers, those that tracing and error
+			// reporting libraries add to every request of an app: a
+			// preflight that refused them would refuse the request.
+			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", "X-Request-Id",
+				"traceparent", "tracestate", "baggage", "sentry-trace"},
 			ExposedHeaders:   []string{"X-Request-Id", "Content-Disposition"},
 			AllowCredentials: false,
 			MaxAge:           600,
