@@ -179,9 +179,21 @@ func (s *WebhookStore) record(ctx context.Context, tx bun.Tx, d Delivery) (int64
 	if err := upsertWebhookCustomers(ctx, tx, customers, e.OccurredAt); err != nil {
 		return 0, err
 	}
-	// The event last: its rollup rows are shared by every writer, which
+	// The events last: their rollup rows are shared by every writer, which
 	// all take them after the customer and conversation rows, so that no
 	// two transactions wait on each other in a cycle.
+	if c := d.Conversation; c != nil && c.Number != 0 {
+		// Events that created or synced this conversation but could not
+		// read its number from HelpScout take it from the delivery, so
+		// that a search for the ticket number finds them.
+		_, err := tx.NewUpdate().Model((*SyncEvent)(nil)).
+			Set("ticket_number = ?", c.Number).
+			Where("conversation_id = ? AND ticket_number IS NULL", c.ID).
+			Exec(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("error filling in ticket number %d: %w", c.Number, err)
+		}
+	}
 	if _, err := tx.NewInsert().Model(e).Returning("id").Exec(ctx); err != nil {
 		return 0, fmt.Errorf("error inserting sync event: %w", err)
 	}

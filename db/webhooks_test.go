@@ -98,3 +98,45 @@ func TestWebhookConversationOutOfOrder(t *testing.T) {
 		require.Equal(t, tc.want, cv.Status, "after delivery %s", tc.ref)
 	}
 }
+
+// TestWebhookFillsMissingTicketNumber: a ticket whose number could not be
+// read from HelpScout when it was created takes it from the first delivery
+// that carries its conversation; numbers already known stay as they are.
+func TestWebhookFillsMissingTicketNumber(t *testing.T) {
+	t.Parallel()
+	bdb := dbtest.New(t)
+	ctx := context.Background()
+	t0 := time.Now().UTC().Truncate(time.Second)
+	conv, other, known := int64(7001), int64(7002), int64(41)
+	events := []*db.SyncEvent{
+		{OccurredAt: t0, Type: db.EventTicketCreated, Status: db.StatusSuccess, Direction: db.DirectionToHelpScout,
+			Source: db.SourceContactForm, ConversationID: &conv},
+		{OccurredAt: t0.Add(time.Second), Type: db.EventConversationSynced, Status: db.StatusSuccess, Direction: db.DirectionToHelpScout,
+			Source: db.SourceBatch, ConversationID: &conv, TicketNumber: &known},
+		{OccurredAt: t0.Add(2 * time.Second), Type: db.EventTicketCreated, Status: db.StatusSuccess, Direction: db.DirectionToHelpScout,
+			Source: db.SourceContactForm, ConversationID: &other},
+	}
+	require.NoError(t, db.NewEventStore(bdb).Insert(ctx, bdb, events))
+
+	_, _, err := db.NewWebhookStore(bdb).Record(ctx, db.Delivery{
+		ID: "convo-created-7001",
+		Event: &db.SyncEvent{Type: db.EventConversationSynced, Status: db.StatusSuccess,
+			Direction: db.DirectionFromHelpScout, ConversationID: &conv},
+		Conversation: &db.WebhookConversation{ID: conv, Number: 1234, Subject: "Order", MailboxID: 1,
+			CreatedAt: t0, UpdatedAt: t0.Add(time.Minute)},
+	})
+	require.NoError(t, err)
+
+	want := map[int64]*int64{events[0].ID: ptrTo(int64(1234)), events[1].ID: &known, events[2].ID: nil}
+	for id, number := range want {
+		e, err := db.NewEventStore(bdb).Get(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, number, e.TicketNumber, "event %d", id)
+	}
+	found, _, err := db.NewEventStore(bdb).List(ctx, db.EventFilter{Search: db.ParseSearch("#1234"), Types: []db.EventType{db.EventTicketCreated}}, db.Page{Limit: 10, Desc: true})
+	require.NoError(t, err)
+	require.Len(t, found, 1, "the ticket is found by its number")
+	require.Equal(t, events[0].ID, found[0].ID)
+}
+
+func ptrTo[T any](v T) *T { return &v }
