@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/uptrace/bun"
 )
 
 // DuplicateReason says why a group of tickets looks like duplicates.
@@ -214,4 +216,53 @@ func (s *EventStore) HasEmail(ctx context.Context, email string) (bool, error) {
 		return false, fmt.Errorf("error looking for events of %q: %w", email, err)
 	}
 	return ok, nil
+}
+
+// LatestAttempts returns, for each of ids whose operation was attempted
+// again (retry_of, followed through retries of retries), the newest of
+// those later attempts, keyed by the id it descends from. Ids never retried
+// are absent.
+func (s *EventStore) LatestAttempts(ctx context.Context, ids []int64) (map[int64]*SyncEvent, error) {
+	out := map[int64]*SyncEvent{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		Root int64 `bun:"root"`
+		ID   int64 `bun:"id"`
+	}
+	err := s.db.NewRaw(`
+		WITH RECURSIVE chain(root, id) AS (
+			SELECT e.retry_of, e.id FROM sync_events e WHERE e.retry_of IN (?)
+			UNION ALL
+			SELECT c.root, e.id FROM chain c JOIN sync_events e ON e.retry_of = c.id
+		)
+		SELECT DISTINCT ON (c.root) c.root, c.id
+		FROM chain c JOIN sync_events e ON e.id = c.id
+		ORDER BY c.root, e.occurred_at DESC, e.id DESC`, bun.In(ids)).
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("error finding the later attempts of %d sync events: %w", len(ids), err)
+	}
+	if len(rows) == 0 {
+		return out, nil
+	}
+	latest := make([]int64, len(rows))
+	for i, r := range rows {
+		latest[i] = r.ID
+	}
+	events, err := s.GetMany(ctx, latest)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]*SyncEvent, len(events))
+	for _, e := range events {
+		byID[e.ID] = e
+	}
+	for _, r := range rows {
+		if e, ok := byID[r.ID]; ok {
+			out[r.Root] = e
+		}
+	}
+	return out, nil
 }

@@ -2634,11 +2634,11 @@ type DuplicateTicketGroup {
 
 """What the log says about a ticket a customer says is missing."""
 enum MissingTicketVerdict {
-  "A ticket was created successfully in the window; the explanation gives its conversation and link."
+  "Every form submission attempted in the window became a ticket, on a later retry perhaps; the explanation gives the latest ticket's conversation and link."
   TICKET_CREATED
-  "The ticket (or the sync before it) is still queued or in flight."
+  "A submission in the window (or, without any, another sync of the customer) is still queued or in flight, or its retry is."
   SYNC_PENDING
-  "The sync failed; the explanation gives the latest error, and an Administrator can retry it."
+  "A submission in the window (or, without any, another sync of the customer) failed and no retry has succeeded since; the explanation gives the latest error and any tickets the other submissions became, and an Administrator can retry it."
   SYNC_FAILED
   "The customer is known but no ticket was logged in the window: the form probably failed before the sync; check the website form logs."
   NO_LOG_ENTRY

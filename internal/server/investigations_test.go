@@ -35,6 +35,7 @@ type invEvent struct {
 	number  int64
 	code    db.ErrorCode
 	message string
+	retryOf string // the name of the event this attempt retried
 }
 
 func newInvestigation(t *testing.T) *investigation {
@@ -79,12 +80,27 @@ func newInvestigation(t *testing.T) *investigation {
 		{name: "flTicket2", at: at.Add(3 * m), email: "failed@example.com", typ: tc, status: db.StatusFailed, ref: "f-fl", subject: "Broken",
 			code: db.CodeMailboxNotFound, message: "Mailbox 42 not found"},
 		{name: "nlOld", at: at.Add(-5 * time.Hour), email: "nolog@example.com", typ: db.EventCustomerUpdated, status: ok},
+		// A failed ticket whose retry succeeded after the window.
+		{name: "rtFail", at: at.Add(1 * m), email: "retried@example.com", typ: tc, status: db.StatusFailed, ref: "f-rt", subject: "Later",
+			code: db.CodeRateLimited, message: "Rate limit exceeded"},
+		{name: "rtOK", at: at.Add(3 * time.Hour), email: "retried@example.com", typ: tc, status: ok, ref: "f-rt", subject: "Later",
+			convID: 555002, number: 4322, retryOf: "rtFail"},
+		// Two forms in the window: one became a ticket, the later one failed.
+		{name: "mfTicket", at: at.Add(-10 * m), email: "multi@example.com", typ: tc, status: ok, ref: "f-m1", subject: "First",
+			convID: 555003, number: 4323},
+		{name: "mfFail", at: at.Add(10 * m), email: "multi@example.com", typ: tc, status: db.StatusFailed, ref: "f-m2", subject: "Second",
+			code: db.CodeInvalidEmail, message: "Invalid email address"},
+		// A failed customer update that a retry fixed, and no ticket.
+		{name: "cuFail", at: at.Add(-30 * m), email: "updated@example.com", typ: db.EventCustomerUpdated, status: db.StatusFailed,
+			code: db.CodeValidationFailed, message: "phones[0].type is invalid"},
+		{name: "cuOK", at: at.Add(-20 * m), email: "updated@example.com", typ: db.EventCustomerUpdated, status: ok, retryOf: "cuFail"},
 	}
 
 	ctx := context.Background()
 	emails := map[string]bool{}
 	var customers []*db.Customer
 	var rows []*db.SyncEvent
+	byName := map[string]*db.SyncEvent{}
 	for _, ev := range events {
 		email := ev.email
 		if !emails[email] {
@@ -108,10 +124,28 @@ func newInvestigation(t *testing.T) *investigation {
 		if ev.message != "" {
 			e.ErrorMessage = ptr(ev.message)
 		}
+		byName[ev.name] = e
 		rows = append(rows, e)
 	}
 	require.NoError(t, db.NewCustomerStore(e.bdb).Insert(ctx, e.bdb, customers))
-	require.NoError(t, db.NewEventStore(e.bdb).Insert(ctx, e.bdb, rows))
+	// Attempts go in after the events they retried, whose ids they need.
+	var first, retries []*db.SyncEvent
+	for i, r := range rows {
+		if events[i].retryOf == "" {
+			first = append(first, r)
+			continue
+		}
+		retries = append(retries, r)
+	}
+	store := db.NewEventStore(e.bdb)
+	require.NoError(t, store.Insert(ctx, e.bdb, first))
+	for i, r := range rows {
+		if name := events[i].retryOf; name != "" {
+			r.RetryOfID = ptr(byName[name].ID)
+			r.Attempt = 2
+		}
+	}
+	require.NoError(t, store.Insert(ctx, e.bdb, retries))
 	for i, r := range rows {
 		inv.names[fmt.Sprint(r.ID)] = events[i].name
 	}
@@ -258,6 +292,12 @@ func TestMissingTicketInvestigation(t *testing.T) {
 		{"no log entry", "nolog@example.com", nil, "NO_LOG_ENTRY", true, []string{}, []string{},
 			[]string{"form submission logs"}},
 		{"no log entry, wider window finds the old event", "nolog@example.com", ptr(6 * 60), "NO_LOG_ENTRY", true, []string{}, []string{"nlOld"},
+			[]string{"form submission logs"}},
+		{"failed attempt retried successfully after the window", "retried@example.com", nil, "TICKET_CREATED", true, []string{"rtFail"}, []string{"rtFail"},
+			[]string{"555002", "#4322", "retry"}},
+		{"two forms: one ticket, one failure", "multi@example.com", nil, "SYNC_FAILED", true, []string{"mfTicket", "mfFail"}, []string{"mfTicket", "mfFail"},
+			[]string{"INVALID_EMAIL", "Invalid email address", "555003"}},
+		{"failed customer update fixed by its retry", "updated@example.com", nil, "NO_LOG_ENTRY", true, []string{}, []string{"cuFail", "cuOK"},
 			[]string{"form submission logs"}},
 		{"unknown email", "Nobody@Example.com", nil, "UNKNOWN_EMAIL", false, []string{}, []string{},
 			[]string{"nobody@example.com", "another address"}},

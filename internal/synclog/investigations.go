@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -165,53 +166,125 @@ func (s *Service) InvestigateMissingTicket(ctx context.Context, email string, at
 			return nil, err
 		}
 	}
-	rep.Verdict, rep.Explanation = verdict(rep, known)
+	// A failed or pending attempt may have been retried since, perhaps
+	// after the window: its operation ended as its latest retry did.
+	var unfinished []int64
+	for _, list := range [][]*db.SyncEvent{rep.Events, rep.Tickets} {
+		for _, e := range list {
+			if e.Status != db.StatusSuccess {
+				unfinished = append(unfinished, e.ID)
+			}
+		}
+	}
+	later, err := s.Events.LatestAttempts(ctx, unfinished)
+	if err != nil {
+		return nil, err
+	}
+	rep.Verdict, rep.Explanation = verdict(rep, known, later)
 	return rep, nil
 }
 
-// verdict decides what the report shows: a successful ticket wins; else
-// the latest unfinished or failed ticket attempt, or, without any ticket
-// attempt, the latest unfinished or failed event of the customer.
-func verdict(rep *MissingTicketReport, known bool) (MissingTicketVerdict, string) {
-	span := fmt.Sprintf("between %s and %s", rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339))
-	var created []*db.SyncEvent
-	for _, e := range rep.Tickets {
-		if e.Status == db.StatusSuccess {
-			created = append(created, e)
+// outcome is how one operation in the window ended: its latest attempt, and
+// the attempt in the window it began with.
+type outcome struct {
+	first, last *db.SyncEvent
+}
+
+// outcomes reduces events (oldest first) to one outcome per operation: an
+// event that was retried ends as its latest retry, and ticket attempts of
+// one form submission are one operation, created when any attempt was. The
+// result is ordered by the time of each outcome's latest attempt.
+func outcomes(events []*db.SyncEvent, later map[int64]*db.SyncEvent) []outcome {
+	var out []outcome
+	bySubmission := map[string]int{}
+	for _, e := range events {
+		o := outcome{first: e, last: e}
+		if r, ok := later[e.ID]; ok {
+			o.last = r
+		}
+		if e.Type != db.EventTicketCreated || e.SourceRef == nil {
+			out = append(out, o)
+			continue
+		}
+		key := string(e.Source) + "\x00" + *e.SourceRef
+		i, seen := bySubmission[key]
+		if !seen {
+			bySubmission[key] = len(out)
+			out = append(out, o)
+			continue
+		}
+		prev := out[i].last
+		switch {
+		case prev.Status == db.StatusSuccess && o.last.Status != db.StatusSuccess:
+			// A created ticket stays the submission's outcome.
+		case o.last.Status == db.StatusSuccess && prev.Status != db.StatusSuccess, laterThan(o.last, prev):
+			out[i].last = o.last
 		}
 	}
-	if len(created) > 0 {
-		e := created[len(created)-1]
-		msg := fmt.Sprintf("A ticket was created for %s at %s", rep.Email, e.OccurredAt.UTC().Format(time.RFC3339))
-		if e.ConversationID != nil {
-			msg += fmt.Sprintf(": HelpScout conversation %d", *e.ConversationID)
+	slices.SortStableFunc(out, func(a, b outcome) int {
+		if laterThan(a.last, b.last) {
+			return 1
 		}
-		if e.TicketNumber != nil {
-			msg += fmt.Sprintf(", ticket #%d", *e.TicketNumber)
+		if laterThan(b.last, a.last) {
+			return -1
 		}
-		if u := e.HelpScoutURL(); u != nil {
-			msg += ", " + *u
+		return 0
+	})
+	return out
+}
+
+// laterThan reports whether a comes after b in the log's order.
+func laterThan(a, b *db.SyncEvent) bool {
+	if c := a.OccurredAt.Compare(b.OccurredAt); c != 0 {
+		return c > 0
+	}
+	return a.ID > b.ID
+}
+
+// verdict decides what the report shows. Each ticket attempt in the window
+// counts by how its submission ended, retries after the window included: a
+// submission still pending or failed wins, since it is the ticket the
+// customer misses, then a created ticket; without any ticket attempt, the
+// latest unfinished or failed operation of the customer.
+func verdict(rep *MissingTicketReport, known bool, later map[int64]*db.SyncEvent) (MissingTicketVerdict, string) {
+	span := fmt.Sprintf("between %s and %s", rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339))
+	var created, open []outcome
+	for _, o := range outcomes(rep.Tickets, later) {
+		if o.last.Status == db.StatusSuccess {
+			created = append(created, o)
+		} else {
+			open = append(open, o)
 		}
-		msg += "."
+	}
+	if len(open) == 0 && len(created) > 0 {
+		o := created[len(created)-1]
+		msg := fmt.Sprintf("A ticket was created for %s at %s", rep.Email, o.last.OccurredAt.UTC().Format(time.RFC3339))
+		if o.last.ID != o.first.ID && o.first.Status != db.StatusSuccess {
+			msg += fmt.Sprintf(" by event %d, a retry of event %d", o.last.ID, o.first.ID)
+		}
+		msg += describeTicket(o.last) + "."
 		if len(created) > 1 {
 			msg += fmt.Sprintf(" %d tickets were created in the window; this is the latest.", len(created))
 		}
 		return VerdictTicketCreated, msg + " Check the mailbox and assignee in HelpScout; the ticket may have been filed, merged or marked as spam."
 	}
-	candidates := rep.Tickets
-	if len(candidates) == 0 {
-		candidates = rep.Events
+	var others string
+	if n := len(created); n > 0 {
+		others = fmt.Sprintf(" %d other submission(s) in the window did become tickets, the latest at %s%s.",
+			n, created[n-1].last.OccurredAt.UTC().Format(time.RFC3339), describeTicket(created[n-1].last))
 	}
-	var latest *db.SyncEvent
-	for _, e := range candidates {
-		if e.Status != db.StatusSuccess {
-			latest = e
+	if len(rep.Tickets) == 0 {
+		for _, o := range outcomes(rep.Events, later) {
+			if o.last.Status != db.StatusSuccess {
+				open = append(open, o)
+			}
 		}
 	}
-	if latest != nil {
+	if n := len(open); n > 0 {
+		latest := open[n-1].last
 		what := fmt.Sprintf("%s event %d at %s", latest.Type, latest.ID, latest.OccurredAt.UTC().Format(time.RFC3339))
 		if latest.Status == db.StatusPending {
-			return VerdictSyncPending, fmt.Sprintf("No ticket was created yet for %s %s: the latest attempt (%s) is still pending. Check again shortly; if it stays pending, look for HelpScout outages or rate limits.", rep.Email, span, what)
+			return VerdictSyncPending, fmt.Sprintf("No ticket was created yet for %s %s: the latest attempt (%s) is still pending. Check again shortly; if it stays pending, look for HelpScout outages or rate limits.%s", rep.Email, span, what, others)
 		}
 		code, text := "UNKNOWN", "no message"
 		if latest.ErrorCode != nil {
@@ -220,14 +293,30 @@ func verdict(rep *MissingTicketReport, known bool) (MissingTicketVerdict, string
 		if latest.ErrorMessage != nil && *latest.ErrorMessage != "" {
 			text = *latest.ErrorMessage
 		}
-		return VerdictSyncFailed, fmt.Sprintf("The sync for %s %s failed: the latest attempt (%s) ended with %s: %s. Fix the cause, then an Administrator can retry it (retrySync), or create the ticket by hand in HelpScout.", rep.Email, span, what, code, text)
+		return VerdictSyncFailed, fmt.Sprintf("The sync for %s %s failed: the latest attempt (%s) ended with %s: %s. Fix the cause, then an Administrator can retry it (retrySync), or create the ticket by hand in HelpScout.%s", rep.Email, span, what, code, text, others)
 	}
 	if known {
 		msg := fmt.Sprintf("No ticket creation was logged for %s %s.", rep.Email, span)
 		if n := len(rep.Events); n > 0 {
-			msg += fmt.Sprintf(" The %d other event(s) in the window all succeeded.", n)
+			msg += fmt.Sprintf(" The %d other event(s) in the window succeeded, or their retries did.", n)
 		}
 		return VerdictNoLogEntry, msg + " The form submission probably failed before the HelpScout sync: check the website form submission logs, and create the ticket by hand if needed."
 	}
 	return VerdictUnknownEmail, fmt.Sprintf("No customer and no sync event have ever had the email %s. The customer may have used another address: ask which one, or search by name.", rep.Email)
+}
+
+// describeTicket names the HelpScout conversation and ticket of a
+// successful TICKET_CREATED event, with its link.
+func describeTicket(e *db.SyncEvent) string {
+	var msg string
+	if e.ConversationID != nil {
+		msg += fmt.Sprintf(": HelpScout conversation %d", *e.ConversationID)
+	}
+	if e.TicketNumber != nil {
+		msg += fmt.Sprintf(", ticket #%d", *e.TicketNumber)
+	}
+	if u := e.HelpScoutURL(); u != nil {
+		msg += ", " + *u
+	}
+	return msg
 }
