@@ -2989,7 +2989,11 @@ type IntakeResult {
 type BulkRetryResult {
   "How many failed events were queued again as new attempts."
   queued: Int!
-  "Failed events the filter selected that could not be retried (already retried, or not tied to a job)."
+  """
+  Failed events the filter selected that could not be retried when their turn came
+  (retried meanwhile by someone else, or not tied to a job). Failures already retried
+  before the call are left out and not counted.
+  """
   skipped: Int!
   "Whether the filter selected more failed events than the limit allowed."
   truncated: Boolean!

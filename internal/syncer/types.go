@@ -54,7 +54,8 @@ type IntakeResult struct {
 type BulkRetryResult struct {
 	// Queued counts the new attempts.
 	Queued int
-	// Skipped counts selected events that could not be retried.
+	// Skipped counts selected events that could not be retried when their
+	// turn came; failures retried before the call are not selected.
 	Skipped int
 	// Truncated reports that more events matched than the limit.
 	Truncated bool
