@@ -131,8 +131,9 @@ func (s *EventStore) sameSubmission(ctx context.Context, from, to time.Time) ([]
 }
 
 // sameEmailAndSubject returns the groups of successful tickets in
-// [from, to) of different submissions with the same email and subject,
-// each within window of the previous one.
+// [from, to) of different submissions with the same email and subject
+// (compared without regard to letter case and spacing, as a customer
+// typing it again would vary them), each within window of the previous one.
 func (s *EventStore) sameEmailAndSubject(ctx context.Context, from, to time.Time, window time.Duration) ([]*DuplicateGroup, error) {
 	// first keeps one ticket per submission (its first); near_prev and
 	// near_next say whether the neighbours of the same email and subject
@@ -143,7 +144,8 @@ func (s *EventStore) sameEmailAndSubject(ctx context.Context, from, to time.Time
 	}
 	err := s.db.NewRaw(`
 		WITH t AS (
-			SELECT id, occurred_at, customer_email, details->>'subject' AS subject, source_ref,
+			SELECT id, occurred_at, customer_email,
+			       lower(regexp_replace(btrim(details->>'subject'), '\s+', ' ', 'g')) AS subject, source_ref,
 			       row_number() OVER (PARTITION BY source, source_ref ORDER BY occurred_at, id) AS nth
 			FROM sync_events
 			WHERE type = ? AND status = ? AND occurred_at >= ? AND occurred_at < ?

@@ -45,6 +45,9 @@ func TestDuplicateTicketsEdges(t *testing.T) {
 		9:  {3*time.Hour + 2*time.Minute, "mixed@example.com", "Mixed", "x3", db.EventCustomerSynced, ok},
 		10: {4 * time.Hour, "tie@example.com", "Tie", "t1", tc, ok},
 		11: {4 * time.Hour, "tie@example.com", "Tie", "t2", tc, ok},
+		// The same subject typed again in another case and spacing.
+		12: {45 * time.Minute, "case@example.com", "Refund  request", "c1", tc, ok},
+		13: {47 * time.Minute, "case@example.com", " refund Request", "c2", tc, ok},
 	}
 	var events []*db.SyncEvent
 	var customers []*db.Customer
@@ -77,15 +80,17 @@ func TestDuplicateTicketsEdges(t *testing.T) {
 	from, to := base.Add(-time.Hour), base.Add(24*time.Hour)
 	groups, err := store.DuplicateTickets(ctx, from, to, window, 50)
 	require.NoError(t, err)
-	require.Len(t, groups, 2)
+	require.Len(t, groups, 3)
 	require.Equal(t, db.DuplicateSameEmailAndSubject, groups[0].Reason)
 	require.Equal(t, []int64{events[10].ID, events[11].ID}, ids(groups[0]))
 	require.Equal(t, "Tie", *groups[0].Subject)
 	require.Nil(t, groups[0].SourceRef)
-	require.Equal(t, []int64{events[0].ID, events[1].ID}, ids(groups[1]))
-	require.Equal(t, 2, groups[1].Count)
-	require.True(t, groups[1].FirstAt.Equal(base))
-	require.True(t, groups[1].LastAt.Equal(base.Add(window)))
+	require.Equal(t, []int64{events[12].ID, events[13].ID}, ids(groups[1]), "subjects compare without case and spacing")
+	require.Equal(t, "Refund  request", *groups[1].Subject, "the group shows the first ticket's subject")
+	require.Equal(t, []int64{events[0].ID, events[1].ID}, ids(groups[2]))
+	require.Equal(t, 2, groups[2].Count)
+	require.True(t, groups[2].FirstAt.Equal(base))
+	require.True(t, groups[2].LastAt.Equal(base.Add(window)))
 
 	groups, err = store.DuplicateTickets(ctx, from, to, window, 1)
 	require.NoError(t, err)

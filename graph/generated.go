@@ -2605,7 +2605,7 @@ extend type Query {
 enum DuplicateReason {
   "More than one ticket was created for the same form submission (sourceRef), for example a webhook or a retry firing twice."
   SAME_SUBMISSION
-  "Tickets for the same customer email and subject, each within the window of the previous one, from different submissions: the customer probably sent the form several times."
+  "Tickets for the same customer email and subject (letter case and spacing aside), each within the window of the previous one, from different submissions: the customer probably sent the form several times."
   SAME_EMAIL_AND_SUBJECT
 }
 
