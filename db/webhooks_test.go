@@ -127,7 +127,7 @@ func TestWebhookFillsMissingTicketNumber(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	want := map[int64]*int64{events[0].ID: ptrTo(int64(1234)), events[1].ID: &known, events[2].ID: nil}
+	want := map[int64]*int64{events[0].ID: rptr(int64(1234)), events[1].ID: &known, events[2].ID: nil}
 	for id, number := range want {
 		e, err := db.NewEventStore(bdb).Get(ctx, id)
 		require.NoError(t, err)
@@ -138,5 +138,3 @@ func TestWebhookFillsMissingTicketNumber(t *testing.T) {
 	require.Len(t, found, 1, "the ticket is found by its number")
 	require.Equal(t, events[0].ID, found[0].ID)
 }
-
-func ptrTo[T any](v T) *T { return &v }
