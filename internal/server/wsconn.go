@@ -142,6 +142,7 @@ func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, options
 		return nil, errors.New("websocket: the connection was not hijacked")
 	}
 	c := &wsConn{ws: ws, raw: hj.conn, ids: map[*graphql.OperationContext]string{}, active: map[string]opState{}, refused: map[string]bool{}}
+	c.freed = sync.NewCond(&c.mu)
 	if u.open != nil {
 		u.open.Add(1)
 		c.closed = sync.OnceFunc(u.open.Done)
@@ -212,8 +213,13 @@ type wsConn struct {
 	// when its context ends, which is after the transport has forgotten
 	// it (it writes the final complete first, then forgets the id, so an
 	// id freed by that message could start an operation the transport
-	// then drops from its table, which nobody could stop).
+	// then drops from its table, which nobody could stop). An operation
+	// whose final message the server wrote is ending: its id is free for
+	// the protocol already, so a subscribe that reuses it waits, at most
+	// opEndWait, for the transport to forget it (see check).
 	active map[string]opState
+	// freed is signalled, under mu, whenever an id leaves active.
+	freed *sync.Cond
 	// refused holds the ids of operations refused before they ran whose
 	// error message went out: the transport follows it with a complete,
 	// which the protocols do not allow after an error, and WriteJSON drops.
@@ -232,7 +238,14 @@ type opState uint8
 const (
 	opReserved opState = iota + 1
 	opRunning
+	// opEnding: the server wrote the operation's final message.
+	opEnding
 )
+
+// opEndWait bounds how long a subscribe that reuses the id of an ending
+// operation waits for the transport to finish it; the transport forgets
+// the id right after it writes the final message, so the wait is short.
+const opEndWait = 2 * time.Second
 
 // MaxWSOperations caps the operations one WebSocket runs at once: a wall
 // screen or a dashboard needs a handful, while thousands on one socket
@@ -256,6 +269,7 @@ func (c *wsConn) admit(ctx context.Context, id string) bool {
 		if id != "" {
 			c.mu.Lock()
 			delete(c.active, id)
+			c.freed.Broadcast()
 			c.mu.Unlock()
 		}
 		if c.ops.Add(-1) == 0 && c.draining.Load() {
@@ -353,6 +367,9 @@ func (c *wsConn) check(data []byte) (int, string) {
 		if transportWS && !bytes.HasPrefix(bytes.TrimSpace(m.Payload), []byte("{")) {
 			return closeBadRequest, "Invalid message received: subscribe needs a payload object with the query"
 		}
+		if c.active[m.ID] == opEnding {
+			c.awaitEnd(m.ID)
+		}
 		if c.active[m.ID] != 0 {
 			return closeSubscriberExists, "Subscriber for " + m.ID + " already exists"
 		}
@@ -417,14 +434,35 @@ func (c *wsConn) ended(b []byte) (drop bool) {
 		delete(c.refused, id)
 		return true
 	}
-	if c.active[id] == opReserved {
+	switch c.active[id] {
+	case opReserved:
 		// Refused before it ran: the transport never took the id.
 		delete(c.active, id)
+		c.freed.Broadcast()
 		if isError {
 			c.refused[id] = true
 		}
+	case opRunning:
+		// The transport forgets the id right after this message, then
+		// ends the operation's context, which frees it (see admit).
+		c.active[id] = opEnding
 	}
 	return false
+}
+
+// awaitEnd waits, with mu held, until the ending operation id has left
+// active or opEndWait has passed.
+func (c *wsConn) awaitEnd(id string) {
+	wake := time.AfterFunc(opEndWait, func() {
+		c.mu.Lock()
+		c.freed.Broadcast()
+		c.mu.Unlock()
+	})
+	defer wake.Stop()
+	deadline := time.Now().Add(opEndWait)
+	for c.active[id] == opEnding && time.Now().Before(deadline) {
+		c.freed.Wait()
+	}
 }
 
 // bind records that rc serves the message read last.

@@ -160,3 +160,23 @@ func TestWebSocketErrorEndsTheOperation(t *testing.T) {
 		}
 	}
 }
+
+// TestWebSocketIDReusedAtOnce reuses an operation id as soon as the server
+// has completed it (a result with errors): the new operation must start,
+// however soon it follows, not close the connection with 4409.
+func TestWebSocketIDReusedAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t, dbtest.New(t))
+	for _, proto := range []string{protoTransportWS, protoGraphQLWS} {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			// A SERVICE token may not read: each operation ends at once.
+			c := mustDialWS(t, e.srv.URL, proto)
+			c.initOK(t, e.token(t, auth.RoleService, time.Hour))
+			for range 200 {
+				c.subscribe(t, "1", `subscription { summary { total } }`, nil)
+				require.Equal(t, "FORBIDDEN", c.opErrors(t, "1")[0].Extensions["code"])
+			}
+		})
+	}
+}
