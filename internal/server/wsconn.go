@@ -141,8 +141,7 @@ func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, options
 		_ = ws.CloseNow()
 		return nil, errors.New("websocket: the connection was not hijacked")
 	}
-	c := &wsConn{ws: ws, raw: hj.conn, ids: map[*graphql.OperationContext]string{}, active: map[string]opState{}, refused: map[string]bool{}}
-	c.freed = sync.NewCond(&c.mu)
+	c := &wsConn{ws: ws, raw: hj.conn, ids: map[*graphql.OperationContext]string{}, inUse: map[string]string{}, named: map[string]*wsOp{}}
 	if u.open != nil {
 		u.open.Add(1)
 		c.closed = sync.OnceFunc(u.open.Done)
@@ -196,34 +195,33 @@ type wsConn struct {
 	mu           sync.Mutex
 	readDeadline *time.Timer
 	closing      bool
-	// lastID is the id of the subscribe (or start) message read last; ids
-	// maps the operations created for such messages to their ids.
+	// Operation ids. The transport never sees the client's ids: each
+	// subscribe (or start) it reads carries a name of the connection's own
+	// instead, unique on the connection, and every message it writes is
+	// sent with the client's id again. A client may reuse an id as soon as
+	// its operation has ended for it (the server wrote the final message,
+	// or the client completed it), while the transport still winds the
+	// old operation down: under its own name, the old one cannot take the
+	// new one's place in the transport's table, and nothing it still
+	// writes reaches the client under the reused id.
+	//
+	// lastID is the name given to the subscribe read last; ids maps the
+	// operations created for such messages to their names. inUse maps the
+	// client's ids of the operations that have not ended for the client
+	// to their names; a subscribe that reuses one of them is refused.
+	// named holds the operations by name until the transport has ended
+	// them.
 	lastID string
 	ids    map[*graphql.OperationContext]string
+	seq    uint64
+	inUse  map[string]string
+	named  map[string]*wsOp
 	// ops counts the operations running on the connection.
 	ops atomic.Int32
 	// inited is set by the connection_init message; initTimer closes the
 	// connection if none comes in time.
 	inited    bool
 	initTimer *time.Timer
-	// active holds the ids of the operations the client started whose
-	// end the transport has not finished: a second one with the same id
-	// is refused. An id is reserved when its subscribe is read and running
-	// once its operation is admitted; a running operation frees its id
-	// when its context ends, which is after the transport has forgotten
-	// it (it writes the final complete first, then forgets the id, so an
-	// id freed by that message could start an operation the transport
-	// then drops from its table, which nobody could stop). An operation
-	// whose final message the server wrote is ending: its id is free for
-	// the protocol already, so a subscribe that reuses it waits, at most
-	// opEndWait, for the transport to forget it (see check).
-	active map[string]opState
-	// freed is signalled, under mu, whenever an id leaves active.
-	freed *sync.Cond
-	// refused holds the ids of operations refused before they ran whose
-	// error message went out: the transport follows it with a complete,
-	// which the protocols do not allow after an error, and WriteJSON drops.
-	refused map[string]bool
 	// draining is set once the server shuts down (see drain); stopDrain
 	// unregisters drain from the server's draining context.
 	draining  atomic.Bool
@@ -232,20 +230,20 @@ type wsConn struct {
 	closed func()
 }
 
-// opState is what a connection knows of an operation id (see active).
-type opState uint8
-
-const (
-	opReserved opState = iota + 1
-	opRunning
-	// opEnding: the server wrote the operation's final message.
-	opEnding
-)
-
-// opEndWait bounds how long a subscribe that reuses the id of an ending
-// operation waits for the transport to finish it; the transport forgets
-// the id right after it writes the final message, so the wait is short.
-const opEndWait = 2 * time.Second
+// wsOp is an operation of the connection under the name the transport
+// knows it by (see wsConn.named).
+type wsOp struct {
+	// client is the id the client gave the operation.
+	client string
+	// over is set once the operation has ended for the client: the
+	// server wrote its final message (complete, or error, which ends an
+	// operation in both protocols), or the client completed it
+	// (graphql-transport-ws: "no further events, relevant to the
+	// original subscription, should be sent through"). Nothing more of
+	// it is sent, such as the complete the transport writes after an
+	// error or after the client's own complete.
+	over bool
+}
 
 // MaxWSOperations caps the operations one WebSocket runs at once: a wall
 // screen or a dashboard needs a handful, while thousands on one socket
@@ -254,29 +252,35 @@ const MaxWSOperations = 100
 
 // admit counts an operation on the connection until ctx, the operation's
 // context, ends; it reports false, counting nothing, when the connection
-// already runs MaxWSOperations.
-func (c *wsConn) admit(ctx context.Context, id string) bool {
-	if c.ops.Add(1) > MaxWSOperations {
+// already runs MaxWSOperations. name is the operation's name for the
+// transport (see wsConn.named), forgotten when ctx ends.
+func (c *wsConn) admit(ctx context.Context, name string) bool {
+	ok := c.ops.Add(1) <= MaxWSOperations
+	if !ok {
 		c.ops.Add(-1)
-		return false
-	}
-	if id != "" {
-		c.mu.Lock()
-		c.active[id] = opRunning
-		c.mu.Unlock()
 	}
 	context.AfterFunc(ctx, func() {
-		if id != "" {
-			c.mu.Lock()
-			delete(c.active, id)
-			c.freed.Broadcast()
-			c.mu.Unlock()
+		if name != "" {
+			c.forget(name)
 		}
-		if c.ops.Add(-1) == 0 && c.draining.Load() {
+		if ok && c.ops.Add(-1) == 0 && c.draining.Load() {
 			_ = c.WriteClose(int(websocket.StatusGoingAway), closeGoingAwayReason)
 		}
 	})
-	return true
+	return ok
+}
+
+// forget drops the operation named name, whose transport has ended it;
+// its client id is free again if it was not already.
+func (c *wsConn) forget(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if op := c.named[name]; op != nil {
+		if c.inUse[op.client] == name {
+			delete(c.inUse, op.client)
+		}
+		delete(c.named, name)
+	}
 }
 
 var (
@@ -298,7 +302,8 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 		}
 		return int(typ), nil, err
 	}
-	if code, reason := c.check(data); code != 0 {
+	data, code, reason := c.check(data)
+	if code != 0 {
 		_ = c.WriteClose(code, reason)
 		return int(typ), nil, transport.ErrWebsocketClosed
 	}
@@ -317,20 +322,21 @@ const (
 )
 
 // check applies the rules of the subprotocol to a message from the client
-// before the transport reads it, and returns the close code and reason of
-// the rule it breaks, or zero. It also remembers the id of a subscribe (or
-// start) message: the transport creates the operation for it before it
-// reads another.
+// before the transport reads it, and returns the message the transport is
+// to read, or the close code and reason of the rule it breaks. A subscribe
+// (or start) message gets a name for its operation in place of its id
+// (see wsConn.named), remembered for the operation that the transport
+// creates before it reads another message; a complete (or stop) message
+// ends the operation for the client and names it.
 //
 //   - An operation id may not be reused while its operation runs (4409,
-//     "Subscriber for <id> already exists"): the transport would start
-//     the second operation beside the first, which the client could then
-//     no longer stop.
+//     "Subscriber for <id> already exists"): the client could no longer
+//     tell the two operations' messages apart, nor stop the first.
 //   - Under graphql-transport-ws: a message that is not a JSON object
 //     with a known type, or a subscribe without an id, closes with 4400;
 //     a subscribe before connection_init with 4401; a second
 //     connection_init with 4429.
-func (c *wsConn) check(data []byte) (int, string) {
+func (c *wsConn) check(data []byte) ([]byte, int, string) {
 	var m struct {
 		ID      string          `json:"id"`
 		Type    string          `json:"type"`
@@ -339,16 +345,16 @@ func (c *wsConn) check(data []byte) (int, string) {
 	transportWS := c.ws.Subprotocol() == protoGraphQLTransportWS
 	if err := json.Unmarshal(data, &m); err != nil || m.Type == "" {
 		if transportWS {
-			return closeBadRequest, "Invalid message received: not a JSON object with a type"
+			return nil, closeBadRequest, "Invalid message received: not a JSON object with a type"
 		}
-		return 0, ""
+		return data, 0, ""
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch m.Type {
 	case "connection_init":
 		if c.inited && transportWS {
-			return closeTooManyInitRequests, "Too many initialisation requests"
+			return nil, closeTooManyInitRequests, "Too many initialisation requests"
 		}
 		c.inited = true
 		if c.initTimer != nil {
@@ -359,110 +365,101 @@ func (c *wsConn) check(data []byte) (int, string) {
 			break
 		}
 		if transportWS && !c.inited {
-			return closeUnauthenticated, "Unauthorized"
+			return nil, closeUnauthenticated, "Unauthorized"
 		}
 		if transportWS && m.ID == "" {
-			return closeBadRequest, "Invalid message received: subscribe needs an id"
+			return nil, closeBadRequest, "Invalid message received: subscribe needs an id"
 		}
 		if transportWS && !bytes.HasPrefix(bytes.TrimSpace(m.Payload), []byte("{")) {
-			return closeBadRequest, "Invalid message received: subscribe needs a payload object with the query"
+			return nil, closeBadRequest, "Invalid message received: subscribe needs a payload object with the query"
 		}
-		if c.active[m.ID] == opEnding {
-			c.awaitEnd(m.ID)
+		if _, ok := c.inUse[m.ID]; ok {
+			return nil, closeSubscriberExists, "Subscriber for " + m.ID + " already exists"
 		}
-		if c.active[m.ID] != 0 {
-			return closeSubscriberExists, "Subscriber for " + m.ID + " already exists"
-		}
-		c.active[m.ID] = opReserved
-		// An error not followed by a complete leaves nothing to drop for
-		// the new operation.
-		delete(c.refused, m.ID)
-		c.lastID = m.ID
-		return 0, ""
+		c.seq++
+		name := "op" + strconv.FormatUint(c.seq, 10)
+		c.inUse[m.ID] = name
+		c.named[name] = &wsOp{client: m.ID}
+		c.lastID = name
+		return renamed(m.Type, name, m.Payload), 0, ""
 	case "complete", "stop":
-		// The id stays taken until the transport has ended the operation
-		// (see active).
-		return 0, ""
+		// An id the client has no operation under names none for the
+		// transport either.
+		name := c.inUse[m.ID]
+		if name != "" {
+			delete(c.inUse, m.ID)
+			c.named[name].over = true
+		}
+		return renamed(m.Type, name, nil), 0, ""
 	}
 	if transportWS && !slices.Contains([]string{"connection_init", "ping", "pong"}, m.Type) {
-		return closeBadRequest, "Invalid message received: unknown type " + strconv.Quote(m.Type)
+		return nil, closeBadRequest, "Invalid message received: unknown type " + strconv.Quote(m.Type)
 	}
-	return 0, ""
+	return data, 0, ""
 }
 
-// Suffixes of the transport's complete and error messages, whose type is
-// the last field.
+// renamed is a client message of type typ with the id name.
+func renamed(typ, name string, payload json.RawMessage) []byte {
+	b, _ := json.Marshal(struct {
+		ID      string          `json:"id"`
+		Type    string          `json:"type"`
+		Payload json.RawMessage `json:"payload,omitempty"`
+	}{name, typ, payload})
+	return b
+}
+
+// Suffixes and keys of the messages the transport writes, whose type is
+// the last field and whose id the one before it.
 var (
 	completeSuffix = []byte(`,"type":"complete"}`)
 	errorSuffix    = []byte(`,"type":"error"}`)
+	typeKey        = []byte(`,"type":"`)
 	idKey          = []byte(`"id":`)
 )
 
-// ended notes that the server ended the operation of a complete or error
-// message b: an operation refused before it ran (a document that does not
-// validate) frees its id here; one that ran frees it when its context
-// ends (see admit). It reports whether b must not be sent: the complete
-// that the transport writes right after the error of a refused operation,
-// since an error message already ends its operation in both protocols
-// (graphql-transport-ws: no further message for that id).
-func (c *wsConn) ended(b []byte) (drop bool) {
-	var rest []byte
-	isError := false
-	switch {
-	case bytes.HasSuffix(b, completeSuffix):
-		rest = b[:len(b)-len(completeSuffix)]
-	case bytes.HasSuffix(b, errorSuffix):
-		rest = b[:len(b)-len(errorSuffix)]
-		isError = true
-	default:
-		return false
+// toClient returns message b of the transport as the client is to read
+// it: with the client's id of its operation in place of the operation's
+// name, or nil when it must not be sent, because its operation has ended
+// for the client (see wsOp.over). A complete or error message ends its
+// operation for the client.
+func (c *wsConn) toClient(b []byte) []byte {
+	t := bytes.LastIndex(b, typeKey)
+	if t < 0 {
+		return b
 	}
-	i := bytes.LastIndex(rest, idKey)
-	if i < 0 {
-		return false
+	at := bytes.LastIndex(b[:t], idKey)
+	if at < 0 {
+		// A message of the connection (connection_ack, ka, pong).
+		return b
 	}
-	var id string
-	if json.Unmarshal(rest[i+len(idKey):], &id) != nil {
-		return false
+	at += len(idKey)
+	var name string
+	if json.Unmarshal(b[at:t], &name) != nil {
+		return b
 	}
+	final := bytes.HasSuffix(b, completeSuffix) || bytes.HasSuffix(b, errorSuffix)
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !isError && c.refused[id] {
-		// The transport writes the error and this complete in turn
-		// before it reads the next message, so no new operation can have
-		// taken the id in between.
-		delete(c.refused, id)
-		return true
-	}
-	switch c.active[id] {
-	case opReserved:
-		// Refused before it ran: the transport never took the id.
-		delete(c.active, id)
-		c.freed.Broadcast()
-		if isError {
-			c.refused[id] = true
+	op := c.named[name]
+	if op == nil || op.over {
+		// Forgotten operations have ended too. A final message after the
+		// end is the transport's last for the operation: an operation
+		// refused before it ran has no context to forget it by.
+		if final {
+			delete(c.named, name)
 		}
-	case opRunning:
-		// The transport forgets the id right after this message, then
-		// ends the operation's context, which frees it (see admit).
-		c.active[id] = opEnding
-	}
-	return false
-}
-
-// awaitEnd waits, with mu held, until the ending operation id has left
-// active or opEndWait has passed.
-func (c *wsConn) awaitEnd(id string) {
-	wake := time.AfterFunc(opEndWait, func() {
-		c.mu.Lock()
-		c.freed.Broadcast()
 		c.mu.Unlock()
-	})
-	defer wake.Stop()
-	deadline := time.Now().Add(opEndWait)
-	for c.active[id] == opEnding && time.Now().Before(deadline) {
-		c.freed.Wait()
+		return nil
 	}
+	if final {
+		op.over = true
+		if c.inUse[op.client] == name {
+			delete(c.inUse, op.client)
+		}
+	}
+	client := op.client
+	c.mu.Unlock()
+	qid, _ := json.Marshal(client)
+	return slices.Concat(b[:at], qid, b[t:])
 }
 
 // bind records that rc serves the message read last.
@@ -475,13 +472,17 @@ func (c *wsConn) bind(rc *graphql.OperationContext) {
 	c.mu.Unlock()
 }
 
-// operationID returns (and forgets) the message id of rc.
-func (c *wsConn) operationID(rc *graphql.OperationContext) string {
+// operationName returns (and forgets) the name of rc for the transport
+// and its client's id.
+func (c *wsConn) operationName(rc *graphql.OperationContext) (name, clientID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id := c.ids[rc]
+	name = c.ids[rc]
 	delete(c.ids, rc)
-	return id
+	if op := c.named[name]; op != nil {
+		clientID = op.client
+	}
+	return name, clientID
 }
 
 // dataType is the message type of a result in the connection's protocol.
@@ -501,7 +502,7 @@ func (c *wsConn) WriteJSON(v any) error {
 	if err != nil {
 		return err
 	}
-	if c.ended(b) {
+	if b = c.toClient(b); b == nil {
 		return nil
 	}
 	return c.raw.writeFrame(writeTimeout, b)

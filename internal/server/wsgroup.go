@@ -66,10 +66,10 @@ type sharedExecutor struct {
 // refuses, run alone as before.
 func (e sharedExecutor) DispatchOperation(ctx context.Context, rc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
 	conn := wsConnFrom(ctx)
-	var id string
+	var name, id string
 	if conn != nil {
-		id = conn.operationID(rc)
-		if !conn.admit(ctx, id) {
+		name, id = conn.operationName(rc)
+		if !conn.admit(ctx, name) {
 			return tooManyOperations(e.GraphExecutor), ctx
 		}
 	}
