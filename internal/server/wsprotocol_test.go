@@ -85,13 +85,7 @@ func TestWebSocketReusesEndedIDs(t *testing.T) {
 
 			// A query answers once and completes.
 			for range 2 {
-				c.subscribe(t, "1", `{ viewer { role } }`, nil)
-				var v struct {
-					Viewer struct{ Role string } `json:"viewer"`
-				}
-				c.data(t, "1", &v)
-				require.Equal(t, "MANAGER", v.Viewer.Role)
-				require.Equal(t, "complete", c.next(t).Type)
+				requireViewerQuery(t, c, "1")
 			}
 
 			// A subscription the client completed gives its id back at
@@ -111,15 +105,7 @@ func TestWebSocketReusesEndedIDs(t *testing.T) {
 			c.stop(t, "1")
 
 			// The next message is the answer to the next operation.
-			c.subscribe(t, "2", `{ viewer { role } }`, nil)
-			var v struct {
-				Viewer struct{ Role string } `json:"viewer"`
-			}
-			c.data(t, "2", &v)
-			require.Equal(t, "MANAGER", v.Viewer.Role)
-			end := c.next(t)
-			require.Equal(t, "complete", end.Type)
-			require.Equal(t, "2", end.ID)
+			requireViewerQuery(t, c, "2")
 			require.Eventually(t, func() bool { return e.stack.Live.Stats().Subscribers == 0 }, wsWait, 5*time.Millisecond)
 			select {
 			case m := <-c.msgs:
@@ -153,15 +139,7 @@ func TestWebSocketErrorEndsTheOperation(t *testing.T) {
 				require.Equal(t, "error", m.Type, "%s", m.Payload)
 				require.Equal(t, "1", m.ID)
 
-				c.subscribe(t, "2", `{ viewer { role } }`, nil)
-				var v struct {
-					Viewer struct{ Role string } `json:"viewer"`
-				}
-				c.data(t, "2", &v)
-				require.Equal(t, "MANAGER", v.Viewer.Role)
-				end := c.next(t)
-				require.Equal(t, "complete", end.Type)
-				require.Equal(t, "2", end.ID)
+				requireViewerQuery(t, c, "2")
 			})
 		}
 	}
@@ -185,4 +163,19 @@ func TestWebSocketIDReusedAtOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// requireViewerQuery runs a query for the viewer's role as operation id
+// and requires that the next messages are its answer and its complete.
+func requireViewerQuery(t *testing.T, c *wsClient, id string) {
+	t.Helper()
+	c.subscribe(t, id, `{ viewer { role } }`, nil)
+	var v struct {
+		Viewer struct{ Role string } `json:"viewer"`
+	}
+	c.data(t, id, &v)
+	require.Equal(t, "MANAGER", v.Viewer.Role)
+	end := c.next(t)
+	require.Equal(t, "complete", end.Type)
+	require.Equal(t, id, end.ID)
 }
