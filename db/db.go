@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -54,6 +55,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*bun.DB, error) {
 		pgdriver.WithWriteTimeout(readTimeout),
 		pgdriver.WithConnParams(params),
 		pgdriver.WithApplicationName("helpscout-log"),
+		pgdriver.WithResetSessionFunc(dropIfEnded),
 	)
 	sqldb := sql.OpenDB(connector)
 	if opts.MaxOpenConns > 0 {
@@ -73,6 +75,18 @@ func Open(ctx context.Context, dsn string, opts Options) (*bun.DB, error) {
 		return nil, fmt.Errorf("error connecting to database: %w", err)
 	}
 	return bdb, nil
+}
+
+// dropIfEnded sets aside a pooled connection that the server ended while
+// it sat idle (pg_terminate_backend, a restart, a failover) before it is
+// used again; database/sql then takes another or opens a new one. Without
+// it, the first statement on each such connection fails with the server's
+// FATAL, one failed request or sync write per pooled connection.
+func dropIfEnded(_ context.Context, cn *pgdriver.Conn) error {
+	if err := connCheck(cn.Conn()); err != nil {
+		return driver.ErrBadConn
+	}
+	return nil
 }
 
 // migrationLockKey is the advisory lock that serialises migrations between

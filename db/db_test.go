@@ -121,3 +121,64 @@ func TestMigrateSmallPool(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolSurvivesTerminatedConnections: the server ends every connection
+// of the pool while it sits idle (pg_terminate_backend, a failover, a
+// restart). The statements and transactions that follow must not fail on
+// the dead connections: the pool sets them aside and opens new ones.
+func TestPoolSurvivesTerminatedConnections(t *testing.T) {
+	t.Parallel()
+	dsn, bdb := dbtest.NewDSN(t)
+	ctx := context.Background()
+
+	// Fill the pool with idle connections that have been used.
+	pids := map[int]bool{}
+	conns := make([]bun.Conn, 2)
+	for i := range conns {
+		c, err := bdb.Conn(ctx)
+		require.NoError(t, err)
+		var pid int
+		require.NoError(t, c.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid))
+		pids[pid] = true
+		conns[i] = c
+	}
+	for _, c := range conns {
+		require.NoError(t, c.Close())
+	}
+	require.Len(t, pids, 2)
+
+	killer, err := db.Open(ctx, dsn, db.Options{MaxOpenConns: 1})
+	require.NoError(t, err)
+	defer killer.Close()
+	for pid := range pids {
+		var ok bool
+		require.NoError(t, killer.QueryRowContext(ctx, "SELECT pg_terminate_backend(?)", pid).Scan(&ok))
+		require.True(t, ok)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		require.NoError(t, killer.QueryRowContext(ctx,
+			"SELECT count(*) FROM pg_stat_activity WHERE pid IN (?)", bun.In(keys(pids))).Scan(&n))
+		if n == 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the terminated backends did not go away")
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	var one int
+	require.NoError(t, bdb.QueryRowContext(ctx, "SELECT 1").Scan(&one), "a statement after the connections were ended")
+	require.NoError(t, bdb.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return tx.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	}), "a transaction after the connections were ended")
+}
+
+// keys returns the keys of m.
+func keys[K comparable, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

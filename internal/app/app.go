@@ -19,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/internal/config"
@@ -46,7 +47,23 @@ func NewLogger(cfg *config.Config, w io.Writer) zerolog.Logger {
 	if format == "console" {
 		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
 	}
-	return zerolog.New(out).Level(cfg.LogLevel).With().Timestamp().Logger()
+	log := zerolog.New(out).Level(cfg.LogLevel).With().Timestamp().Logger()
+	// The driver reports some events itself (a listening connection it
+	// drops after the server ended it, a notification buffer that ran
+	// full) on a plain-text logger of its own: send them through this one,
+	// so that JSON logs stay JSON.
+	pgdriver.Logger = driverLogger{log: log.With().Str("component", "pgdriver").Logger()}
+	return log
+}
+
+// driverLogger writes pgdriver's messages as warnings.
+type driverLogger struct {
+	log zerolog.Logger
+}
+
+// Printf logs one driver message.
+func (l driverLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn().Msg(fmt.Sprintf(format, v...))
 }
 
 // Database is an open database with whatever must be stopped after it.

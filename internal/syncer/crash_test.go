@@ -4,12 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/internal/helpscoutsim"
@@ -218,4 +220,63 @@ func TestNumberReadAgain(t *testing.T) {
 	conv, err := db.NewConversationStore(b.bdb).Get(context.Background(), *e.ConversationID)
 	require.NoError(t, err)
 	require.Equal(t, *e.TicketNumber, conv.Number)
+}
+
+// TestDatabaseOutageWhileRecording: the database stops taking connections
+// while a create is on its way to HelpScout, so that recording the outcome
+// fails, and comes back a moment later. The attempt that created the
+// ticket is recorded as the SUCCESS it was, not left to lease expiry as a
+// lost attempt of a worker that never stopped.
+func TestDatabaseOutageWhileRecording(t *testing.T) {
+	t.Parallel()
+	sent := make(chan struct{})
+	var once atomic.Bool
+	b := newPipe(t, pipeSetup{
+		wrap: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost && r.URL.Path == "/v2/conversations" && once.CompareAndSwap(false, true) {
+					close(sent)
+				}
+				h.ServeHTTP(w, r)
+			})
+		},
+		opts: func(o *Options) { o.Lease = 10 * time.Second },
+	})
+	b.sim.SetFaults(helpscoutsim.Faults{LatencyMs: 500})
+	ctx := context.Background()
+	// Connections to the test database are refused from another one.
+	u, err := url.Parse(b.dsn)
+	require.NoError(t, err)
+	name := strings.TrimPrefix(u.Path, "/")
+	u.Path = "/postgres"
+	admin, err := db.Open(ctx, u.String(), db.Options{MaxOpenConns: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = admin.Close() })
+	allow := func(on bool) {
+		_, err := admin.ExecContext(ctx, "ALTER DATABASE ? WITH ALLOW_CONNECTIONS ?", bun.Ident(name), on)
+		require.NoError(t, err)
+	}
+	t.Cleanup(func() { allow(true) })
+
+	svc := b.start(t)
+	res, err := svc.SubmitContactForm(ctx, form("outage-1", "outage@example.com"), "service")
+	require.NoError(t, err)
+	select {
+	case <-sent:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the create never reached the simulator")
+	}
+	allow(false)
+	_, err = admin.ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()", name)
+	require.NoError(t, err)
+	waitFor(t, 10*time.Second, "recording the outcome to fail", func() bool {
+		return strings.Contains(b.logs.String(), "recording a sync attempt failed")
+	})
+	allow(true)
+
+	e := b.waitFinished(t, res.Event.ID, 20*time.Second)
+	require.Equal(t, db.StatusSuccess, e.Status, "error: %s", ptrValue(e.ErrorMessage))
+	require.Empty(t, b.retriesOf(t, e.ID))
+	require.Equal(t, db.JobDone, b.jobOf(t, e).State)
+	require.Equal(t, 1, b.sim.State().Count("POST /v2/conversations"))
 }

@@ -23,6 +23,7 @@ import (
 // account reached over real HTTP.
 type pipeBundle struct {
 	bdb  *bun.DB
+	dsn  string
 	sim  *helpscoutsim.Server
 	url  string
 	opts Options
@@ -49,7 +50,8 @@ func newPipe(t *testing.T, setup pipeSetup) *pipeBundle {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	t.Cleanup(sim.Stop)
-	b := &pipeBundle{bdb: dbtest.New(t), sim: sim, url: srv.URL, logs: &syncbuf.Buffer{}}
+	dsn, bdb := dbtest.NewDSN(t)
+	b := &pipeBundle{bdb: bdb, dsn: dsn, sim: sim, url: srv.URL, logs: &syncbuf.Buffer{}}
 	b.opts = Options{
 		HelpScout: helpscout.Config{BaseURL: srv.URL, ClientID: "pipe-app", ClientSecret: "pipe-secret",
 			MailboxID: helpscoutsim.DefaultMailboxID, Timeout: 5 * time.Second},

@@ -95,8 +95,33 @@ func (s *Service) attempt(callCtx context.Context, job *db.SyncJob) {
 	}
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(callCtx), finishTimeout)
 	defer fcancel()
-	if err := s.finish(fctx, job, out); err != nil {
+	if err := s.finishPersistently(fctx, job, out); err != nil {
 		s.log.Error().Err(err).Int64("job", job.ID).Msg("recording a sync attempt failed; its lease will expire and the job will be looked at again")
+	}
+}
+
+// finishPersistently records the outcome, trying again until ctx ends
+// while the database cannot be reached: HelpScout has done what the
+// attempt asked, and an outcome given up on becomes a lost attempt, shown
+// as FAILED with an unknown outcome, once the lease expires. Trying again
+// is safe: finish writes nothing unless the job is still held by this
+// worker, which a recorded outcome releases.
+func (s *Service) finishPersistently(ctx context.Context, job *db.SyncJob, out outcome) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := s.finish(ctx, job, out)
+		if err == nil || s.run.killed.Load() {
+			return err
+		}
+		s.log.Warn().Err(err).Int64("job", job.ID).Dur("retry_in", wait).Msg("recording a sync attempt failed; trying again")
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
 	}
 }
 
