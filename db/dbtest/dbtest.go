@@ -167,3 +167,43 @@ func redact(dsn string) string {
 	}
 	return strings.SplitN(dsn, "@", 2)[0]
 }
+
+// Outage makes the database of dsn, one that NewDSN created, unreachable
+// as a failed or restarting server would be: it refuses new connections
+// and ends those open. The returned function ends the outage; so does
+// the end of t.
+func Outage(t testing.TB, dsn string) (end func()) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("test database: %v", err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	admin, err := withDatabase(dsn, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm, err := db.Open(ctx, admin, db.Options{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatalf("test database: connecting to %s: %v", redact(admin), err)
+	}
+	allow := func(on bool) error {
+		_, err := adm.ExecContext(ctx, "ALTER DATABASE ? WITH ALLOW_CONNECTIONS ?", bun.Ident(name), on)
+		return err
+	}
+	if err := allow(false); err != nil {
+		t.Fatalf("test database: refusing connections to %s: %v", name, err)
+	}
+	if _, err := adm.ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()", name); err != nil {
+		t.Fatalf("test database: ending the connections to %s: %v", name, err)
+	}
+	end = sync.OnceFunc(func() {
+		defer adm.Close()
+		if err := allow(true); err != nil {
+			t.Errorf("test database: allowing connections to %s again: %v", name, err)
+		}
+	})
+	t.Cleanup(end)
+	return end
+}

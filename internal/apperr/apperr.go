@@ -67,6 +67,17 @@ func (e *Error) HTTPStatus() int {
 	}
 }
 
+// DatabaseUnavailable is what a client reads when the database could not
+// be reached for its request (err): it may try again shortly. requestID,
+// when known, finds the request in the logs.
+func DatabaseUnavailable(requestID string, err error) *Error {
+	msg := "the database cannot be reached at the moment; try again shortly"
+	if requestID != "" {
+		msg += " (request id " + requestID + ")"
+	}
+	return &Error{Code: Unavailable, Message: msg, Err: err}
+}
+
 // BadInput reports a bad value of the named argument.
 func BadInput(argument, format string, args ...any) *Error {
 	return &Error{Code: BadUserInput, Argument: argument, Message: argument + ": " + fmt.Sprintf(format, args...)}

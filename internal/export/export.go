@@ -66,6 +66,9 @@ func Handler(svc *synclog.Service, log zerolog.Logger, stop context.Context) htt
 			err = svc.ResolveSearch(r.Context(), &f)
 		}
 		if err != nil {
+			if _, ok := apperr.As(err); !ok {
+				err = failure(r, log, err)
+			}
 			writeError(w, err)
 			return
 		}
@@ -82,10 +85,8 @@ func Handler(svc *synclog.Service, log zerolog.Logger, stop context.Context) htt
 		if err != nil && rows == 0 && r.Context().Err() == nil {
 			// Nothing has reached the client yet: answer with an error
 			// instead of an empty file.
-			log.Error().Err(err).Str("request_id", middleware.GetReqID(r.Context())).Msg("csv export failed")
 			w.Header().Del("Content-Disposition")
-			writeError(w, &apperr.Error{Code: apperr.Internal,
-				Message: "internal error; quote request id " + middleware.GetReqID(r.Context()) + " to support", Err: err})
+			writeError(w, failure(r, log, err))
 			return
 		}
 		switch {
@@ -325,6 +326,18 @@ func joinEnum[T ~string](all []T) string {
 }
 
 // writeError answers with a JSON error body and the matching status.
+// failure logs err, which ended the export of r before its first row,
+// and returns what the client reads of it: UNAVAILABLE (503) when the
+// database could not be reached, INTERNAL otherwise, with the request id.
+func failure(r *http.Request, log zerolog.Logger, err error) *apperr.Error {
+	id := middleware.GetReqID(r.Context())
+	log.Error().Err(err).Str("request_id", id).Msg("csv export failed")
+	if db.Unreachable(err) {
+		return apperr.DatabaseUnavailable(id, err)
+	}
+	return &apperr.Error{Code: apperr.Internal, Message: "internal error; quote request id " + id + " to support", Err: err}
+}
+
 func writeError(w http.ResponseWriter, err error) {
 	ae, ok := apperr.As(err)
 	if !ok {

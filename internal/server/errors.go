@@ -19,6 +19,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
 
+	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/internal/apperr"
 )
 
@@ -34,14 +35,23 @@ func isInfrastructure(err error) bool {
 }
 
 // errorPresenter maps every error to a client-safe message with an
-// extensions.code. Application errors keep their message; database and
-// network failures are logged with their cause and shown as INTERNAL with
+// extensions.code. Application errors keep their message; a database that
+// cannot be reached is UNAVAILABLE (try again shortly), other database and
+// network failures INTERNAL, both logged with their cause and shown with
 // the request id; gqlgen's own input errors are BAD_USER_INPUT.
 func errorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		if gqlErr.Extensions == nil {
 			gqlErr.Extensions = map[string]any{}
+		}
+		if db.Unreachable(err) {
+			if ae, ok := apperr.As(err); !ok || ae.Code == apperr.Internal {
+				logInternal(ctx, log, err)
+				gqlErr.Message = apperr.DatabaseUnavailable(middleware.GetReqID(ctx), err).Message
+				gqlErr.Extensions["code"] = string(apperr.Unavailable)
+				return gqlErr
+			}
 		}
 		if ae, ok := apperr.As(err); ok {
 			gqlErr.Message = ae.Message

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -212,5 +213,50 @@ func TestInternalErrorsAreNotBlamedOnTheClient(t *testing.T) {
 			require.False(t, strings.Contains(string(resp.Body), "sql:"), "body leaks the driver error: %s", resp.Body)
 			require.NotContains(t, string(resp.Body), "someone@example.com")
 		})
+	}
+}
+
+// TestUnreachableDatabase: while the database cannot be reached (down,
+// restarting, closed to connections), requests fail with UNAVAILABLE and a
+// message that says to try again, not INTERNAL, and neither the GraphQL
+// answer nor the export's leaks the driver's error; once the database is
+// back, the same requests succeed without a restart.
+func TestUnreachableDatabase(t *testing.T) {
+	t.Parallel()
+	dsn, bdb := dbtest.NewDSN(t)
+	e := newEnvOn(t, bdb)
+	const query = `{ __typename syncEvents(first: 1) { totalCount } }`
+	require.Empty(t, e.gql(t, callerManager, query, nil).Errors)
+
+	end := dbtest.Outage(t, dsn)
+	resp := e.gql(t, callerManager, query, nil)
+	require.Equal(t, http.StatusOK, resp.Status)
+	er := resp.singleError(t)
+	require.Equal(t, "UNAVAILABLE", er.code(), "body: %s", resp.Body)
+	require.Equal(t, "the database cannot be reached at the moment; try again shortly (request id "+resp.Header.Get("X-Request-Id")+")", er.Message)
+	require.JSONEq(t, `{"__typename": "Query", "syncEvents": null}`, string(resp.Data))
+
+	res, body := e.httpGet(t, "/export/sync-events.csv", callerManager)
+	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode, "body: %s", body)
+	var ex struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(body, &ex), "body: %s", body)
+	require.Equal(t, "UNAVAILABLE", ex.Error.Code)
+	require.Contains(t, ex.Error.Message, "try again shortly")
+	for _, b := range [][]byte{resp.Body, body} {
+		require.NotRegexp(t, `(?i)fatal|sqlstate|pgdriver|hslog_test`, string(b))
+	}
+
+	end()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp := e.gql(t, callerManager, query, nil)
+		if len(resp.Errors) == 0 {
+			break
+		}
+		require.Equal(t, "UNAVAILABLE", resp.singleError(t).code(), "body: %s", resp.Body)
+		require.True(t, time.Now().Before(deadline), "the database did not come back: %s", resp.Body)
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -4,16 +4,15 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun"
 
 	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/db/dbtest"
 	"github.com/kivalogic/helpscout-log/internal/helpscoutsim"
 )
 
@@ -244,19 +243,6 @@ func TestDatabaseOutageWhileRecording(t *testing.T) {
 	})
 	b.sim.SetFaults(helpscoutsim.Faults{LatencyMs: 500})
 	ctx := context.Background()
-	// Connections to the test database are refused from another one.
-	u, err := url.Parse(b.dsn)
-	require.NoError(t, err)
-	name := strings.TrimPrefix(u.Path, "/")
-	u.Path = "/postgres"
-	admin, err := db.Open(ctx, u.String(), db.Options{MaxOpenConns: 1})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = admin.Close() })
-	allow := func(on bool) {
-		_, err := admin.ExecContext(ctx, "ALTER DATABASE ? WITH ALLOW_CONNECTIONS ?", bun.Ident(name), on)
-		require.NoError(t, err)
-	}
-	t.Cleanup(func() { allow(true) })
 
 	svc := b.start(t)
 	res, err := svc.SubmitContactForm(ctx, form("outage-1", "outage@example.com"), "service")
@@ -266,13 +252,11 @@ func TestDatabaseOutageWhileRecording(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the create never reached the simulator")
 	}
-	allow(false)
-	_, err = admin.ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()", name)
-	require.NoError(t, err)
+	end := dbtest.Outage(t, b.dsn)
 	waitFor(t, 10*time.Second, "recording the outcome to fail", func() bool {
 		return strings.Contains(b.logs.String(), "recording a sync attempt failed")
 	})
-	allow(true)
+	end()
 
 	e := b.waitFinished(t, res.Event.ID, 20*time.Second)
 	require.Equal(t, db.StatusSuccess, e.Status, "error: %s", ptrValue(e.ErrorMessage))
