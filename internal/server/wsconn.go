@@ -326,6 +326,8 @@ const (
 //     "Subscriber for <id> already exists"): the transport would start
 //     the second operation beside the first, which the client could then
 //     no longer stop.
+//   - A connection_init whose payload is not an object (nor null)
+//     closes with 4400, under either subprotocol.
 //   - Under graphql-transport-ws: a message that is not a JSON object
 //     with a known type, or a subscribe without an id, closes with 4400;
 //     a subscribe before connection_init with 4401; a second
@@ -349,6 +351,11 @@ func (c *wsConn) check(data []byte) (int, string) {
 	case "connection_init":
 		if c.inited && transportWS {
 			return closeTooManyInitRequests, "Too many initialisation requests"
+		}
+		if p := bytes.TrimSpace(m.Payload); len(p) > 0 && p[0] != '{' && !bytes.Equal(p, []byte("null")) {
+			// The transport would neither acknowledge nor close: the
+			// connection would stay open, uninitialised, for good.
+			return closeBadRequest, "Invalid message received: the connection_init payload must be an object"
 		}
 		c.inited = true
 		if c.initTimer != nil {
