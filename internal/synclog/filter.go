@@ -68,6 +68,10 @@ func (r RelativeRange) BoundsIn(now time.Time, loc *time.Location) (time.Time, t
 	return time.Time{}, time.Time{}, false
 }
 
+// EndsNow reports whether the range ends at the time it is resolved, as
+// every range but YESTERDAY does.
+func (r RelativeRange) EndsNow() bool { return r != Yesterday }
+
 // Location returns the time zone of an IANA name such as Europe/Berlin;
 // nil or empty is UTC. argument names the input in errors.
 func Location(name *string, argument string) (*time.Location, error) {
