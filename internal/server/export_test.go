@@ -236,6 +236,7 @@ func TestCSVExportBadParameters(t *testing.T) {
 		{"search of 201 characters", url.Values{"search": {strings.Repeat("x", 201)}}, ""},
 		{"the GraphQL filter's name", url.Values{"statuses": {"FAILED"}}, "statuses"},
 		{"a misspelt parameter", url.Values{"type": {"TICKET_CREATED"}, "stauts": {"FAILED"}}, "stauts"},
+		{"search holding NUL", url.Values{"search": {"a\x00b"}}, "search"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

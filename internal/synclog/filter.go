@@ -220,6 +220,9 @@ func checkSearch(s, argument string) error {
 	if !utf8.ValidString(s) {
 		return apperr.BadInput(argument, "not valid UTF-8")
 	}
+	if strings.ContainsRune(s, 0) {
+		return apperr.BadInput(argument, "contains a NUL character (\\u0000), which no text may hold")
+	}
 	return nil
 }
 
