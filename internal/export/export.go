@@ -219,6 +219,8 @@ func i64(n *int64) string {
 var (
 	filterParams = []string{"from", "to", "within", "timeZone", "type", "status", "direction", "errorCode", "search", "order"}
 	params       = append(slices.Clone(filterParams), "access_token")
+	// singleParams take one value; the others are lists.
+	singleParams = []string{"from", "to", "within", "timeZone", "search", "order", "access_token"}
 )
 
 // graphQLNames maps the GraphQL filter's plural field names, which people
@@ -237,6 +239,13 @@ func ParseQuery(q url.Values) (*synclog.FilterInput, bool, error) {
 			return nil, false, apperr.BadInput(name, "not a parameter of the export: use %s (repeatable or comma-separated)", p)
 		}
 		return nil, false, apperr.BadInput(name, "not a parameter of the export, which takes %s", strings.Join(filterParams, ", "))
+	}
+	// A second value of a single-valued parameter would be dropped
+	// silently, exporting other rows than one of the two asked for.
+	for _, name := range singleParams {
+		if n := len(q[name]); n > 1 {
+			return nil, false, apperr.BadInput(name, "given %d times; give it once", n)
+		}
 	}
 	in := &synclog.FilterInput{}
 	for _, p := range []struct {

@@ -236,6 +236,10 @@ func TestCSVExportBadParameters(t *testing.T) {
 		{"search of 201 characters", url.Values{"search": {strings.Repeat("x", 201)}}, ""},
 		{"the GraphQL filter's name", url.Values{"statuses": {"FAILED"}}, "statuses"},
 		{"a misspelt parameter", url.Values{"type": {"TICKET_CREATED"}, "stauts": {"FAILED"}}, "stauts"},
+		{"search holding NUL", url.Values{"search": {"a\x00b"}}, "search"},
+		{"from given twice", url.Values{"from": {ts(now.Add(-time.Hour)), ts(now.Add(-48 * time.Hour))}}, "from"},
+		{"search given twice", url.Values{"search": {"alice", "bob"}}, "search"},
+		{"order given twice", url.Values{"order": {"asc", "desc"}}, "order"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

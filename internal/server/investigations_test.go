@@ -381,6 +381,8 @@ func TestInvestigationBadInput(t *testing.T) {
 		{"long email", investigationQuery, map[string]any{"email": strings.Repeat("a", 250) + "@x.io", "at": now}, "email"},
 		{"investigation window too small", investigationQuery, map[string]any{"email": "a@b.c", "at": now, "windowMinutes": 0}, "windowMinutes"},
 		{"investigation window too large", investigationQuery, map[string]any{"email": "a@b.c", "at": now, "windowMinutes": 10081}, "windowMinutes"},
+		{"window wholly in the future", investigationQuery, map[string]any{"email": "a@b.c", "at": now.Add(3 * time.Hour), "windowMinutes": 120}, "at"},
+		{"window beginning before now", investigationQuery, map[string]any{"email": "a@b.c", "at": now.Add(time.Hour), "windowMinutes": 120}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

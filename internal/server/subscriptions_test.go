@@ -194,6 +194,32 @@ func TestSubscriptionFilter(t *testing.T) {
 	require.Equal(t, map[string]string{"failed": idOf(failed), "bob": idOf(bob)}, got)
 }
 
+// TestSubscriptionWithinYesterday: a relative range that ends before now
+// (YESTERDAY) keeps its end on the live feed: it follows the changes of
+// yesterday's events, not the events written today.
+func TestSubscriptionWithinYesterday(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t, dbtest.New(t))
+	c := mustDialWS(t, e.srv.URL, protoTransportWS)
+	c.initOK(t, e.token(t, auth.RoleManager, time.Hour))
+	today := db.StartOfDay(time.Now(), 0, time.UTC)
+	c.subscribe(t, "yesterday", syncEventsSub, map[string]any{"filter": map[string]any{"within": "YESTERDAY"}})
+	require.Eventually(t, func() bool { return e.stack.Live.Stats().Subscribers == 1 }, wsWait, 10*time.Millisecond)
+
+	// Written first, today: the subscription must pass over it.
+	writeEvent(t, e.bdb, db.StatusSuccess, "today@example.com")
+	ref := fmt.Sprintf("live-%d", liveSeq.Add(1))
+	old := &db.SyncEvent{OccurredAt: today.Add(-time.Minute), Type: db.EventTicketCreated,
+		Status: db.StatusFailed, ErrorCode: ptr(db.CodeTimeout), Direction: db.DirectionToHelpScout, Source: db.SourceContactForm, SourceRef: &ref}
+	require.NoError(t, db.NewEventStore(e.bdb).Insert(context.Background(), e.bdb, []*db.SyncEvent{old}))
+
+	if !db.StartOfDay(time.Now(), 0, time.UTC).Equal(today) {
+		t.Skip("midnight passed while the test ran: its yesterday is no longer the subscription's")
+	}
+	got := c.change(t, "yesterday")
+	require.Equal(t, idOf(old), got.SyncEvents.Event.ID, "the first change delivered is yesterday's event, not today's")
+}
+
 func TestSubscriptionResume(t *testing.T) {
 	t.Parallel()
 	e := newLiveEnv(t, dbtest.New(t))

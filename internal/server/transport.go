@@ -189,6 +189,14 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		refuse("the URL's query string is malformed: " + err.Error())
 		return
 	}
+	// A second value would be dropped without a word: another operation,
+	// or other variables, than one of the two sent would run.
+	for _, name := range []string{"query", "operationName", "variables", "extensions"} {
+		if n := len(q[name]); n > 1 {
+			refuse(fmt.Sprintf("%s: given %d times in the URL; give it once", name, n))
+			return
+		}
+	}
 	params := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName"), Headers: r.Header}
 	for _, p := range []struct {
 		name string

@@ -489,4 +489,23 @@ func TestMalformedRequests(t *testing.T) {
 		require.Equal(t, "BAD_USER_INPUT", got.code())
 		require.Contains(t, got.Message, "the URL's query string is malformed")
 	})
+	for _, name := range []string{"query", "operationName", "variables", "extensions"} {
+		t.Run("GET with "+name+" given twice", func(t *testing.T) {
+			t.Parallel()
+			q := url.Values{"query": {`query A { viewer { role } }`}}
+			second := map[string][]string{
+				"query":         {`query A { viewer { role } }`, `query B { rateLimitBudget { limit } }`},
+				"operationName": {"A", "B"},
+				"variables":     {"{}", `{"n": 1}`},
+				"extensions":    {"{}", "{}"},
+			}
+			q[name] = second[name]
+			resp := e.getGQL(t, callerManager, q)
+			require.Equal(t, http.StatusBadRequest, resp.Status, "body: %s", resp.Body)
+			require.Nil(t, resp.Data, "nothing ran: %s", resp.Body)
+			got := resp.singleError(t)
+			require.Equal(t, "BAD_USER_INPUT", got.code())
+			require.Equal(t, name+": given 2 times in the URL; give it once", got.Message)
+		})
+	}
 }

@@ -332,6 +332,8 @@ const (
 //   - An operation id may not be reused while its operation runs (4409,
 //     "Subscriber for <id> already exists"): the client could no longer
 //     tell the two operations' messages apart, nor stop the first.
+//   - A connection_init whose payload is not an object (nor null)
+//     closes with 4400, under either subprotocol.
 //   - Under graphql-transport-ws: a message that is not a JSON object
 //     with a known type, or a subscribe without an id, closes with 4400;
 //     a subscribe before connection_init with 4401; a second
@@ -355,6 +357,11 @@ func (c *wsConn) check(data []byte) ([]byte, int, string) {
 	case "connection_init":
 		if c.inited && transportWS {
 			return nil, closeTooManyInitRequests, "Too many initialisation requests"
+		}
+		if p := bytes.TrimSpace(m.Payload); len(p) > 0 && p[0] != '{' && !bytes.Equal(p, []byte("null")) {
+			// The transport would neither acknowledge nor close: the
+			// connection would stay open, uninitialised, for good.
+			return nil, closeBadRequest, "Invalid message received: the connection_init payload must be an object"
 		}
 		c.inited = true
 		if c.initTimer != nil {

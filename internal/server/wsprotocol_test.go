@@ -56,6 +56,12 @@ func TestWebSocketProtocolRefusals(t *testing.T) {
 			4400, "Invalid message received: subscribe needs a payload object with the query"},
 		{"subscribe with a string payload", protoTransportWS, []func(*testing.T, *wsClient){initOK, raw(`{"type":"subscribe","id":"1","payload":"{ viewer { role } }"}`)},
 			4400, "Invalid message received: subscribe needs a payload object with the query"},
+		{"connection_init with an array payload", protoTransportWS, []func(*testing.T, *wsClient){raw(`{"type":"connection_init","payload":[1,2]}`)},
+			4400, "Invalid message received: the connection_init payload must be an object"},
+		{"connection_init with a string payload", protoTransportWS, []func(*testing.T, *wsClient){raw(`{"type":"connection_init","payload":"Bearer x"}`)},
+			4400, "Invalid message received: the connection_init payload must be an object"},
+		{"connection_init with a number payload, graphql-ws", protoGraphQLWS, []func(*testing.T, *wsClient){raw(`{"type":"connection_init","payload":5}`)},
+			4400, "Invalid message received: the connection_init payload must be an object"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

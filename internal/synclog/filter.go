@@ -68,6 +68,10 @@ func (r RelativeRange) BoundsIn(now time.Time, loc *time.Location) (time.Time, t
 	return time.Time{}, time.Time{}, false
 }
 
+// EndsNow reports whether the range ends at the time it is resolved, as
+// every range but YESTERDAY does.
+func (r RelativeRange) EndsNow() bool { return r != Yesterday }
+
 // Location returns the time zone of an IANA name such as Europe/Berlin;
 // nil or empty is UTC. argument names the input in errors.
 func Location(name *string, argument string) (*time.Location, error) {
@@ -215,6 +219,9 @@ func checkSearch(s, argument string) error {
 	}
 	if !utf8.ValidString(s) {
 		return apperr.BadInput(argument, "not valid UTF-8")
+	}
+	if strings.ContainsRune(s, 0) {
+		return apperr.BadInput(argument, "contains a NUL character (\\u0000), which no text may hold")
 	}
 	return nil
 }

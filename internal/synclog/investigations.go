@@ -141,6 +141,11 @@ func (s *Service) InvestigateMissingTicket(ctx context.Context, email string, at
 	}
 	half := time.Duration(minutes) * time.Minute
 	from, to := at.UTC().Add(-half), at.UTC().Add(half)
+	if now := s.Now().UTC(); !from.Before(now) {
+		// Nothing can have been logged yet: a verdict would only mislead.
+		return nil, apperr.BadInput("at", "%s is in the future: the window %s to %s has not begun yet",
+			at.UTC().Format(time.RFC3339), from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
 	rep := &MissingTicketReport{Email: email, From: from, To: to}
 
 	c, err := s.Customers.GetByEmail(ctx, email)

@@ -22,15 +22,17 @@ func (s *Service) ResolveFilter(ctx context.Context, in *FilterInput, argument s
 	return f, nil
 }
 
-// LiveFilter is ResolveFilter for a live feed: a relative range such as
-// LAST_24_HOURS keeps its start but stays open at the end, so that events
-// written after the subscription started still match.
+// LiveFilter is ResolveFilter for a live feed: a relative range that ends
+// now, such as LAST_24_HOURS, keeps its start but stays open at the end,
+// so that events written after the subscription started still match. One
+// that ends before now (YESTERDAY) keeps its end: its feed follows the
+// changes of those events only.
 func (s *Service) LiveFilter(ctx context.Context, in *FilterInput, argument string) (db.EventFilter, error) {
 	f, err := s.ResolveFilter(ctx, in, argument)
 	if err != nil {
 		return f, err
 	}
-	if in != nil && in.Within != nil {
+	if in != nil && in.Within != nil && in.Within.EndsNow() {
 		f.To = nil
 	}
 	return f, nil
