@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/internal/embeddedpg"
@@ -110,22 +112,31 @@ func NewDSN(t testing.TB) (string, *bun.DB) {
 	if err != nil {
 		t.Fatalf("test database: %v", err)
 	}
-	adminDB, err := db.Open(ctx, admin, db.Options{MaxOpenConns: 1})
-	if err != nil {
-		t.Fatalf("test database: connecting to %s: %v", redact(admin), err)
-	}
-	defer adminDB.Close()
 	buf := make([]byte, 6)
 	_, _ = rand.Read(buf)
 	name := "hslog_test_" + hex.EncodeToString(buf)
-	if _, err := adminDB.ExecContext(ctx, "CREATE DATABASE ?", bun.Ident(name)); err != nil {
+	if err := onAdmin(ctx, admin, "CREATE DATABASE ?", bun.Ident(name)); err != nil {
 		t.Fatalf("test database: creating %s: %v", name, err)
 	}
+	var bdb *bun.DB
+	// Dropped however the test ends, even when it fails right below.
+	t.Cleanup(func() {
+		if bdb != nil {
+			_ = bdb.Close()
+		}
+		if err := onAdmin(context.Background(), admin, "DROP DATABASE IF EXISTS ? WITH (FORCE)", bun.Ident(name)); err != nil {
+			t.Errorf("test database: dropping %s: %v", name, err)
+		}
+	})
 	dsn, err := withDatabase(admin, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bdb, err := db.Open(ctx, dsn, db.Options{MaxOpenConns: 16})
+	err = whileBusy(ctx, func() error {
+		var err error
+		bdb, err = db.Open(ctx, dsn, db.Options{MaxOpenConns: 16})
+		return err
+	})
 	if err != nil {
 		t.Fatalf("test database: opening %s: %v", name, err)
 	}
@@ -133,22 +144,46 @@ func NewDSN(t testing.TB) (string, *bun.DB) {
 	// connection limit (100 by default) they share: a test keeps at most
 	// two idle connections, and opens more only while it needs them.
 	bdb.DB.SetMaxIdleConns(2)
-	t.Cleanup(func() {
-		_ = bdb.Close()
-		adm, err := db.Open(context.Background(), admin, db.Options{MaxOpenConns: 1})
-		if err != nil {
-			t.Errorf("test database: dropping %s: %v", name, err)
-			return
-		}
-		defer adm.Close()
-		if _, err := adm.ExecContext(context.Background(), "DROP DATABASE IF EXISTS ? WITH (FORCE)", bun.Ident(name)); err != nil {
-			t.Errorf("test database: dropping %s: %v", name, err)
-		}
-	})
-	if _, err := db.Migrate(ctx, bdb); err != nil {
+	if err := whileBusy(ctx, func() error { _, err := db.Migrate(ctx, bdb); return err }); err != nil {
 		t.Fatalf("test database: migrating %s: %v", name, err)
 	}
 	return dsn, bdb
+}
+
+// onAdmin runs one statement on the server's maintenance database.
+func onAdmin(ctx context.Context, admin, query string, args ...any) error {
+	return whileBusy(ctx, func() error {
+		adm, err := db.Open(ctx, admin, db.Options{MaxOpenConns: 1})
+		if err != nil {
+			return fmt.Errorf("connecting to %s: %w", redact(admin), err)
+		}
+		defer adm.Close()
+		_, err = adm.ExecContext(ctx, query, args...)
+		return err
+	})
+}
+
+// busyPatience bounds how long setting up or dropping a test database
+// waits for the server to have a connection to spare.
+const busyPatience = time.Minute
+
+// whileBusy runs fn again while the server has no connection to spare
+// (too many clients: other test packages hold them for a moment), for at
+// most busyPatience; any other error ends it at once.
+func whileBusy(ctx context.Context, fn func() error) error {
+	deadline := time.Now().Add(busyPatience)
+	for {
+		err := fn()
+		var pgErr pgdriver.Error
+		if err == nil || !errors.As(err, &pgErr) || pgErr.Field('C') != "53300" || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // New creates a fresh, migrated database for t and returns an open handle.
