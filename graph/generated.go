@@ -2515,14 +2515,14 @@ type SyncEvent {
   direction: Direction!
   "The customer's email address, lower-cased."
   customerEmail: String
-  "The customer record, when the event concerns one."
-  customer: Customer
+  "The customer record, when the event concerns one. Needs MANAGER: it leads to the customer's whole history."
+  customer: Customer @hasRole(role: MANAGER)
   "The HelpScout conversation id, when the event concerns a conversation."
   conversationId: ID
   "The ticket number shown in HelpScout's interface."
   ticketNumber: Int
-  "The conversation, when known."
-  conversation: Conversation
+  "The conversation, when known. Needs MANAGER: it leads to the conversation's history."
+  conversation: Conversation @hasRole(role: MANAGER)
   "A link that opens the conversation in HelpScout."
   helpScoutUrl: String
   "What was sent or received: a JSON object."
@@ -9698,7 +9698,25 @@ func (ec *executionContext) _SyncEvent_customer(ctx context.Context, field graph
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.SyncEvent().Customer(ctx, obj)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *db.Customer
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *db.Customer
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, obj, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
 			return ec.marshalOCustomer2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐCustomer(ctx, selections, v)
 		},
@@ -9776,7 +9794,25 @@ func (ec *executionContext) _SyncEvent_conversation(ctx context.Context, field g
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.SyncEvent().Conversation(ctx, obj)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *db.Conversation
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *db.Conversation
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, obj, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Conversation) graphql.Marshaler {
 			return ec.marshalOConversation2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐConversation(ctx, selections, v)
 		},

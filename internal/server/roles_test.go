@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -278,4 +279,48 @@ func TestEveryRootFieldHasRole(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIntakeResultStaysWithinItsEvent checks that the SERVICE role, which
+// cannot read the log, cannot reach it through the event an intake call
+// returns either: the event's own fields resolve, while its customer and
+// conversation (which lead to their whole history) are FORBIDDEN. A
+// manager still follows both links.
+func TestIntakeResultStaysWithinItsEvent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	resp := f.gql(t, callerService, `mutation { submitContactForm(input: {submissionId: "intake-links-1", email: "alice@example.com", subject: "s", message: "m"}) {
+  duplicate event { id status customerEmail customer { email events(first: 5) { totalCount nodes { id } } } conversation { id events { totalCount } } } } }`, nil)
+	require.Equal(t, 200, resp.Status, "body: %s", resp.Body)
+	var got struct {
+		SubmitContactForm struct {
+			Event struct {
+				ID            string           `json:"id"`
+				Status        string           `json:"status"`
+				CustomerEmail string           `json:"customerEmail"`
+				Customer      *json.RawMessage `json:"customer"`
+				Conversation  *json.RawMessage `json:"conversation"`
+			} `json:"event"`
+		} `json:"submitContactForm"`
+	}
+	resp.decode(t, &got)
+	ev := got.SubmitContactForm.Event
+	require.NotEmpty(t, ev.ID, "body: %s", resp.Body)
+	require.Equal(t, "PENDING", ev.Status)
+	require.Equal(t, "alice@example.com", ev.CustomerEmail)
+	require.Nil(t, ev.Customer, "body: %s", resp.Body)
+	require.Nil(t, ev.Conversation, "body: %s", resp.Body)
+	paths := map[string]string{}
+	for _, e := range resp.Errors {
+		paths[fmt.Sprint(e.Path...)] = e.code()
+	}
+	require.Equal(t, map[string]string{
+		"submitContactFormeventcustomer":     "FORBIDDEN",
+		"submitContactFormeventconversation": "FORBIDDEN",
+	}, paths, "body: %s", resp.Body)
+
+	read := f.gql(t, callerManager, `query($id: ID!) { syncEvent(id: $id) { customer { email events(first: 1) { totalCount } } conversation { id } } }`,
+		map[string]any{"id": ev.ID})
+	read.requireOK(t)
+	require.Contains(t, string(read.Data), `"email":"alice@example.com"`)
 }
