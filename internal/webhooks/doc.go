@@ -10,7 +10,10 @@
 //     anything else. A missing or bad signature, or no configured secret,
 //     answers 401 and is logged as an ERROR / FAILED event with code
 //     AUTHENTICATION_FAILED whose details hold only the event header, the
-//     body size and the remote address, never the body.
+//     body size and the remote address, never the body. At most
+//     RejectedPerMinute refusals a minute are recorded so, since anyone
+//     can send them; the next one recorded counts those that were not
+//     (details.notRecorded).
 //  3. The event is classified. Events we do not use (satisfaction.ratings,
 //     beacon.*, tag.*, ...) answer 202 and are only logged at debug level:
 //     they say nothing about the sync, and recording them would fill the

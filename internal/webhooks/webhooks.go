@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -28,6 +29,14 @@ const maxEventHeader = 100
 
 // maxEmails caps the customer rows one customer webhook may touch.
 const maxEmails = 20
+
+// RejectedPerMinute is how many refused webhooks (missing or bad
+// signature) a process records as ERROR events in a minute. Anyone can
+// post unsigned requests: without a cap, a flood of them would fill the
+// log and push the success rate, and so the health, down. The refusals
+// over the cap are counted, and the next one recorded says how many
+// (details.notRecorded).
+const RejectedPerMinute = 10
 
 // Error messages of rejected webhooks, as stored in the sync log.
 const (
@@ -54,6 +63,14 @@ type Options struct {
 // Handler serves POST /webhooks/helpscout.
 type Handler struct {
 	opts Options
+
+	// rejected limits the refused webhooks recorded per minute.
+	rejected struct {
+		sync.Mutex
+		window   time.Time // start of the current minute
+		recorded int       // refusals recorded in it
+		skipped  int       // refusals not recorded since the last recorded one
+	}
 }
 
 // New returns a handler with opts.
@@ -175,14 +192,25 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, event string, s
 	if strings.TrimSpace(sig) == "" {
 		msg = MessageSignatureMissing
 	}
+	now := h.opts.Now().UTC()
+	record, skipped := h.admitRejected(now)
+	if !record {
+		h.opts.Log.Debug().Str("event", clip(event)).Str("remote_addr", r.RemoteAddr).Int("body_size", size).
+			Msg(msg + " (not recorded: over the limit of refused webhooks a minute)")
+		writeError(w, http.StatusUnauthorized, string(apperr.Unauthenticated), msg)
+		return
+	}
 	details := map[string]any{"event": clip(event), "bodySize": size, "remoteAddr": r.RemoteAddr}
 	if !secretSet {
 		details["secretConfigured"] = false
 	}
+	if skipped > 0 {
+		details["notRecorded"] = skipped
+	}
 	code := db.CodeAuthenticationFailed
 	status := http.StatusUnauthorized
 	e := &db.SyncEvent{
-		OccurredAt: h.opts.Now().UTC(), Type: db.EventError, Status: db.StatusFailed,
+		OccurredAt: now, Type: db.EventError, Status: db.StatusFailed,
 		Direction: db.DirectionFromHelpScout, Details: details,
 		ErrorCode: &code, ErrorMessage: &msg, HTTPStatus: &status,
 	}
@@ -190,11 +218,33 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, event string, s
 	if !secretSet {
 		ev = ev.Bool("no_secret_configured", true)
 	}
+	if skipped > 0 {
+		ev = ev.Int("not_recorded", skipped)
+	}
 	if _, err := h.opts.Store.RecordRejected(r.Context(), e); err != nil {
 		h.opts.Log.Error().Err(err).Msg("error recording rejected webhook")
 	}
 	ev.Msg(msg)
 	writeError(w, http.StatusUnauthorized, string(apperr.Unauthenticated), msg)
+}
+
+// admitRejected reports whether a refusal at now is recorded, within
+// RejectedPerMinute a minute, and when it is, how many refusals before it
+// were not.
+func (h *Handler) admitRejected(now time.Time) (record bool, skipped int) {
+	rl := &h.rejected
+	rl.Lock()
+	defer rl.Unlock()
+	if minute := now.Truncate(time.Minute); !minute.Equal(rl.window) {
+		rl.window, rl.recorded = minute, 0
+	}
+	if rl.recorded >= RejectedPerMinute {
+		rl.skipped++
+		return false, 0
+	}
+	rl.recorded++
+	skipped, rl.skipped = rl.skipped, 0
+	return true, skipped
 }
 
 // delivery builds what to record for an accepted event. When the body

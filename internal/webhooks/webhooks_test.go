@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -425,4 +426,48 @@ func TestErrorAnswers(t *testing.T) {
 			require.Equal(t, map[string]any{"code": tc.code, "message": tc.message}, out["error"], "answer: %v", out)
 		})
 	}
+}
+
+// TestRejectedCapped: a flood of unsigned webhooks is answered 401 one by
+// one, but records at most RejectedPerMinute ERROR events a minute; the
+// first one recorded in a later minute counts those that were not.
+func TestRejectedCapped(t *testing.T) {
+	t.Parallel()
+	bdb := dbtest.New(t)
+	var mu sync.Mutex
+	now := time.Date(2026, 3, 2, 10, 0, 5, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	srv := httptest.NewServer(webhooks.New(webhooks.Options{Secret: webhookSecret, Store: db.NewWebhookStore(bdb),
+		Log: zerolog.Nop(), Now: clock}))
+	t.Cleanup(srv.Close)
+	b := &testBundle{bdb: bdb, srv: srv, hook: srv.URL}
+
+	const over = 7
+	for range webhooks.RejectedPerMinute + over {
+		status, out := b.post(t, "convo.created", []byte(`{"id":1}`), "forged")
+		require.Equal(t, http.StatusUnauthorized, status)
+		require.Equal(t, "UNAUTHENTICATED", out["error"].(map[string]any)["code"])
+	}
+	es := b.events(t)
+	require.Len(t, es, webhooks.RejectedPerMinute, "refusals recorded within one minute")
+	for _, e := range es {
+		require.Equal(t, db.EventError, e.Type)
+		require.NotContains(t, e.Details, "notRecorded")
+	}
+
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	status, _ := b.post(t, "convo.created", []byte(`{"id":1}`), "")
+	require.Equal(t, http.StatusUnauthorized, status)
+	es = b.events(t)
+	require.Len(t, es, webhooks.RejectedPerMinute+1)
+	last := es[len(es)-1]
+	require.Equal(t, webhooks.MessageSignatureMissing, *last.ErrorMessage)
+	require.EqualValues(t, over, last.Details["notRecorded"])
+
+	// A signed webhook is never held back by the refusals.
+	body := []byte(`{"id":42}`)
+	status, out := b.post(t, "convo.deleted", body, helpscout.Sign(webhookSecret, body))
+	require.Equal(t, http.StatusOK, status, "answer: %v", out)
 }
