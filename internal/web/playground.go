@@ -85,6 +85,9 @@ const ticketNumberWait = time.Second
 // When AssetsAvailable is false the page instead says, in plain HTML, that
 // the GraphiQL files are not built into this binary and how to add them; the
 // GraphQL API at the endpoint works either way.
+//
+// No other site may frame the page (playgroundCSP, X-Frame-Options), and a
+// page that carries Headers is never cached.
 func Playground(opts PlaygroundOptions) http.Handler {
 	if opts.Examples == nil {
 		opts.Examples = DefaultExamples()
@@ -94,6 +97,11 @@ func Playground(opts PlaygroundOptions) http.Handler {
 		now = time.Now
 	}
 	perRequest := slices.ContainsFunc(opts.Examples, func(e Example) bool { return e.VariablesAt != nil })
+	// A page that carries headers (the demo's token) is never stored.
+	cacheControl := "no-cache"
+	if len(opts.Headers) > 0 {
+		cacheControl = "no-store"
+	}
 	assets := AssetsAvailable()
 	var page []byte
 	var err error
@@ -124,12 +132,20 @@ func Playground(opts PlaygroundOptions) http.Handler {
 		}
 		h := w.Header()
 		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Cache-Control", "no-cache")
+		h.Set("Cache-Control", cacheControl)
+		h.Set("Content-Security-Policy", playgroundCSP)
+		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(page))
 	})
 }
+
+// playgroundCSP is the playground's Content-Security-Policy: no other
+// site may frame it (it runs operations on a click, with the demo's token
+// when it has one), and it sets no base URL, posts no form and embeds no
+// plugin. GraphiQL's own scripts and styles are left to the page.
+const playgroundCSP = "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'"
 
 // exampleJS is an Example as the page's script sees it.
 type exampleJS struct {

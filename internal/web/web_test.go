@@ -498,3 +498,34 @@ func TestPlaygroundFindsTheLogsTicket(t *testing.T) {
 		}
 	}
 }
+
+// TestPlaygroundRefusesFraming checks that no other site can frame the
+// playground (which may hold the demo's token and runs operations on a
+// click) and that a page carrying a token is never stored by a cache.
+func TestPlaygroundRefusesFraming(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		opts      PlaygroundOptions
+		wantCache string
+	}{
+		{"with a token", testOpts, "no-store"},
+		{"without headers", PlaygroundOptions{Endpoint: "/graphql", Examples: []Example{}}, "no-cache"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := get(t, Playground(tc.opts), http.MethodGet, "/", nil)
+			_ = body(t, resp)
+			if got := resp.Header.Get("X-Frame-Options"); got != "DENY" {
+				t.Errorf("X-Frame-Options %q, want DENY", got)
+			}
+			csp := resp.Header.Get("Content-Security-Policy")
+			for _, want := range []string{"frame-ancestors 'none'", "base-uri 'none'", "form-action 'none'", "object-src 'none'"} {
+				if !strings.Contains(csp, want) {
+					t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+				}
+			}
+			if got := resp.Header.Get("Cache-Control"); got != tc.wantCache {
+				t.Errorf("Cache-Control %q, want %q", got, tc.wantCache)
+			}
+		})
+	}
+}
