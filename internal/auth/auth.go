@@ -215,21 +215,43 @@ func Require(ctx context.Context, need Role) (*Caller, error) {
 // TokenFromRequest returns the bearer token of r: the Authorization header,
 // or else the access_token query parameter (for download links).
 func TokenFromRequest(r *http.Request) string {
+	if tok := tokenFromHeader(r); tok != "" {
+		return tok
+	}
+	return r.URL.Query().Get("access_token")
+}
+
+// tokenFromHeader returns the bearer token of r's Authorization header,
+// "\x00malformed" for another scheme, or "" when there is none.
+func tokenFromHeader(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 			return strings.TrimSpace(h[7:])
 		}
 		return "\x00malformed"
 	}
-	return r.URL.Query().Get("access_token")
+	return ""
 }
 
-// Middleware records the request's caller in its context. Requests without
-// a token pass through anonymously; a bad token is remembered so that
-// guarded fields can say why they refused.
+// Middleware records the caller of the request's Authorization header in
+// its context. Requests without a token pass through anonymously; a bad
+// token is remembered so that guarded fields can say why they refused. A
+// token in the URL is ignored: URLs end up in proxy logs and browser
+// histories (see DownloadMiddleware for the exception).
 func (i *Issuer) Middleware(next http.Handler) http.Handler {
+	return i.middleware(next, tokenFromHeader)
+}
+
+// DownloadMiddleware is Middleware for download links, which cannot carry
+// a header: it also takes the token from the access_token query parameter
+// (TokenFromRequest).
+func (i *Issuer) DownloadMiddleware(next http.Handler) http.Handler {
+	return i.middleware(next, TokenFromRequest)
+}
+
+func (i *Issuer) middleware(next http.Handler, token func(*http.Request) string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok := TokenFromRequest(r)
+		tok := token(r)
 		if tok == "" {
 			next.ServeHTTP(w, r)
 			return

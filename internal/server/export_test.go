@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kivalogic/helpscout-log/db"
@@ -314,4 +315,45 @@ func TestCSVExportUnknownParameter(t *testing.T) {
 			require.Equal(t, tc.message, msg)
 		})
 	}
+}
+
+// TestAccessTokenOnlyForDownloads checks that the access_token parameter,
+// which download links of the CSV export need, authenticates nothing
+// else: a token in the URL of a GraphQL request or of a WebSocket upgrade
+// ends up in proxy logs and browser histories, so they take it from the
+// Authorization header or connection_init only.
+func TestAccessTokenOnlyForDownloads(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.tokens[callerKivaAdmin]
+
+	resp := e.getGQL(t, callerNone, url.Values{"query": {"{ viewer { role } }"}, "access_token": {tok}})
+	require.Equal(t, http.StatusOK, resp.Status, "body: %s", resp.Body)
+	require.JSONEq(t, `{"viewer": null}`, string(resp.Data), "body: %s", resp.Body)
+	require.Equal(t, "UNAUTHENTICATED", resp.singleError(t).code())
+
+	ctx := t.Context()
+	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/graphql?access_token=" + url.QueryEscape(tok)
+	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	require.NoError(t, err)
+	defer conn.CloseNow()
+	read := func() map[string]any {
+		_, data, err := conn.Read(ctx)
+		require.NoError(t, err)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(data, &m))
+		return m
+	}
+	require.NoError(t, conn.Write(ctx, websocket.MessageText, []byte(`{"type":"connection_init","payload":{}}`)))
+	require.Equal(t, "connection_ack", read()["type"])
+	require.NoError(t, conn.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","id":"1","payload":{"query":"subscription { summary(window: LAST_HOUR) { total } }"}}`)))
+	var m map[string]any
+	for m = read(); m["type"] == "ping" || m["type"] == "pong"; m = read() {
+	}
+	b, _ := json.Marshal(m)
+	require.Contains(t, string(b), `"UNAUTHENTICATED"`, "message: %s", b)
+
+	// The download link itself still works.
+	dl, body := e.httpGet(t, "/export/sync-events.csv?access_token="+url.QueryEscape(e.tokens[callerManager]), callerNone)
+	require.Equal(t, http.StatusOK, dl.StatusCode, "body: %s", body)
 }
