@@ -102,6 +102,8 @@ func NewGraphQL(res *graph.Resolver, m *metrics.Metrics, log zerolog.Logger, opt
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	// The root fields first: their refusal says more than the complexity.
+	srv.Use(rootFieldLimit{})
 	if opts.ComplexityLimit > 0 {
 		srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -205,6 +206,55 @@ func TestComplexityLimit(t *testing.T) {
 				require.Contains(t, er.Message, "exceeds the limit of 5000")
 				require.Contains(t, []string{"", "null"}, string(resp.Data))
 			}
+		})
+	}
+}
+
+// TestRootFieldLimit refuses, before anything runs, an operation that asks
+// for more root fields than server.MaxRootFields, however they are
+// written: aliases, fragments, several mutations; __typename and
+// introspection do not count, nor fields a directive skips.
+func TestRootFieldLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	aliases := func(n int, field string) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "a%d: %s ", i, field)
+		}
+		return b.String()
+	}
+	const count = `syncEvents(filter: {search: "a"}) { totalCount }`
+	limit := server.MaxRootFields
+	cases := []struct {
+		name    string
+		query   string
+		refused int
+	}{
+		{"at the limit", "{ " + aliases(limit, count) + " }", 0},
+		{"one over", "{ " + aliases(limit+1, count) + " }", limit + 1},
+		{"a hundred aliases", "{ " + aliases(100, count) + " }", 100},
+		{"through a fragment", "query { ...F } fragment F on Query { " + aliases(limit+1, "viewer { role }") + " }", limit + 1},
+		{"skipped fields do not count", "{ " + aliases(limit, count) + " x: summary @skip(if: true) { total } }", 0},
+		{"__typename and introspection do not count", "{ " + aliases(limit, "viewer { role }") + " __typename __schema { queryType { name } } }", 0},
+		{"mutations", "mutation { " + aliases(limit+1, `retrySync(id: "1") { id }`) + " }", limit + 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			resp := e.postGQL(t, callerKivaAdmin, gqlRequest{Query: tc.query}, map[string]string{"Accept": "application/graphql-response+json"})
+			if tc.refused == 0 {
+				require.Equal(t, http.StatusOK, resp.Status, "body: %s", resp.Body)
+				for _, er := range resp.Errors {
+					require.NotEqual(t, "TOO_MANY_ROOT_FIELDS", er.code())
+				}
+				return
+			}
+			require.Equal(t, http.StatusBadRequest, resp.Status, "body: %s", resp.Body)
+			er := resp.singleError(t)
+			require.Equal(t, "TOO_MANY_ROOT_FIELDS", er.code(), "body: %s", resp.Body)
+			require.Equal(t, fmt.Sprintf("the operation asks for %d root fields, aliases counted apart; at most %d run in one operation: split it into several", tc.refused, limit), er.Message)
+			require.Contains(t, []string{"", "null"}, string(resp.Data))
 		})
 	}
 }
