@@ -3045,7 +3045,7 @@ enum IntegrationSetting {
 
 """Changes to the integration settings; fields left out keep their value."""
 input IntegrationSettingsInput {
-  "The API's base URL (https, or http for a local simulator)."
+  "The API's base URL (https, or http for a local simulator); a new address needs clientSecret in the same update."
   apiUrl: String
   "The OAuth2 App ID."
   clientId: String

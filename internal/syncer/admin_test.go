@@ -2,10 +2,12 @@ package syncer
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,6 +199,62 @@ func TestSettingsMergeAndApply(t *testing.T) {
 	require.Contains(t, logs, "clientSecret")
 	require.NotContains(t, logs, adminSecret)
 	require.NotContains(t, logs, adminHookKey)
+}
+
+// TestSettingsAddressNeedsTheSecret: the App Secret goes with every token
+// request to the API address, so a change of the address must give the
+// secret too; otherwise anyone allowed to change settings could send the
+// saved or the environment's secret to a server of their choosing.
+func TestSettingsAddressNeedsTheSecret(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newAdmin(t, nil)
+	var (
+		mu  sync.Mutex
+		got []string
+	)
+	thief := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Secret string `json:"client_secret"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		mu.Lock()
+		got = append(got, req.Secret)
+		mu.Unlock()
+		http.Error(w, "no", http.StatusUnauthorized)
+	}))
+	t.Cleanup(thief.Close)
+
+	cases := []struct {
+		name string
+		in   SettingsInput
+		err  string
+	}{
+		{"another address alone", SettingsInput{APIURL: ptr(thief.URL)},
+			"input.clientSecret: required when apiUrl changes: the App Secret is only sent to the address it was given for, so give it again with the new apiUrl"},
+		{"another address, the secret reset to the environment's", SettingsInput{APIURL: ptr(thief.URL), Reset: []db.SettingField{db.SettingClientSecret}},
+			"input.clientSecret: required when apiUrl changes"},
+		{"the same address", SettingsInput{APIURL: ptr(b.simURL + "/")}, ""},
+		{"another address with its secret", SettingsInput{APIURL: ptr(thief.URL), ClientSecret: ptr("the-new-secret")}, ""},
+	}
+	for _, tc := range cases {
+		_, err := b.svc.UpdateSettings(ctx, tc.in, "admin")
+		if tc.err == "" {
+			require.NoError(t, err, tc.name)
+			continue
+		}
+		require.Error(t, err, tc.name)
+		ae, ok := apperr.As(err)
+		require.True(t, ok, tc.name)
+		require.Equal(t, apperr.BadUserInput, ae.Code, tc.name)
+		require.Contains(t, ae.Message, tc.err, tc.name)
+	}
+	res, err := b.svc.TestConnection(ctx)
+	require.NoError(t, err)
+	require.False(t, res.OK)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{"the-new-secret"}, got, "only the secret given with the new address reached it")
 }
 
 // TestSettingsUnchangedKeepToken re-reads unchanged settings: the client

@@ -261,6 +261,20 @@ func (s *Service) UpdateSettings(ctx context.Context, in SettingsInput, actor st
 	if err != nil {
 		return nil, err
 	}
+	if p.APIURL != nil && p.ClientSecret == nil {
+		// The App Secret goes to the API address with every token request:
+		// whoever moves the address must know the secret, or a changed
+		// address would hand the saved one (or the environment's) to
+		// another server.
+		cur, err := s.refresh(ctx, 0)
+		if err != nil {
+			return nil, err
+		}
+		if *p.APIURL != cur.helpScout.BaseURL && cur.helpScout.ClientSecret != "" {
+			return nil, apperr.BadInput("input.clientSecret",
+				"required when apiUrl changes: the App Secret is only sent to the address it was given for, so give it again with the new apiUrl")
+		}
+	}
 	stored := p
 	s.box.sealPatch(&stored)
 	row, err := db.NewSettingsStore(s.db).Update(ctx, stored, actor)
