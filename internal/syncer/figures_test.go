@@ -276,3 +276,44 @@ func TestFiguresAfterPipelineWrites(t *testing.T) {
 	require.Equal(t, rateLimited, u.RateLimited)
 	require.Equal(t, units, u.Units, "units: %v", st.Requests)
 }
+
+// TestSyncTimesOutOfOrder records successes of one customer whose clocks
+// disagree with the order they commit in, as outcomes from two replicas
+// or two concurrent jobs do: firstSyncedAt keeps the earliest creation and
+// lastSyncedAt the latest success.
+func TestSyncTimesOutOfOrder(t *testing.T) {
+	t.Parallel()
+	b := newPipe(t, pipeSetup{})
+	svc := b.service(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	email := "order@example.com"
+	require.NoError(t, upsertCustomer(ctx, b.bdb, email, nil, t0))
+	cases := []struct {
+		name        string
+		at          time.Time
+		created     bool
+		first, last time.Time
+	}{
+		{"customer created", t0.Add(time.Minute), true, t0.Add(time.Minute), t0.Add(time.Minute)},
+		{"later ticket", t0.Add(5 * time.Minute), false, t0.Add(time.Minute), t0.Add(5 * time.Minute)},
+		{"earlier ticket committed later", t0.Add(3 * time.Minute), false, t0.Add(time.Minute), t0.Add(5 * time.Minute)},
+		{"earlier creation committed later", t0.Add(30 * time.Second), true, t0.Add(30 * time.Second), t0.Add(5 * time.Minute)},
+	}
+	for _, tc := range cases {
+		e := &db.SyncEvent{CustomerEmail: &email}
+		out := outcome{}
+		if tc.created {
+			out.customerID = 4242
+		}
+		require.NoError(t, svc.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+			return svc.recordSuccess(ctx, tx, e, out, tc.at)
+		}), tc.name)
+		c, err := db.NewCustomerStore(b.bdb).GetByEmail(ctx, email)
+		require.NoError(t, err)
+		require.NotNil(t, c.FirstSyncedAt, tc.name)
+		require.NotNil(t, c.LastSyncedAt, tc.name)
+		require.Equal(t, tc.first, c.FirstSyncedAt.UTC(), "%s: firstSyncedAt", tc.name)
+		require.Equal(t, tc.last, c.LastSyncedAt.UTC(), "%s: lastSyncedAt", tc.name)
+	}
+}
