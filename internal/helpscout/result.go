@@ -94,15 +94,33 @@ func (r *Result) markMain(i int) {
 	r.Method, r.Path, r.Status, r.LogRef = c.Method, c.Path, c.Status, c.LogRef
 }
 
-// APICalls returns how many of the calls went to the rate-limited API (token
-// requests excluded) and how many units they cost (writes 2, reads 1).
+// Charged reports whether HelpScout counted the call against the rate
+// limit: an API request it answered, except a 401 (the gateway refuses a
+// token before it applies the rate limit) and a 429 (over the limit).
+// Token requests cost nothing.
+func (c Call) Charged() bool {
+	if strings.HasPrefix(c.Path, tokenPath) || c.Status == 0 {
+		return false
+	}
+	return c.Status != http.StatusUnauthorized && c.Status != http.StatusTooManyRequests
+}
+
+// Cost is what the call costs against the rate limit when it is charged:
+// POST, PUT, PATCH and DELETE count as 2, the rest as 1.
+func (c Call) Cost() int { return cost(c.Method) }
+
+// APICalls returns how many of the calls HelpScout's API answered (token
+// requests excluded) and how many units it charged for them (writes 2,
+// reads 1; see Call.Charged).
 func (r Result) APICalls() (calls, units int) {
 	for _, c := range r.Calls {
-		if c.Path == tokenPath || c.Status == 0 {
+		if strings.HasPrefix(c.Path, tokenPath) || c.Status == 0 {
 			continue
 		}
 		calls++
-		units += cost(c.Method)
+		if c.Charged() {
+			units += c.Cost()
+		}
 	}
 	return calls, units
 }

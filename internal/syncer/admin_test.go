@@ -395,6 +395,11 @@ func TestUsageRows(t *testing.T) {
 			{Method: "PATCH", Path: "/v2/customers/1", Status: 400, RateLimit: rl(now, 400, 12)},
 			{Method: "GET", Path: "/v2/customers/1", Status: 0},
 		}, []db.APIUsageMinute{{Minute: now.Truncate(time.Minute), Calls: 3, Units: 2, RateLimited: 1, Failed: 2, MinRemaining: ptr(0), LimitPerMin: ptr(400)}}},
+		{"expired token", []helpscout.Call{
+			{Method: "POST", Path: "/v2/conversations", Status: 401},
+			{Method: "POST", Path: "/v2/oauth2/token", Status: 200},
+			{Method: "POST", Path: "/v2/conversations", Status: 201, RateLimit: rl(now, 400, 398)},
+		}, []db.APIUsageMinute{{Minute: now.Truncate(time.Minute), Calls: 2, Units: 2, Failed: 1, MinRemaining: ptr(398), LimitPerMin: ptr(400)}}},
 		{"across a minute", []helpscout.Call{
 			{Method: "GET", Path: "/v2/mailboxes/1", Status: 200, RateLimit: rl(now.Add(-time.Minute), -1, -1)},
 			{Method: "GET", Path: "/v2/mailboxes/1", Status: 200},

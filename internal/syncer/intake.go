@@ -394,6 +394,12 @@ func (s *Service) refuseEncoding(ctx context.Context, tx bun.Tx, job *db.SyncJob
 	zero := 0
 	e.Status, e.ErrorCode, e.ErrorMessage, e.DurationMs = db.StatusFailed, &code, &msg, &zero
 	e.Details["refusedBeforeSending"] = true
+	// The refusal is the customer's latest attempt, as any failure is. The
+	// transaction holds the customer row already (intake writes it before
+	// the event), so this takes no new lock.
+	if err := recordCustomerState(ctx, tx, e, e.OccurredAt); err != nil {
+		return err
+	}
 	if err := s.jobs.FinishEvent(ctx, tx, e); err != nil {
 		return err
 	}

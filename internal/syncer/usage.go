@@ -19,18 +19,10 @@ const usageWriteTimeout = 5 * time.Second
 // and cost nothing against the rate limit.
 const tokenPath = "/v2/oauth2/token"
 
-// callCost is what a request costs against the rate limit: writes 2, reads 1.
-func callCost(method string) int {
-	switch method {
-	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		return 2
-	}
-	return 1
-}
-
 // usageRows turns an operation's calls into per-minute usage. Every API
-// request counts as a call; the units are those HelpScout charged, so a
-// request refused with 429 or never answered costs none. A call is placed
+// request counts as a call; the units are those HelpScout charged (see
+// helpscout.Call.Charged), so a request refused with 401 or 429, or never
+// answered, costs none. A call is placed
 // in the minute of its rate-limit reading, else in the minute of now.
 func usageRows(res helpscout.Result, now time.Time) []db.APIUsageMinute {
 	var rows []db.APIUsageMinute
@@ -55,13 +47,11 @@ func usageRows(res helpscout.Result, now time.Time) []db.APIUsageMinute {
 		switch {
 		case c.Status == http.StatusTooManyRequests:
 			r.RateLimited++
-		case c.Status == 0:
+		case c.Status == 0 || c.Status >= 400:
 			r.Failed++
-		case c.Status >= 400:
-			r.Failed++
-			r.Units += callCost(c.Method)
-		default:
-			r.Units += callCost(c.Method)
+		}
+		if c.Charged() {
+			r.Units += c.Cost()
 		}
 		if !c.RateLimit.At.IsZero() {
 			if rem := c.RateLimit.Remaining; rem >= 0 && (r.MinRemaining == nil || rem < *r.MinRemaining) {

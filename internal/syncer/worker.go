@@ -505,10 +505,12 @@ func (s *Service) recordSuccess(ctx context.Context, tx bun.Tx, e *db.SyncEvent,
 	if out.customerID != 0 {
 		hsID = &out.customerID
 	}
+	// Outcomes of one customer may commit out of the order of their
+	// clocks (replicas, concurrent jobs): the sync times only move outwards.
 	_, err := tx.NewRaw(`UPDATE customers SET last_sync_status = 'SUCCESS', last_sync_error_code = NULL, last_sync_error = NULL,
-			last_synced_at = ?0, last_event_at = GREATEST(last_event_at, ?0),
+			last_synced_at = GREATEST(last_synced_at, ?0), last_event_at = GREATEST(last_event_at, ?0),
 			helpscout_id = coalesce(?1, helpscout_id),
-			first_synced_at = CASE WHEN ?1::bigint IS NOT NULL THEN coalesce(first_synced_at, ?0) ELSE first_synced_at END
+			first_synced_at = CASE WHEN ?1::bigint IS NOT NULL THEN LEAST(first_synced_at, ?0) ELSE first_synced_at END
 		WHERE email = ?2`, now, hsID, *e.CustomerEmail).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("error saving the sync state of customer %q: %w", *e.CustomerEmail, err)
