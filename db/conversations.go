@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/uptrace/bun"
 )
@@ -89,6 +90,25 @@ func (s *ConversationStore) CountByCustomer(ctx context.Context, email string) (
 		return 0, fmt.Errorf("error counting conversations of %q: %w", email, err)
 	}
 	return int64(n), nil
+}
+
+// RecordCreated saves, within idb, a conversation that the sync created
+// (or found) in HelpScout, from what it sent: id, number, subject, mailbox
+// and customer, active, at now. The row is a placeholder: the first
+// webhook about the conversation replaces it whatever its time, since
+// HelpScout's account is newer than what was sent (see the migration
+// conversation_placeholder). A row that webhooks already wrote keeps what
+// they said and gets the number.
+func (s *ConversationStore) RecordCreated(ctx context.Context, idb bun.IDB, id, number int64, subject string, mailboxID int64, customerEmail *string, now time.Time) error {
+	_, err := idb.NewRaw(`INSERT INTO conversations
+		(id, number, subject, status, mailbox_id, customer_email, created_at, updated_at, placeholder)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, true)
+		ON CONFLICT (id) DO UPDATE SET number = EXCLUDED.number`,
+		id, number, subject, ConversationActive, mailboxID, customerEmail, now, now).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("error saving conversation %d: %w", id, err)
+	}
+	return nil
 }
 
 // Insert writes new conversations.

@@ -117,6 +117,10 @@ type Conversation struct {
 	CreatedAt time.Time `bun:"created_at,notnull"`
 	// UpdatedAt is the latest known change.
 	UpdatedAt time.Time `bun:"updated_at,notnull"`
+	// Placeholder is set while the row holds only what our own create sent
+	// (see ConversationStore.RecordCreated); the first webhook about the
+	// conversation replaces it.
+	Placeholder bool `bun:"placeholder,notnull"`
 }
 
 // HelpScoutURL is the link that opens the conversation in HelpScout.

@@ -218,8 +218,10 @@ func upsertWebhookConversation(ctx context.Context, tx bun.Tx, c *WebhookConvers
 			mailbox_id = EXCLUDED.mailbox_id,
 			assignee = EXCLUDED.assignee,
 			customer_email = coalesce(EXCLUDED.customer_email, cv.customer_email),
-			updated_at = EXCLUDED.updated_at
-		WHERE cv.updated_at <= EXCLUDED.updated_at`,
+			created_at = CASE WHEN cv.placeholder THEN EXCLUDED.created_at ELSE cv.created_at END,
+			updated_at = EXCLUDED.updated_at,
+			placeholder = false
+		WHERE cv.placeholder OR cv.updated_at <= EXCLUDED.updated_at`,
 		c.ID, c.Number, c.Subject, c.Status, ConversationActive, c.MailboxID, c.Assignee, email,
 		c.CreatedAt, c.UpdatedAt, c.Status)
 	if err != nil {

@@ -490,12 +490,9 @@ func nextAttempt(failed *db.SyncEvent, now time.Time) *db.SyncEvent {
 func (s *Service) recordSuccess(ctx context.Context, tx bun.Tx, e *db.SyncEvent, out outcome, now time.Time) error {
 	if out.conv != nil && out.conv.Number != 0 {
 		subject, _ := e.Details["subject"].(string)
-		_, err := tx.NewRaw(`INSERT INTO conversations (id, number, subject, status, mailbox_id, customer_email, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET number = EXCLUDED.number, updated_at = GREATEST(conversations.updated_at, EXCLUDED.updated_at)`,
-			out.conv.ID, out.conv.Number, subject, db.ConversationActive, s.client.MailboxID(), e.CustomerEmail, now, now).Exec(ctx)
+		err := db.NewConversationStore(s.db).RecordCreated(ctx, tx, out.conv.ID, out.conv.Number, subject, s.client.MailboxID(), e.CustomerEmail, now)
 		if err != nil {
-			return fmt.Errorf("error saving conversation %d: %w", out.conv.ID, err)
+			return err
 		}
 	}
 	if e.CustomerEmail == nil {

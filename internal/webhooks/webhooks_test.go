@@ -164,6 +164,71 @@ func TestConversationWebhook(t *testing.T) {
 	}
 }
 
+// TestWebhookReplacesOurOwnRow: the sync writes a conversation it created
+// with what it sent and its own clock. HelpScout's first webhook about it
+// replaces that row even when it carries an earlier time (a workflow that
+// assigned the ticket before our create call returned, a clock behind
+// ours); after that, an older webhook no longer overwrites a newer one.
+func TestWebhookReplacesOurOwnRow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	agent := &helpscoutsim.User{ID: 7, First: "Jo", Last: "Agent", Email: "jo@kivalogic.test"}
+	c, assigned := b.conversation(t, "ann.lee@example.com", func(c *helpscoutsim.Conversation) { c.Assignee = agent })
+
+	// Our row, written when the create call returned, a minute later by our clock.
+	store := db.NewConversationStore(b.bdb)
+	email := "ann.lee@example.com"
+	ours := time.Now().Add(time.Minute)
+	require.NoError(t, store.RecordCreated(ctx, b.bdb, c.ID, c.Number, "Order missing", helpscoutsim.DefaultMailboxID, &email, ours))
+	cv, err := store.Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.Nil(t, cv.Assignee)
+
+	status, err := b.sim.SendWebhook(ctx, b.hook, "convo.assigned", assigned)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+	cv, err = store.Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.NotNil(t, cv.Assignee, "the webhook replaced our own row")
+	require.Equal(t, "Jo Agent", *cv.Assignee)
+	require.Equal(t, c.UpdatedAt, cv.UpdatedAt.UTC())
+	require.Equal(t, c.CreatedAt, cv.CreatedAt.UTC(), "HelpScout's creation time")
+	require.False(t, cv.Placeholder)
+
+	// A change an hour later, then a stale delivery of the first: the
+	// later stays.
+	var later map[string]any
+	require.NoError(t, json.Unmarshal(assigned, &later))
+	later["status"] = "closed"
+	for _, k := range []string{"updatedAt", "userUpdatedAt"} {
+		if v, ok := later[k].(string); ok {
+			at, err := time.Parse(time.RFC3339, v)
+			require.NoError(t, err)
+			later[k] = at.Add(time.Hour).Format(time.RFC3339)
+		}
+	}
+	body, err := json.Marshal(later)
+	require.NoError(t, err)
+	status, err = b.sim.SendWebhook(ctx, b.hook, "convo.status", body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+	status, err = b.sim.SendWebhook(ctx, b.hook, "convo.created", assigned)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+	cv, err = store.Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, db.ConversationClosed, cv.Status, "an older webhook does not overwrite a newer one")
+
+	// The sync finding the conversation again keeps what the webhooks said.
+	require.NoError(t, store.RecordCreated(ctx, b.bdb, c.ID, c.Number, "Order missing", helpscoutsim.DefaultMailboxID, &email, time.Now()))
+	cv, err = store.Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, db.ConversationClosed, cv.Status)
+	require.Equal(t, "Jo Agent", *cv.Assignee)
+	require.False(t, cv.Placeholder)
+}
+
 // TestSignatureRefused: a bad or missing signature answers 401 and leaves
 // one ERROR event that does not hold the body.
 func TestSignatureRefused(t *testing.T) {
