@@ -133,7 +133,7 @@ func (s *Service) TestConnection(ctx context.Context) (*ConnectionTest, error) {
 			out.HTTPStatus = &st
 		}
 		s.log.Warn().Str("error_code", string(code)).Interface("http_status", out.HTTPStatus).
-			Str("message", out.Message).Msg("HelpScout connection test failed")
+			Str("helpscout_message", out.Message).Msg("HelpScout connection test failed")
 		return out, nil
 	}
 	name := mb.Name
