@@ -2662,7 +2662,7 @@ type MissingTicketReport {
   customer: Customer
   "The TICKET_CREATED events for the email in the window, oldest first."
   tickets: [SyncEvent!]!
-  "Every event for the email in the window, oldest first, at most 200."
+  "The events for the email in the window, oldest first: the latest 200 when there are more."
   events: [SyncEvent!]!
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/internal/synclog"
 )
 
 // investigation is a running service over a database holding the events
@@ -95,6 +96,20 @@ func newInvestigation(t *testing.T) *investigation {
 			code: db.CodeValidationFailed, message: "phones[0].type is invalid"},
 		{name: "cuOK", at: at.Add(-20 * m), email: "updated@example.com", typ: db.EventCustomerUpdated, status: ok, retryOf: "cuFail"},
 	}
+	// Busy customers, more events in the window than a report lists: a
+	// failure after 205 successes, and one before them.
+	for i := range 205 {
+		events = append(events,
+			invEvent{name: fmt.Sprintf("bsOK%d", i), at: at.Add(-100*m + time.Duration(i)*10*time.Second), email: "busy@example.com",
+				typ: db.EventCustomerUpdated, status: ok},
+			invEvent{name: fmt.Sprintf("b2OK%d", i), at: at.Add(-100*m + time.Duration(i)*10*time.Second), email: "busy2@example.com",
+				typ: db.EventCustomerUpdated, status: ok})
+	}
+	events = append(events,
+		invEvent{name: "bsFail", at: at.Add(60 * m), email: "busy@example.com", typ: db.EventCustomerUpdated, status: db.StatusFailed,
+			code: db.CodeValidationFailed, message: "busy: phones[0].type is invalid"},
+		invEvent{name: "b2Fail", at: at.Add(-110 * m), email: "busy2@example.com", typ: db.EventCustomerUpdated, status: db.StatusFailed,
+			code: db.CodeValidationFailed, message: "busy2: phones[0].type is invalid"})
 
 	ctx := context.Background()
 	emails := map[string]bool{}
@@ -352,6 +367,42 @@ func TestMissingTicketInvestigation(t *testing.T) {
 			for _, s := range tt.explanation {
 				require.Contains(t, r.Explanation, s)
 			}
+		})
+	}
+}
+
+// TestMissingTicketInvestigationBusyCustomer: a customer with more events
+// in the window than the report lists. The report lists the latest of
+// them, oldest first, and the verdict still sees a failure among the
+// events left out.
+func TestMissingTicketInvestigationBusyCustomer(t *testing.T) {
+	t.Parallel()
+	inv := newInvestigation(t)
+	tests := []struct {
+		email, first, last, failure string
+	}{
+		{"busy@example.com", "bsOK6", "bsFail", "busy: phones[0].type is invalid"},
+		{"busy2@example.com", "b2OK5", "b2OK204", "busy2: phones[0].type is invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.email, func(t *testing.T) {
+			t.Parallel()
+			resp := inv.gql(t, callerManager, investigationQuery, map[string]any{"email": tt.email, "at": inv.at})
+			resp.requireOK(t)
+			var data struct {
+				R struct {
+					Verdict     string                `json:"verdict"`
+					Explanation string                `json:"explanation"`
+					Events      []struct{ ID string } `json:"events"`
+				} `json:"missingTicketInvestigation"`
+			}
+			resp.decode(t, &data)
+			r := data.R
+			require.Equal(t, "SYNC_FAILED", r.Verdict, r.Explanation)
+			require.Contains(t, r.Explanation, tt.failure)
+			require.Len(t, r.Events, synclog.MaxInvestigationEvents)
+			require.Equal(t, tt.first, inv.names[r.Events[0].ID])
+			require.Equal(t, tt.last, inv.names[r.Events[len(r.Events)-1].ID])
 		})
 	}
 }

@@ -118,7 +118,8 @@ type MissingTicketReport struct {
 	Customer *db.Customer
 	// Tickets are the TICKET_CREATED events in the window, oldest first.
 	Tickets []*db.SyncEvent
-	// Events are all events for the email in the window, oldest first.
+	// Events are the events for the email in the window, oldest first: the
+	// latest MaxInvestigationEvents of them.
 	Events []*db.SyncEvent
 }
 
@@ -157,12 +158,23 @@ func (s *Service) InvestigateMissingTicket(ctx context.Context, email string, at
 		rep.Customer = c
 	}
 	window := db.EventFilter{CustomerEmail: &email, From: &from, To: &to}
-	page := db.Page{Limit: MaxInvestigationEvents}
-	if rep.Events, _, err = s.Events.List(ctx, window, page); err != nil {
+	latest := db.Page{Limit: MaxInvestigationEvents, Desc: true}
+	if rep.Events, _, err = s.Events.List(ctx, window, latest); err != nil {
 		return nil, err
 	}
+	slices.Reverse(rep.Events)
+	// The attempts that did not succeed, read apart from the list, which
+	// a busy customer's successes may fill: the verdict needs the latest
+	// of them however many events the window holds.
+	failing := window
+	failing.Statuses = []db.EventStatus{db.StatusFailed, db.StatusPending}
+	unsettled, _, err := s.Events.List(ctx, failing, latest)
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(unsettled)
 	window.Types = []db.EventType{db.EventTicketCreated}
-	if rep.Tickets, _, err = s.Events.List(ctx, window, page); err != nil {
+	if rep.Tickets, _, err = s.Events.List(ctx, window, db.Page{Limit: MaxInvestigationEvents}); err != nil {
 		return nil, err
 	}
 	known := rep.Customer != nil || len(rep.Events) > 0
@@ -174,7 +186,7 @@ func (s *Service) InvestigateMissingTicket(ctx context.Context, email string, at
 	// A failed or pending attempt may have been retried since, perhaps
 	// after the window: its operation ended as its latest retry did.
 	var unfinished []int64
-	for _, list := range [][]*db.SyncEvent{rep.Events, rep.Tickets} {
+	for _, list := range [][]*db.SyncEvent{unsettled, rep.Tickets} {
 		for _, e := range list {
 			if e.Status != db.StatusSuccess {
 				unfinished = append(unfinished, e.ID)
@@ -185,7 +197,7 @@ func (s *Service) InvestigateMissingTicket(ctx context.Context, email string, at
 	if err != nil {
 		return nil, err
 	}
-	rep.Verdict, rep.Explanation = verdict(rep, known, later)
+	rep.Verdict, rep.Explanation = verdict(rep, unsettled, known, later)
 	return rep, nil
 }
 
@@ -251,7 +263,9 @@ func laterThan(a, b *db.SyncEvent) bool {
 // submission still pending or failed wins, since it is the ticket the
 // customer misses, then a created ticket; without any ticket attempt, the
 // latest unfinished or failed operation of the customer.
-func verdict(rep *MissingTicketReport, known bool, later map[int64]*db.SyncEvent) (MissingTicketVerdict, string) {
+//
+// unsettled are the window's failed and pending events, oldest first.
+func verdict(rep *MissingTicketReport, unsettled []*db.SyncEvent, known bool, later map[int64]*db.SyncEvent) (MissingTicketVerdict, string) {
 	span := fmt.Sprintf("between %s and %s", rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339))
 	var created, open []outcome
 	for _, o := range outcomes(rep.Tickets, later) {
@@ -279,7 +293,7 @@ func verdict(rep *MissingTicketReport, known bool, later map[int64]*db.SyncEvent
 			n, created[n-1].last.OccurredAt.UTC().Format(time.RFC3339), describeTicket(created[n-1].last))
 	}
 	if len(rep.Tickets) == 0 {
-		for _, o := range outcomes(rep.Events, later) {
+		for _, o := range outcomes(unsettled, later) {
 			if o.last.Status != db.StatusSuccess {
 				open = append(open, o)
 			}
