@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -55,4 +56,55 @@ func TestMatchEmails(t *testing.T) {
 			require.ElementsMatch(t, tc.want, got)
 		})
 	}
+}
+
+// TestPendingCustomerStatusMigration: customers that older demo data left
+// with a PENDING status take the outcome of their latest finished attempt,
+// or none; the others keep theirs.
+func TestPendingCustomerStatusMigration(t *testing.T) {
+	t.Parallel()
+	bdb := dbtest.New(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	st := func(s db.EventStatus) *db.EventStatus { return &s }
+	code := db.CodeRateLimited
+	cs := []*db.Customer{
+		{Email: "was-failed@example.com", LastSyncStatus: st(db.StatusPending), LastEventAt: now},
+		{Email: "never-finished@example.com", LastSyncStatus: st(db.StatusPending), LastEventAt: now},
+		{Email: "kept@example.com", LastSyncStatus: st(db.StatusSuccess), LastEventAt: now},
+	}
+	require.NoError(t, db.NewCustomerStore(bdb).Insert(ctx, bdb, cs))
+	msg := "Rate limit exceeded"
+	ev := func(email string, at time.Duration, typ db.EventType, s db.EventStatus) *db.SyncEvent {
+		e := &db.SyncEvent{OccurredAt: now.Add(at), Type: typ, Status: s, Direction: db.DirectionToHelpScout,
+			CustomerEmail: &email, Attempt: 1, Source: db.SourceContactForm}
+		if s == db.StatusFailed {
+			e.ErrorCode, e.ErrorMessage = &code, &msg
+		}
+		return e
+	}
+	require.NoError(t, db.NewEventStore(bdb).Insert(ctx, bdb, []*db.SyncEvent{
+		ev("was-failed@example.com", -3*time.Hour, db.EventCustomerSynced, db.StatusSuccess),
+		ev("was-failed@example.com", -2*time.Hour, db.EventTicketCreated, db.StatusFailed),
+		ev("was-failed@example.com", -time.Hour, db.EventConversationUpdated, db.StatusSuccess),
+		ev("was-failed@example.com", -time.Minute, db.EventCustomerUpdated, db.StatusPending),
+		ev("never-finished@example.com", -time.Minute, db.EventTicketCreated, db.StatusPending),
+		ev("kept@example.com", -time.Minute, db.EventTicketCreated, db.StatusFailed),
+	}))
+	sql, err := os.ReadFile("migrations/20261127000007_customer_status_finished.tx.up.sql")
+	require.NoError(t, err)
+	_, err = bdb.ExecContext(ctx, string(sql))
+	require.NoError(t, err)
+
+	got := map[string][3]any{}
+	for _, email := range []string{"was-failed@example.com", "never-finished@example.com", "kept@example.com"} {
+		c, err := db.NewCustomerStore(bdb).GetByEmail(ctx, email)
+		require.NoError(t, err)
+		got[email] = [3]any{c.LastSyncStatus, c.LastSyncErrorCode, c.LastSyncError}
+	}
+	require.Equal(t, map[string][3]any{
+		"was-failed@example.com":     {st(db.StatusFailed), &code, &msg},
+		"never-finished@example.com": {(*db.EventStatus)(nil), (*db.ErrorCode)(nil), (*string)(nil)},
+		"kept@example.com":           {st(db.StatusSuccess), (*db.ErrorCode)(nil), (*string)(nil)},
+	}, got)
 }

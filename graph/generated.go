@@ -2203,11 +2203,11 @@ type Customer {
   firstSyncedAt: Time
   "When the customer was last synced successfully."
   lastSyncedAt: Time
-  "The status of the latest sync attempt."
+  "The outcome of the latest finished sync attempt, SUCCESS or FAILED; null until one finishes. An attempt still pending (queued, running, or a retry waiting) shows among the customer's events and leaves this as it was."
   lastSyncStatus: EventStatus
-  "The error code of the latest sync attempt, when it failed."
+  "The error code of the latest finished sync attempt, when it failed."
   lastSyncErrorCode: ErrorCode
-  "The error message of the latest sync attempt, when it failed."
+  "The error message of the latest finished sync attempt, when it failed."
   lastSyncError: String
   "When the latest event concerning this customer occurred."
   lastEventAt: Time!
@@ -2241,7 +2241,7 @@ type Customer {
 input CustomerFilter {
   "Part of the email address or name, case-insensitive. At most 200 characters."
   search: String
-  "Only customers whose latest sync attempt had this status."
+  "Only customers whose latest finished sync attempt had this status: SUCCESS or FAILED (PENDING is refused; filter syncEvents by statuses: [PENDING] for attempts still pending)."
   lastSyncStatus: EventStatus
 }
 

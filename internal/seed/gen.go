@@ -828,8 +828,10 @@ func (g *generator) attempt(o *op, t int64, a *followUp) {
 		}
 		if o.typ == db.EventTicketCreated || o.typ == db.EventCustomerSynced || o.typ == db.EventCustomerUpdated {
 			// Within a run events come in time order, but a customer
-			// stored before the run may have a later state already.
-			if t >= c.statusAt {
+			// stored before the run may have a later state already. A
+			// pending attempt leaves the status of the latest finished one,
+			// as the sync does.
+			if status != db.StatusPending && t >= c.statusAt {
 				c.lastStatus, c.lastErr, c.statusAt = status, e, t
 			}
 			if status == db.StatusSuccess {

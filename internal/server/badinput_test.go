@@ -132,6 +132,8 @@ func TestBadInput(t *testing.T) {
 		{"search of 201 characters", events, map[string]any{"f": map[string]any{"search": long}}, "filter.search", "syncEvents"},
 		{"customers search of 201 characters", `query($s: String) { __typename customers(filter: {search: $s}) { totalCount } }`,
 			map[string]any{"s": long}, "filter.search", "customers"},
+		{"customers whose latest finished sync is pending", `{ __typename customers(filter: {lastSyncStatus: PENDING}) { totalCount } }`,
+			nil, "filter.lastSyncStatus", "customers"},
 		{"conversation with id and number", conversation, map[string]any{"id": "3100001", "n": "1001"}, "id", "conversation"},
 		{"conversation with neither", conversation, nil, "id", "conversation"},
 		{"conversation number not a number", conversation, map[string]any{"n": "#abc"}, "number", "conversation"},

@@ -64,6 +64,10 @@ func (s *Service) ListCustomers(ctx context.Context, in *CustomerFilterInput, ar
 			}
 			f.Search = *in.Search
 		}
+		if in.LastSyncStatus != nil && *in.LastSyncStatus == db.StatusPending {
+			return nil, apperr.BadInput("filter.lastSyncStatus", "a customer's status is that of its latest finished sync attempt, SUCCESS or FAILED; "+
+				"to find attempts still pending, filter syncEvents by statuses: [PENDING]")
+		}
 		f.LastSyncStatus = in.LastSyncStatus
 	}
 	req, err := pagination.Resolve(pagination.KindCustomer, args, true)
