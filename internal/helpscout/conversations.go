@@ -365,8 +365,7 @@ func (c *Client) getConversation(ctx context.Context, res *Result, id int64) (*C
 	}
 	conv, err := ParseConversation(rep.body)
 	if err != nil {
-		return nil, rep, &Error{Op: op, Code: db.CodeUnknown, Status: rep.status, LogRef: rep.logRef,
-			Message: "unreadable conversation: " + excerpt(rep.body), Err: err}
+		return nil, rep, unreadable(op, "conversation", rep, err)
 	}
 	return conv, rep, nil
 }
@@ -423,8 +422,7 @@ func (c *Client) FindConversationsByCustomerEmail(ctx context.Context, email str
 		}
 		var p conversationPage
 		if err := unmarshal(rep.body, &p); err != nil {
-			return out, res, &Error{Op: op, Code: db.CodeUnknown, Status: rep.status, LogRef: rep.logRef,
-				Message: "unreadable conversation list: " + excerpt(rep.body), Err: err}
+			return out, res, unreadable(op, "conversation list", rep, err)
 		}
 		for i := range p.Embedded.Conversations {
 			conv := p.Embedded.Conversations[i].conversation()

@@ -245,8 +245,7 @@ func (c *Client) getCustomer(ctx context.Context, res *Result, id int64) (*Custo
 	}
 	cust, err := ParseCustomer(rep.body)
 	if err != nil {
-		return nil, &Error{Op: op, Code: db.CodeUnknown, Status: rep.status, LogRef: rep.logRef,
-			Message: "unreadable customer: " + excerpt(rep.body), Err: err}
+		return nil, unreadable(op, "customer", rep, err)
 	}
 	return cust, nil
 }
@@ -286,8 +285,7 @@ func (c *Client) FindCustomerByEmail(ctx context.Context, email string) (cust *C
 		}
 		var p customerPage
 		if err := unmarshal(rep.body, &p); err != nil {
-			return nil, res, &Error{Op: op, Code: db.CodeUnknown, Status: rep.status, LogRef: rep.logRef,
-				Message: "unreadable customer list: " + excerpt(rep.body), Err: err}
+			return nil, res, unreadable(op, "customer list", rep, err)
 		}
 		if p.Embedded == nil || len(p.Embedded.Customers) == 0 {
 			return nil, res, nil

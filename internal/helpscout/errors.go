@@ -94,6 +94,14 @@ func CodeOf(err error) db.ErrorCode {
 	return db.CodeUnknown
 }
 
+// unreadable is the error of a successful answer whose body could not be
+// read as what: most often an answer cut short or garbled on its way, so
+// it is transient, and the same read is tried again later.
+func unreadable(op, what string, rep *reply, err error) *Error {
+	return &Error{Op: op, Code: db.CodeUnknown, Status: rep.status, LogRef: rep.logRef,
+		Message: "unreadable " + what + ": " + excerpt(rep.body), Err: err, Transient: true}
+}
+
 // IsTransient reports whether err is an *Error that may go away by itself.
 func IsTransient(err error) bool {
 	var e *Error

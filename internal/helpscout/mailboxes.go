@@ -33,8 +33,7 @@ func (c *Client) GetMailbox(ctx context.Context, id int64) (mb *Mailbox, res Res
 	}
 	mb = &Mailbox{}
 	if err := unmarshal(rep.body, mb); err != nil || mb.ID == 0 {
-		return nil, res, &Error{Op: op, Code: db.CodeUnknown, Status: rep.status, LogRef: rep.logRef,
-			Message: "unreadable mailbox: " + excerpt(rep.body), Err: err}
+		return nil, res, unreadable(op, "mailbox", rep, err)
 	}
 	return mb, res, nil
 }
@@ -55,8 +54,7 @@ func (c *Client) ListMailboxes(ctx context.Context) (out []Mailbox, res Result, 
 		} `json:"_embedded"`
 	}
 	if err := unmarshal(rep.body, &p); err != nil {
-		return nil, res, &Error{Op: op, Code: db.CodeUnknown, Status: rep.status, LogRef: rep.logRef,
-			Message: "unreadable mailbox list: " + excerpt(rep.body), Err: err}
+		return nil, res, unreadable(op, "mailbox list", rep, err)
 	}
 	if p.Embedded != nil {
 		out = p.Embedded.Mailboxes

@@ -180,6 +180,49 @@ func TestFindCustomerWithoutEmbedded(t *testing.T) {
 	require.Nil(t, cust)
 }
 
+// TestUnreadableAnswers: a successful answer whose body cannot be read
+// (cut short or garbled on its way) fails with UNKNOWN and a message that
+// quotes it, and is transient: the same read is tried again later instead
+// of waiting for someone to retry it.
+func TestUnreadableAnswers(t *testing.T) {
+	t.Parallel()
+	const garbled = `{"id":1,"number":`
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v2/oauth2/token", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"token_type":"bearer","access_token":"tok","expires_in":7200}`))
+	})
+	for _, path := range []string{"GET /v2/conversations/1", "GET /v2/conversations", "GET /v2/customers/1", "GET /v2/customers", "GET /v2/mailboxes/1", "GET /v2/mailboxes"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/hal+json;charset=UTF-8")
+			_, _ = w.Write([]byte(garbled))
+		})
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	c := helpscout.New(helpscout.Config{BaseURL: srv.URL, ClientID: "id", ClientSecret: "secret"})
+	ctx := context.Background()
+	calls := []struct {
+		what string
+		call func() error
+	}{
+		{"conversation", func() error { _, _, err := c.GetConversation(ctx, 1); return err }},
+		{"conversation list", func() error { _, _, err := c.FindConversationsByCustomerEmail(ctx, "ann@example.com"); return err }},
+		{"customer", func() error { _, _, err := c.GetCustomer(ctx, 1); return err }},
+		{"customer list", func() error { _, _, err := c.FindCustomerByEmail(ctx, "ann@example.com"); return err }},
+		{"mailbox", func() error { _, _, err := c.GetMailbox(ctx, 1); return err }},
+		{"mailbox list", func() error { _, _, err := c.ListMailboxes(ctx); return err }},
+	}
+	for _, tc := range calls {
+		err := tc.call()
+		require.Error(t, err, tc.what)
+		e := asError(t, err)
+		require.Equal(t, db.CodeUnknown, e.Code, tc.what)
+		require.Equal(t, "unreadable "+tc.what+": "+garbled, e.Message, tc.what)
+		require.True(t, helpscout.IsTransient(err), tc.what)
+	}
+}
+
 func TestCustomerCreateAndUpdate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
