@@ -384,19 +384,29 @@ type page struct {
 	Number        int `json:"number"`
 }
 
-// maxConversationPages bounds FindConversationsByCustomerEmail (25 per page).
-const maxConversationPages = 4
+// maxConversationPages bounds FindConversationsByCustomerEmail (25 per
+// page) when it is not told how far back to look; maxConversationPagesSince
+// when it is.
+const (
+	maxConversationPages      = 4
+	maxConversationPagesSince = 40
+)
 
 // FindConversationsByCustomerEmail lists the configured mailbox's
 // conversations whose primary customer has exactly this email (letter case
-// ignored), newest first, at most 100. It searches with
+// ignored), newest first. It searches with
 // GET /v2/conversations?query=(email:"x")&status=all (all statuses: the
-// default lists only active ones) and keeps exact matches, since
-// HelpScout's search also returns partial matches. It lets a caller check
-// whether an attempt whose outcome is unknown created the conversation.
-// HelpScout's search index may lag behind a create by a few seconds
-// (UNCONFIRMED); an empty answer right after a create proves nothing.
-func (c *Client) FindConversationsByCustomerEmail(ctx context.Context, email string) (out []Conversation, res Result, err error) {
+// default lists only active ones) sorted by createdAt, and keeps exact
+// matches, since HelpScout's search also returns partial matches. With a
+// zero createdFrom it reads at most 100 conversations; otherwise it reads
+// on until the conversations are older than createdFrom (at most 1,000),
+// so that one created long ago (a create that gave the form's submission
+// time) is found behind a busy customer's newer ones. It lets a caller
+// check whether an attempt whose outcome is unknown created the
+// conversation. HelpScout's search index may lag behind a create by a few
+// seconds (UNCONFIRMED); an empty answer right after a create proves
+// nothing.
+func (c *Client) FindConversationsByCustomerEmail(ctx context.Context, email string, createdFrom time.Time) (out []Conversation, res Result, err error) {
 	const op = "finding conversations by customer email"
 	start := time.Now()
 	defer func() { res.Duration = time.Since(start) }()
@@ -406,6 +416,10 @@ func (c *Client) FindConversationsByCustomerEmail(ctx context.Context, email str
 	if strings.TrimSpace(email) == "" {
 		return nil, res, &Error{Op: op, Code: db.CodeMissingRequiredField, Message: "email is empty"}
 	}
+	pages := maxConversationPages
+	if !createdFrom.IsZero() {
+		pages = maxConversationPagesSince
+	}
 	q := url.Values{}
 	if mb := c.MailboxID(); mb != 0 {
 		q.Set("mailbox", strconv.FormatInt(mb, 10))
@@ -414,7 +428,7 @@ func (c *Client) FindConversationsByCustomerEmail(ctx context.Context, email str
 	q.Set("query", searchQuery("email", email))
 	q.Set("sortField", "createdAt")
 	q.Set("sortOrder", "desc")
-	for pg := 1; pg <= maxConversationPages; pg++ {
+	for pg := 1; pg <= pages; pg++ {
 		q.Set("page", strconv.Itoa(pg))
 		rep, err := c.roundTrip(ctx, &res, op, http.MethodGet, "/v2/conversations?"+q.Encode(), nil)
 		if err != nil {
@@ -424,13 +438,15 @@ func (c *Client) FindConversationsByCustomerEmail(ctx context.Context, email str
 		if err := unmarshal(rep.body, &p); err != nil {
 			return out, res, unreadable(op, "conversation list", rep, err)
 		}
+		older := false
 		for i := range p.Embedded.Conversations {
 			conv := p.Embedded.Conversations[i].conversation()
 			if strings.EqualFold(conv.CustomerEmail, email) {
 				out = append(out, *conv)
 			}
+			older = older || (!conv.CreatedAt.IsZero() && conv.CreatedAt.Before(createdFrom))
 		}
-		if len(p.Embedded.Conversations) == 0 || p.Page.Number >= p.Page.TotalPages {
+		if len(p.Embedded.Conversations) == 0 || p.Page.Number >= p.Page.TotalPages || older {
 			break
 		}
 	}

@@ -109,7 +109,7 @@ func TestFindConversationsByCustomerEmail(t *testing.T) {
 		_, _, err := b.client.CreateConversation(ctx, in)
 		require.NoError(t, err)
 	}
-	got, res, err := b.client.FindConversationsByCustomerEmail(ctx, "Ann@Example.com")
+	got, res, err := b.client.FindConversationsByCustomerEmail(ctx, "Ann@Example.com", time.Time{})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, res.Status)
 	subjects := []string{}
@@ -117,6 +117,50 @@ func TestFindConversationsByCustomerEmail(t *testing.T) {
 		subjects = append(subjects, c.Subject)
 	}
 	require.ElementsMatch(t, []string{"Old question", "New question"}, subjects, "exact email, every status")
+}
+
+// TestFindOldConversationBehindNewerOnes: a conversation created long ago
+// (a create that gave the form's submission time) is found behind more
+// newer conversations of the same customer than one search reads, when
+// the search is told how far back to look; the pages stop once they reach
+// conversations older than that.
+func TestFindOldConversationBehindNewerOnes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	submitted := time.Now().UTC().Add(-10 * 24 * time.Hour).Truncate(time.Second)
+	older := contactForm("busy@example.com", "Before the lost one")
+	older.CreatedAt = submitted.Add(-time.Hour)
+	lost := contactForm("busy@example.com", "The lost one")
+	lost.CreatedAt, lost.Tags = submitted, []string{"sub-lost"}
+	for _, in := range []helpscout.ConversationInput{older, lost} {
+		_, _, err := b.client.CreateConversation(ctx, in)
+		require.NoError(t, err)
+	}
+	for i := range 110 {
+		in := contactForm("busy@example.com", fmt.Sprintf("Newer %d", i))
+		in.CreatedAt = submitted.Add(time.Duration(i+1) * time.Hour)
+		_, _, err := b.client.CreateConversation(ctx, in)
+		require.NoError(t, err)
+	}
+	subjects := func(cs []helpscout.Conversation) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Subject)
+		}
+		return out
+	}
+	got, _, err := b.client.FindConversationsByCustomerEmail(ctx, "busy@example.com", time.Time{})
+	require.NoError(t, err)
+	require.Len(t, got, 100, "without a start, the newest 100")
+	require.NotContains(t, subjects(got), "The lost one")
+
+	got, res, err := b.client.FindConversationsByCustomerEmail(ctx, "busy@example.com", submitted.Add(-time.Minute))
+	require.NoError(t, err)
+	require.Contains(t, subjects(got), "The lost one")
+	require.Equal(t, "Before the lost one", subjects(got)[len(got)-1], "the page holding older conversations is the last read")
+	calls, _ := res.APICalls()
+	require.Equal(t, 5, calls, "112 conversations, 25 a page")
 }
 
 func TestFindCustomerByEmail(t *testing.T) {
@@ -207,7 +251,10 @@ func TestUnreadableAnswers(t *testing.T) {
 		call func() error
 	}{
 		{"conversation", func() error { _, _, err := c.GetConversation(ctx, 1); return err }},
-		{"conversation list", func() error { _, _, err := c.FindConversationsByCustomerEmail(ctx, "ann@example.com"); return err }},
+		{"conversation list", func() error {
+			_, _, err := c.FindConversationsByCustomerEmail(ctx, "ann@example.com", time.Time{})
+			return err
+		}},
 		{"customer", func() error { _, _, err := c.GetCustomer(ctx, 1); return err }},
 		{"customer list", func() error { _, _, err := c.FindCustomerByEmail(ctx, "ann@example.com"); return err }},
 		{"mailbox", func() error { _, _, err := c.GetMailbox(ctx, 1); return err }},

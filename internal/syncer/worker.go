@@ -186,8 +186,16 @@ func (s *Service) createConversation(ctx context.Context, job *db.SyncJob, in Co
 	out := outcome{details: map[string]any{}}
 	tag := submissionTag(in.SubmissionID)
 	if job.OutcomeUnknown {
+		// A conversation the lost attempt created was created after the
+		// job was queued, or, when the form gave its submission time, at
+		// that time (HelpScout takes it as createdAt). A minute's margin
+		// for the clocks.
+		createdFrom := job.CreatedAt.Add(-time.Minute)
+		if in.SubmittedAt != nil {
+			createdFrom = in.SubmittedAt.UTC().Truncate(time.Second).Add(-time.Minute)
+		}
 		found, res, err := callValue(s, ctx, 1, func(ctx context.Context) ([]helpscout.Conversation, helpscout.Result, error) {
-			return s.client.FindConversationsByCustomerEmail(ctx, in.Email)
+			return s.client.FindConversationsByCustomerEmail(ctx, in.Email, createdFrom)
 		})
 		out.add(res)
 		out.details["lookedUp"] = true
