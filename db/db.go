@@ -24,7 +24,7 @@ var ErrNotFound = errors.New("not found")
 
 // Options tune the connection pool.
 type Options struct {
-	// MaxOpenConns caps the pool; zero means 4 per CPU.
+	// MaxOpenConns caps the pool; zero means 16.
 	MaxOpenConns int
 	// StatementTimeout bounds every statement on the server side; zero
 	// means no bound beyond the driver's read timeout.

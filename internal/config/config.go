@@ -33,7 +33,7 @@ type Config struct {
 	AllowedOrigins []string
 	// Introspection enables GraphQL introspection.
 	Introspection bool
-	// ComplexityLimit caps a query's complexity.
+	// ComplexityLimit caps a query's complexity; zero disables the cap.
 	ComplexityLimit int
 	// TokenLimit caps the tokens of a GraphQL document; zero disables the cap.
 	TokenLimit int
@@ -41,7 +41,8 @@ type Config struct {
 	DataDir string
 	// DBMaxConns caps the connection pool; at least MinDBConns.
 	DBMaxConns int
-	// StatementTimeout bounds each SQL statement of a request.
+	// StatementTimeout bounds every SQL statement on the pool (requests,
+	// sync workers, migrations and seeding alike); zero leaves them unbounded.
 	StatementTimeout time.Duration
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration
@@ -67,8 +68,9 @@ type Config struct {
 	SyncWorkers int
 	// CustomerBatchInterval is how often changed customers are sent in one pass.
 	CustomerBatchInterval time.Duration
-	// DemoTraffic is how many contact forms per minute the embedded demo
-	// submits to its simulator, so that the log keeps growing; zero: none.
+	// DemoTraffic is how many contact forms and customer changes a minute
+	// the embedded demo submits to its simulator, so that the log keeps
+	// growing; zero: none.
 	DemoTraffic int
 	// LiveWriteInterval spaces the writes of one WebSocket: live results
 	// queued within it of the previous write leave together; zero writes

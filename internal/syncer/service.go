@@ -50,8 +50,9 @@ type Options struct {
 	// further attempt (with jitter); 1 s when zero.
 	RetryBase time.Duration
 	// MaxAttempts is how many attempts a job gets before it stops as
-	// FAILED; 12 when zero: with the doubling delays, capped at 10 minutes,
-	// they span a HelpScout outage of a quarter of an hour or so.
+	// FAILED; 12 when zero: with the doubling delays, capped at 10 minutes
+	// and each drawn between half and all of its value (see backoff), they
+	// span a HelpScout outage of 14 to 27 minutes, about 20 on average.
 	MaxAttempts int
 	// StopTimeout bounds how long Stop waits for attempts in flight; 30 s
 	// when zero.

@@ -171,6 +171,22 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
+// TestBackoffSpan checks the outage the default automatic retries span, as
+// the README gives it: the delays between the defaultMaxAttempts attempts
+// add up to 14 to 27 minutes.
+func TestBackoffSpan(t *testing.T) {
+	t.Parallel()
+	s := New(nil, Options{})
+	for range 20 {
+		var span time.Duration
+		for attempts := 1; attempts < defaultMaxAttempts; attempts++ {
+			span += s.backoff(attempts, nil)
+		}
+		require.GreaterOrEqual(t, span, 13*time.Minute+30*time.Second)
+		require.LessOrEqual(t, span, 27*time.Minute+3*time.Second)
+	}
+}
+
 // TestTokenRenewal expires every token: the next call gets a 401, renews
 // the token once and succeeds.
 func TestTokenRenewal(t *testing.T) {
