@@ -30,6 +30,10 @@ import (
 // batchSize is how many rows each keyset query reads.
 const batchSize = 2000
 
+// writeWindow is how long the client of an export may take to read what
+// one flush sent (see Write).
+const writeWindow = 2 * time.Minute
+
 // flushEvery is how many rows are written between flushes to the client.
 const flushEvery = 2000
 
@@ -109,6 +113,13 @@ func Handler(svc *synclog.Service, log zerolog.Logger, stop context.Context) htt
 func Write(ctx context.Context, w http.ResponseWriter, events *db.EventStore, f db.EventFilter, desc bool, stop <-chan struct{}) (int, error) {
 	cw := csv.NewWriter(w)
 	flusher, _ := w.(http.Flusher)
+	// The server's write timeout would cut a long download off, without
+	// the row that says it is incomplete: each flush moves the deadline
+	// instead, so a client that keeps reading gets the whole file and one
+	// that stopped is let go after writeWindow.
+	rc := http.NewResponseController(w)
+	extend := func() { _ = rc.SetWriteDeadline(time.Now().Add(writeWindow)) }
+	extend()
 	if err := cw.Write(header); err != nil {
 		return 0, err
 	}
@@ -132,6 +143,7 @@ func Write(ctx context.Context, w http.ResponseWriter, events *db.EventStore, f 
 			if flusher != nil {
 				flusher.Flush()
 			}
+			extend()
 		}
 		return cw.Error()
 	})

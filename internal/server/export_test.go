@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -12,9 +13,15 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/db/dbtest"
+	"github.com/kivalogic/helpscout-log/internal/app"
+	"github.com/kivalogic/helpscout-log/internal/auth"
+	"github.com/kivalogic/helpscout-log/internal/config"
+	"github.com/kivalogic/helpscout-log/internal/seed"
 )
 
 var csvHeader = []string{"Timestamp", "Event ID", "Event Type", "Status", "Direction", "Customer Email",
@@ -356,4 +363,36 @@ func TestAccessTokenOnlyForDownloads(t *testing.T) {
 	// The download link itself still works.
 	dl, body := e.httpGet(t, "/export/sync-events.csv?access_token="+url.QueryEscape(e.tokens[callerManager]), callerNone)
 	require.Equal(t, http.StatusOK, dl.StatusCode, "body: %s", body)
+}
+
+// TestCSVExportOutlastsTheWriteTimeout: an export that takes longer than
+// the server's write timeout still arrives whole, since each flush moves
+// the connection's write deadline.
+func TestCSVExportOutlastsTheWriteTimeout(t *testing.T) {
+	t.Parallel()
+	bdb := dbtest.New(t)
+	const events = 40000
+	_, err := seed.Run(t.Context(), bdb, seed.Options{Events: events, Days: 2, Now: time.Now(), Seed: 5})
+	require.NoError(t, err)
+	issuer := auth.NewIssuer(testSecret)
+	srv := httptest.NewUnstartedServer(app.Handler(bdb, &config.Config{ComplexityLimit: 5000, LogLevel: zerolog.Disabled}, issuer, zerolog.Nop(), nil))
+	srv.Config.WriteTimeout = 50 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	tok, err := issuer.Issue("exporter", auth.RoleManager, time.Hour)
+	require.NoError(t, err)
+
+	start := time.Now()
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/export/sync-events.csv", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	rows, err := csv.NewReader(resp.Body).ReadAll()
+	require.NoError(t, err, "the download was cut off")
+	require.Greater(t, time.Since(start), srv.Config.WriteTimeout, "the export took longer than the write timeout")
+	require.Len(t, rows, events+1)
+	require.NotContains(t, strings.Join(rows[len(rows)-1], ","), "# export incomplete")
 }
