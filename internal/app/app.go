@@ -124,7 +124,7 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, log zerolog.Logger) (
 		return nil, err
 	}
 	d.DB = bdb
-	applied, err := db.Migrate(ctx, bdb)
+	applied, err := migrateWithoutTimeout(ctx, d.DSN)
 	if err != nil {
 		_ = d.Close()
 		return nil, err
@@ -133,6 +133,19 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, log zerolog.Logger) (
 		log.Info().Strs("migrations", applied).Msg("database migrated")
 	}
 	return d, nil
+}
+
+// migrateWithoutTimeout applies the pending migrations over a pool of its
+// own without the statement timeout of the service's pool: a migration may
+// rewrite or index a table of tens of millions of rows, which takes longer
+// than any request should.
+func migrateWithoutTimeout(ctx context.Context, dsn string) ([]string, error) {
+	mdb, err := db.Open(ctx, dsn, db.Options{MaxOpenConns: 1})
+	if err != nil {
+		return nil, err
+	}
+	defer mdb.Close()
+	return db.Migrate(ctx, mdb)
 }
 
 // ensureDatabase creates the named database on the server at adminDSN

@@ -7,11 +7,13 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/db/dbtest"
 	"github.com/kivalogic/helpscout-log/internal/auth"
 	"github.com/kivalogic/helpscout-log/internal/config"
@@ -68,4 +70,27 @@ func TestAllowedOrigins(t *testing.T) {
 			require.Equal(t, http.StatusForbidden, resp.StatusCode, "WebSocket")
 		})
 	}
+}
+
+// TestMigrationsOutlastTheStatementTimeout: the statement timeout bounds
+// the service's statements, not its migrations, which may rewrite a large
+// table; with a timeout far shorter than the first migration, a database
+// is still migrated and then served under the timeout.
+func TestMigrationsOutlastTheStatementTimeout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn, bdb := dbtest.NewDSN(t)
+	_, err := bdb.ExecContext(ctx, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+	require.NoError(t, err)
+
+	cfg := &config.Config{DatabaseURL: dsn, StatementTimeout: time.Millisecond, DBMaxConns: 2}
+	d, err := OpenDatabase(ctx, cfg, zerolog.Nop())
+	require.NoError(t, err)
+	defer d.Close()
+	current, pending, err := db.MigrationState(ctx, d.DB)
+	require.NoError(t, err)
+	require.NotEmpty(t, current)
+	require.Empty(t, pending)
+	_, err = d.DB.ExecContext(ctx, "SELECT pg_sleep(0.05)")
+	require.Error(t, err, "the service's own statements keep the timeout")
 }

@@ -42,7 +42,8 @@ type Config struct {
 	// DBMaxConns caps the connection pool; at least MinDBConns.
 	DBMaxConns int
 	// StatementTimeout bounds every SQL statement on the pool (requests,
-	// sync workers, migrations and seeding alike); zero leaves them unbounded.
+	// sync workers and seeding alike; migrations run on a pool of their
+	// own without it); zero leaves them unbounded.
 	StatementTimeout time.Duration
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration
