@@ -304,6 +304,9 @@ func TestWallScreenLayout(t *testing.T) {
 	b.call("waitEvent", map[string]any{"text": fmt.Sprintf("burst-%d@example.com", burst-1), "status": "SUCCESS"})
 	b.call("waitEvent", map[string]any{"text": long})
 	b.call("waitEvent", map[string]any{"text": strings.Repeat("not-an-address-", 6), "status": "FAILED"})
+	b.call("waitEvent", map[string]any{"text": long, "status": "SUCCESS"})
+	// Today's tickets follow the burst: every form but the malformed one.
+	b.call("waitText", map[string]any{"selector": "#tickets", "text": fmt.Sprint(burst + 1)})
 
 	fonts := map[string]float64{}
 	for _, size := range []struct{ w, h int }{{1920, 1080}, {3840, 2160}, {1280, 720}, {1080, 1920}} {

@@ -288,6 +288,7 @@
     reconnectTimer = null;
     clearInterval(countdownTimer);
     clearTimeout(todayTimer);
+    todayTimer = null;
     timers.splice(0).forEach(clearInterval);
   }
 
@@ -301,7 +302,7 @@
     // which means nothing on the screen.
     reason = (reason || '').replace(/; resubscribe with after: .*$/, '');
     const expired = /expired/i.test(reason);
-    if (expired) reason = 'The token has expired: enter a new one. (' + reason + ')';
+    if (expired) reason = 'The token has expired: enter a new one.';
     el.signinReason.textContent = reason;
     el.signin.hidden = false;
     // While the prompt is up, the page behind it is out of reach.
@@ -582,9 +583,15 @@
     }
   }
 
+  // refreshTodaySoon reads the count a second after a ticket was created;
+  // the tickets of that second wait for the same read, so that a steady
+  // stream of them still updates the figure every second.
   function refreshTodaySoon() {
-    clearTimeout(todayTimer);
-    todayTimer = setTimeout(refreshToday, 1000);
+    if (todayTimer) return;
+    todayTimer = setTimeout(function () {
+      todayTimer = null;
+      refreshToday();
+    }, 1000);
   }
 
   async function refreshBudget() {
