@@ -244,6 +244,7 @@ type proxy struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
+	held   bool // new connections are closed at once, as when the server is down
 }
 
 func startProxy(t *testing.T, target string) *proxy {
@@ -283,6 +284,12 @@ func (p *proxy) serve() {
 			_ = u.Close()
 			return
 		}
+		if p.held {
+			p.mu.Unlock()
+			_ = c.Close()
+			_ = u.Close()
+			continue
+		}
 		p.conns[c], p.conns[u] = struct{}{}, struct{}{}
 		p.mu.Unlock()
 		pipe := func(dst, src net.Conn) {
@@ -297,6 +304,22 @@ func (p *proxy) serve() {
 		go pipe(u, c)
 		go pipe(c, u)
 	}
+}
+
+// hold cuts every connection and refuses new ones until release, as a
+// server that is down would.
+func (p *proxy) hold() int {
+	p.mu.Lock()
+	p.held = true
+	p.mu.Unlock()
+	return p.cut()
+}
+
+// release lets new connections through again.
+func (p *proxy) release() {
+	p.mu.Lock()
+	p.held = false
+	p.mu.Unlock()
 }
 
 // cut closes every connection through the proxy; new ones are still accepted.

@@ -237,6 +237,20 @@ func TestWallScreen(t *testing.T) {
 	require.Equal(t, lastBefore, resumed.value, "the feed resumes after the last cursor received")
 	require.NotContains(t, operations(t, b)[opsBefore:], "WallEvents", "no list query on reconnect")
 
+	// A longer outage: once the feed has been down for a few seconds, the
+	// screen says that what it shows is not live and dims it; it recovers
+	// by itself when the server is back.
+	require.Positive(t, px.hold(), "connections to cut")
+	stale := b.call("waitShown", map[string]any{"selector": "#stale"})
+	require.Contains(t, stale["text"], "Not live")
+	b.call("waitShown", map[string]any{"selector": "body[data-stale]"})
+	require.NotEqual(t, "live", b.call("waitNotState", map[string]any{"state": "live"})["state"])
+	screenshot(t, b, "wall-stale")
+	px.release()
+	b.call("waitState", map[string]any{"state": "live"})
+	b.call("waitShown", map[string]any{"selector": "#stale", "shown": false})
+	b.call("waitShown", map[string]any{"selector": "body[data-stale]", "shown": false})
+
 	// Reloaded, the page uses the token it kept.
 	b.call("open", map[string]any{"url": wall})
 	b.call("waitState", map[string]any{"state": "live"})
@@ -263,5 +277,78 @@ func TestWallScreenDemoToken(t *testing.T) {
 	svc.submit(t, svc.token(t, auth.RoleService), "demo-1", "demo-1@example.com", "Hello")
 	b.call("waitEvent", map[string]any{"text": "demo-1@example.com", "status": "SUCCESS"})
 	b.call("waitText", map[string]any{"selector": "#tickets", "text": "1"})
+	checkClean(t, b)
+}
+
+// The wall fits TV screens, a small one and a portrait one: nothing leaves
+// the screen, no feed row is cut in half, long addresses and errors are cut
+// short inside their own boxes, the type grows with the screen, and a burst
+// of events leaves the list at its fixed length.
+func TestWallScreenLayout(t *testing.T) {
+	requireBrowser(t)
+	kiva, err := auth.NewIssuer(testSecret).Issue("demo-kiva", auth.RoleKivaAdmin, time.Hour)
+	require.NoError(t, err)
+	svc := startService(t, map[string]string{"Authorization": "Bearer " + kiva})
+	serviceTok := svc.token(t, auth.RoleService)
+	b := startBrowser(t, "wall.mjs")
+	b.call("open", map[string]any{"url": svc.srv.URL + "/wall"})
+	b.call("waitState", map[string]any{"state": "live"})
+
+	const burst, feedSize = 36, 30
+	for i := range burst {
+		svc.submit(t, serviceTok, fmt.Sprintf("burst-%d", i), fmt.Sprintf("burst-%d@example.com", i), "Burst")
+	}
+	long := strings.Repeat("a-very-long-mailbox-name-", 2) + "0123456789@customers.of.a.long.subdomain.example.com"
+	svc.submit(t, serviceTok, "long-1", long, strings.Repeat("A subject that goes on and on ", 8))
+	svc.submit(t, serviceTok, "bad-long-1", strings.Repeat("not-an-address-", 6), "Refund")
+	b.call("waitEvent", map[string]any{"text": fmt.Sprintf("burst-%d@example.com", burst-1), "status": "SUCCESS"})
+	b.call("waitEvent", map[string]any{"text": long})
+	b.call("waitEvent", map[string]any{"text": strings.Repeat("not-an-address-", 6), "status": "FAILED"})
+	b.call("waitEvent", map[string]any{"text": long, "status": "SUCCESS"})
+	// Today's tickets follow the burst: every form but the malformed one.
+	b.call("waitText", map[string]any{"selector": "#tickets", "text": fmt.Sprint(burst + 1)})
+
+	fonts := map[string]float64{}
+	for _, size := range []struct{ w, h int }{{1920, 1080}, {3840, 2160}, {1280, 720}, {1080, 1920}} {
+		name := fmt.Sprintf("%dx%d", size.w, size.h)
+		t.Run(name, func(t *testing.T) {
+			l := b.call("layout", map[string]any{"width": size.w, "height": size.h})
+			screenshot(t, b, "wall-"+name)
+			require.Empty(t, l["outside"], "elements outside the screen")
+			require.Empty(t, l["cut"], "feed rows cut by the list's edge")
+			require.Empty(t, l["spills"], "row parts outside their row")
+			require.EqualValues(t, feedSize, l["rows"], "the list keeps its length")
+			require.GreaterOrEqual(t, l["visibleRows"], float64(6), "rows shown")
+			scroll := l["scroll"].(map[string]any)
+			require.LessOrEqual(t, scroll["width"], float64(size.w), "no horizontal scrolling")
+			require.LessOrEqual(t, scroll["height"], float64(size.h), "no vertical scrolling")
+			var truncated []string
+			for _, s := range l["truncated"].([]any) {
+				truncated = append(truncated, s.(string))
+			}
+			require.Contains(t, truncated, long, "the long address is cut short in its box")
+			fonts[name] = l["fontSize"].(float64)
+		})
+	}
+	require.InDelta(t, 2*fonts["1920x1080"], fonts["3840x2160"], 1, "a 4K screen shows the 1080p layout at twice the size")
+	require.GreaterOrEqual(t, fonts["1080x1920"], 0.9*fonts["1920x1080"], "a portrait screen keeps the type legible")
+	checkClean(t, b)
+}
+
+// A token that expires while the wall is open brings the prompt back,
+// saying so.
+func TestWallScreenTokenExpiry(t *testing.T) {
+	requireBrowser(t)
+	svc := startService(t, nil)
+	tok, err := svc.issuer.Issue("e2e-expiring", auth.RoleManager, 4*time.Second)
+	require.NoError(t, err)
+	b := startBrowser(t, "wall.mjs")
+	b.call("open", map[string]any{"url": svc.srv.URL + "/wall#token=" + tok})
+	b.call("waitState", map[string]any{"state": "live"})
+	ans := b.call("waitSignin", map[string]any{"withReason": true, "timeoutMs": 20000})
+	require.Contains(t, ans["reason"], "expired")
+	state := b.call("waitState", map[string]any{"state": "signed-out"})
+	require.Equal(t, "Token expired", state["text"])
+	screenshot(t, b, "wall-expired")
 	checkClean(t, b)
 }

@@ -105,7 +105,8 @@ var wallOps = wallOperations{
 // to Endpoint ("/graphql" when empty) for the first page of events and the
 // figures, and the graphql-transport-ws protocol over a WebSocket at the same
 // URL for the live feed, which it resumes after a disconnect from the last
-// cursor it received. It authenticates with opts.Headers' Authorization
+// cursor it received; once the feed has been down for a few seconds it says
+// so and dims what it shows. It authenticates with opts.Headers' Authorization
 // header when there is one (the embedded demo's token), else with a token
 // from the URL fragment (#token=…), else with one kept in the browser's
 // localStorage, else it asks for one; a token the API refuses brings the

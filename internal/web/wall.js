@@ -21,6 +21,7 @@
   const BUDGET_EVERY_MS = 10000;
   const TODAY_EVERY_MS = 30000;
   const SUMMARY_EVERY_MS = 30000;
+  const STALE_AFTER_MS = 3000; // how long the feed may be down before the screen says it is not live
   const RATE_TARGET = 0.95;
   const GAUGE_MIN = 0.5;
 
@@ -35,9 +36,12 @@
     ERROR: 'Integration error',
   };
   const STATUS_LABELS = { SUCCESS: 'OK', FAILED: 'FAILED', PENDING: 'PENDING' };
+  const HEALTH_LABELS = { HEALTHY: 'Healthy', DEGRADED: 'Below 95%', FAILING: 'Failing', NO_DATA: 'No data' };
 
   const el = {
     conn: $('conn'), clock: $('clock'), feed: $('feed'), feedEmpty: $('feed-empty'),
+    announce: $('announce'), stale: $('stale'), health: $('health'),
+    page: [document.querySelector('header.top'), $('wall'), document.querySelector('footer.bottom')],
     rateBox: $('rate-box'), rate: $('rate'), rateDetail: $('rate-detail'), gauge: $('rate-gauge'),
     tickets: $('tickets'), budgetBox: $('budget-box'), budget: $('budget'), budgetDetail: $('budget-detail'),
     chart: $('chart'), updated: $('updated'), changeToken: $('change-token'),
@@ -166,6 +170,9 @@
   const rows = new Map(); // event id -> <li>
   let lastCursor = null; // the newest feed cursor received: the list's liveCursor, then each change's
   let loaded = false; // whether the first page of events was read
+  let loadedOnce = false; // whether anything was shown, so that it can go stale
+  let lastLive = null; // when the feed stopped being live (null while live)
+  let lastReceived = null; // when the last page or change arrived
   let running = false;
   let session = 0; // bumped by start and stop, so that late answers of an old token are dropped
   let generation = 0; // bumped to disown an old socket
@@ -174,6 +181,7 @@
   let previousAcked = true; // whether the last socket got connection_ack
   let attempt = 0;
   let nextId = 1;
+  let reconnected = false; // whether a socket of this session was live before
   let feedId = null;
   let summaryId = null;
   let summaryLive = false;
@@ -185,13 +193,65 @@
   let todayTimer = null;
   const timers = [];
 
+  // ANNOUNCEMENTS are what a screen reader hears when the connection
+  // changes state; the countdown and the events themselves stay quiet.
+  const ANNOUNCEMENTS = {
+    live: 'Live.',
+    reconnecting: 'Connection lost, reconnecting.',
+    offline: 'This device is offline.',
+    'signed-out': 'Signed out.',
+  };
+
   function setConn(state, text) {
+    const was = el.conn.dataset.state;
     el.conn.dataset.state = state;
     el.conn.textContent = text;
+    if (state !== was && ANNOUNCEMENTS[state]) announce(ANNOUNCEMENTS[state]);
+    if (state === 'live') {
+      lastLive = null;
+    } else if (lastLive === null) {
+      lastLive = Date.now();
+    }
+    showStale();
+  }
+
+  function announce(text) {
+    el.announce.textContent = text;
+  }
+
+  // showStale marks the screen as not live once the feed has been down for
+  // STALE_AFTER_MS: the figures and rows are dimmed, and a banner says since
+  // when nothing has been received.
+  function showStale() {
+    const down = loadedOnce && lastLive !== null && Date.now() - lastLive >= STALE_AFTER_MS;
+    if (!down) {
+      if (!el.stale.hidden) {
+        el.stale.hidden = true;
+        delete document.body.dataset.stale;
+      }
+      return;
+    }
+    const since = lastReceived || lastLive;
+    el.stale.textContent = 'Not live: shown as of ' + timeFormat.format(new Date(since)) + ' (' + age(Date.now() - since) + ' ago)';
+    if (el.stale.hidden) {
+      el.stale.hidden = false;
+      document.body.dataset.stale = '';
+    }
+  }
+
+  function age(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60) return s + ' s';
+    const m = Math.floor(s / 60);
+    if (m < 60) return m + ' min';
+    const h = Math.floor(m / 60);
+    if (h < 48) return h + ' h ' + (m % 60) + ' min';
+    return Math.floor(h / 24) + ' days';
   }
 
   function stamp(what) {
-    el.updated.textContent = what + ' ' + timeFormat.format(new Date());
+    lastReceived = Date.now();
+    el.updated.textContent = what + ' ' + timeFormat.format(new Date(lastReceived));
   }
 
   // ---- Start, stop, sign-in -----------------------------------------------
@@ -205,6 +265,7 @@
     }
     hideSignin();
     running = true;
+    reconnected = false;
     attempt = 0;
     previousAcked = true;
     setConn('connecting', 'Connecting…');
@@ -227,6 +288,7 @@
     reconnectTimer = null;
     clearInterval(countdownTimer);
     clearTimeout(todayTimer);
+    todayTimer = null;
     timers.splice(0).forEach(clearInterval);
   }
 
@@ -238,15 +300,21 @@
   function showSignin(reason) {
     // The server's reason may end with the feed cursor to resume from,
     // which means nothing on the screen.
-    el.signinReason.textContent = (reason || '').replace(/; resubscribe with after: .*$/, '');
+    reason = (reason || '').replace(/; resubscribe with after: .*$/, '');
+    const expired = /expired/i.test(reason);
+    if (expired) reason = 'The token has expired: enter a new one.';
+    el.signinReason.textContent = reason;
     el.signin.hidden = false;
+    // While the prompt is up, the page behind it is out of reach.
+    el.page.forEach(function (n) { if (n) n.inert = true; });
     el.tokenInput.value = '';
     el.tokenInput.focus();
-    if (!running) setConn('signed-out', reason ? 'Token refused' : 'Needs a token');
+    if (!running) setConn('signed-out', expired ? 'Token expired' : reason ? 'Token refused' : 'Needs a token');
   }
 
   function hideSignin() {
     el.signin.hidden = true;
+    el.page.forEach(function (n) { if (n) n.inert = false; });
   }
 
   el.signinForm.addEventListener('submit', function (e) {
@@ -294,6 +362,7 @@
     // since (status changes of these rows included) follows on the feed.
     lastCursor = data.syncEvents.liveCursor || (edges.length ? edges[0].cursor : null);
     loaded = true;
+    loadedOnce = true;
     renderFeed(false);
     stamp('Loaded');
   }
@@ -369,7 +438,8 @@
     const due = Date.now() + delay;
     const show = function () {
       const s = Math.max(1, Math.ceil((due - Date.now()) / 1000));
-      setConn('reconnecting', 'Reconnecting in ' + s + ' s');
+      if (navigator.onLine === false) setConn('offline', 'Offline');
+      else setConn('reconnecting', 'Reconnecting in ' + s + ' s');
       el.conn.title = reason || '';
     };
     show();
@@ -393,6 +463,12 @@
     }
   }
   window.addEventListener('online', reconnectNow);
+  // The browser knows that the network is gone: say so rather than count
+  // down to attempts that cannot succeed (they go on, and 'online' hurries
+  // the next one).
+  window.addEventListener('offline', function () {
+    if (running && !acked) setConn('offline', 'Offline');
+  });
 
   function onMessage(msg) {
     switch (msg.type) {
@@ -405,6 +481,12 @@
         setConn('live', 'Live');
         subscribe();
         pingTimer = setInterval(ping, PING_EVERY_MS);
+        if (reconnected) {
+          // What was polled over HTTP may be as old as the outage.
+          refreshToday();
+          refreshBudget();
+        }
+        reconnected = true;
         break;
       case 'ping':
         send({ type: 'pong' });
@@ -501,9 +583,15 @@
     }
   }
 
+  // refreshTodaySoon reads the count a second after a ticket was created;
+  // the tickets of that second wait for the same read, so that a steady
+  // stream of them still updates the figure every second.
   function refreshTodaySoon() {
-    clearTimeout(todayTimer);
-    todayTimer = setTimeout(refreshToday, 1000);
+    if (todayTimer) return;
+    todayTimer = setTimeout(function () {
+      todayTimer = null;
+      refreshToday();
+    }, 1000);
   }
 
   async function refreshBudget() {
@@ -532,8 +620,14 @@
   }
 
   function renderSummary(s) {
-    el.rateBox.dataset.health = s.health || 'NO_DATA';
+    const health = s.health || 'NO_DATA';
+    if (el.rateBox.dataset.health !== health && el.rateBox.dataset.health !== 'NO_DATA') {
+      announce('Success rate ' + (HEALTH_LABELS[health] || health).toLowerCase() + '.');
+    }
+    el.rateBox.dataset.health = health;
+    el.health.textContent = HEALTH_LABELS[health] || health;
     el.rate.textContent = typeof s.successRate === 'number' ? percent(s.successRate) : '–';
+    el.gauge.setAttribute('aria-label', 'success rate ' + el.rate.textContent + ' against the 95% line');
     el.rateDetail.textContent = numberFormat.format(s.succeeded) + ' succeeded · ' +
       numberFormat.format(s.failed) + ' failed · ' + numberFormat.format(s.pending) + ' pending';
     renderGauge(s.successRate);
@@ -573,17 +667,40 @@
     g.appendChild(svg('text', { x: w, y: 58, 'text-anchor': 'end' }, '100%'));
   }
 
+  let chartBuckets = [];
+
+  // renderChart draws the hourly bars at the chart's own pixel size, so that
+  // its labels have the page's type size on any screen.
   function renderChart(buckets) {
-    const W = 720, H = 220, top = 26, bottom = 190;
+    chartBuckets = buckets;
     const c = el.chart;
+    const W = Math.max(200, Math.round(c.clientWidth || 720));
+    const H = Math.max(80, Math.round(c.clientHeight || 220));
+    const fs = (parseFloat(getComputedStyle(document.documentElement).fontSize) || 16) * 0.85; // .chart text
+    const top = Math.round(fs * 1.5), bottom = H - Math.round(fs * 1.5);
+    c.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
     c.replaceChildren();
+    const pattern = svg('pattern', { id: 'fail-hatch', width: 8, height: 8, patternUnits: 'userSpaceOnUse', patternTransform: 'rotate(45)' });
+    pattern.appendChild(svg('rect', { class: 'hatch-bg', width: 8, height: 8 }));
+    pattern.appendChild(svg('line', { class: 'hatch-line', x1: 0, y1: 0, x2: 0, y2: 8 }));
+    const defs = svg('defs', {});
+    defs.appendChild(pattern);
+    c.appendChild(defs);
     c.appendChild(svg('line', { class: 'axis', x1: 0, x2: W, y1: bottom + 0.5, y2: bottom + 0.5 }));
-    if (!buckets.length) return;
+    if (!buckets.length) {
+      c.setAttribute('aria-label', 'successes and failures per hour: no data');
+      return;
+    }
     const max = Math.max(1, ...buckets.map(function (b) { return b.succeeded + b.failed; }));
     const slot = W / buckets.length;
     const bw = Math.max(1, slot * 0.72);
     const scale = (bottom - top) / max;
-    c.appendChild(svg('text', { x: 0, y: 17 }, 'max ' + numberFormat.format(max) + ' / h'));
+    const failed = buckets.reduce(function (n, b) { return n + b.failed; }, 0);
+    c.setAttribute('aria-label', 'successes and failures per hour, at most ' + numberFormat.format(max) +
+      ' an hour; ' + numberFormat.format(failed) + ' failed in the last 24 hours');
+    c.appendChild(svg('text', { x: 0, y: Math.round(fs) }, 'max ' + numberFormat.format(max) + ' / h'));
+    // Hour labels every 6 hours, or every 12 when the chart is narrow.
+    const every = slot * 6 < fs * 4 ? 12 : 6;
     buckets.forEach(function (b, i) {
       const x = i * slot + (slot - bw) / 2;
       const start = new Date(b.start);
@@ -591,13 +708,16 @@
       g.appendChild(svg('title', {}, hourFormat.format(start) + ': ' + b.succeeded + ' succeeded, ' + b.failed + ' failed'));
       const hs = b.succeeded * scale, hf = b.failed * scale;
       if (hs > 0) g.appendChild(svg('rect', { class: 'ok', x: x, y: bottom - hs, width: bw, height: hs }));
-      if (hf > 0) g.appendChild(svg('rect', { class: 'bad', x: x, y: bottom - hs - hf, width: bw, height: Math.max(hf, 2) }));
+      if (hf > 0) {
+        const hh = Math.max(hf, 3);
+        g.appendChild(svg('rect', { class: 'bad', fill: 'url(#fail-hatch)', x: x, y: bottom - hs - hh, width: bw, height: hh }));
+      }
       c.appendChild(g);
-      if ((buckets.length - 1 - i) % 6 === 0) {
+      if ((buckets.length - 1 - i) % every === 0) {
         // Labels at the edges stay inside the chart.
-        const anchor = i === buckets.length - 1 ? 'end' : x < 40 ? 'start' : 'middle';
+        const anchor = i === buckets.length - 1 ? 'end' : x < fs * 2 ? 'start' : 'middle';
         const lx = anchor === 'end' ? x + bw : anchor === 'start' ? x : x + bw / 2;
-        c.appendChild(svg('text', { x: lx, y: H - 6, 'text-anchor': anchor }, hourFormat.format(start)));
+        c.appendChild(svg('text', { x: lx, y: H - Math.round(fs * 0.3), 'text-anchor': anchor }, hourFormat.format(start)));
       }
     });
   }
@@ -606,6 +726,7 @@
 
   const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
   const hourFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hour12: false });
+  const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false });
   const clockFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false });
   const numberFormat = new Intl.NumberFormat();
 
@@ -642,7 +763,13 @@
         li = document.createElement('li');
         rows.set(ev.id, li);
       }
-      fillRow(li, ev);
+      // A burst re-renders the list for every change: only rows whose event
+      // (or the day it is shown against) changed are rebuilt.
+      const sig = rowSignature(ev);
+      if (li.dataset.sig !== sig) {
+        fillRow(li, ev);
+        li.dataset.sig = sig;
+      }
       if (ev.id === freshId) {
         li.classList.remove('fresh');
         void li.offsetWidth; // restart the animation
@@ -652,6 +779,26 @@
       if (at !== li) el.feed.insertBefore(li, at || null);
     });
     el.feedEmpty.hidden = list.length > 0;
+    clipRows();
+  }
+
+  function rowSignature(ev) {
+    return [ev.status, ev.occurredAt, ev.type, ev.attempt, ev.customerEmail, ev.ticketNumber, ev.conversationId,
+      ev.helpScoutUrl, ev.errorCode, ev.errorMessage, ev.httpStatus, dayKey(new Date())].join('\u0001');
+  }
+
+  function dayKey(d) {
+    return d.getFullYear() + '-' + d.getMonth() + '-' + d.getDate();
+  }
+
+  // clipRows hides the rows that do not fit whole into the list's box.
+  function clipRows() {
+    const limit = el.feed.clientHeight;
+    const overflow = el.feed.scrollHeight > limit + 1;
+    for (const li of el.feed.children) {
+      const clipped = overflow && li.offsetTop + li.offsetHeight > limit + 1;
+      if (li.classList.contains('clipped') !== clipped) li.classList.toggle('clipped', clipped);
+    }
   }
 
   function span(cls, text) {
@@ -668,12 +815,18 @@
     li.dataset.id = ev.id;
     li.dataset.status = ev.status;
     li.dataset.type = ev.type;
-    const time = span('time', timeFormat.format(new Date(ev.occurredAt)));
+    // Today's events show the time of day; older ones (after a quiet
+    // weekend, say) the day too, so that they do not pass for today's.
+    const at = new Date(ev.occurredAt);
+    const time = span('time', dayKey(at) === dayKey(new Date()) ? timeFormat.format(at) : dayFormat.format(at));
     time.title = ev.occurredAt;
     const who = span('who', ev.customerEmail || (ev.direction === 'FROM_HELPSCOUT' ? 'from HelpScout' : '—'));
+    who.title = who.textContent;
+    let error = null;
     if (ev.status === 'FAILED') {
       const parts = [ev.errorCode, ev.errorMessage].filter(Boolean).join(': ');
-      who.appendChild(span('error', (parts || 'failed') + (ev.httpStatus ? ' (HTTP ' + ev.httpStatus + ')' : '')));
+      error = span('error', (parts || 'failed') + (ev.httpStatus ? ' (HTTP ' + ev.httpStatus + ')' : ''));
+      error.title = error.textContent;
     }
     const conv = span('conv', '');
     const label = ev.ticketNumber ? '#' + ev.ticketNumber : ev.conversationId ? 'conv ' + ev.conversationId : '';
@@ -690,15 +843,40 @@
     const type = span('type', TYPE_LABELS[ev.type] || ev.type);
     if (ev.attempt > 1) type.textContent += ' (attempt ' + ev.attempt + ')';
     li.replaceChildren(time, type, span('status', STATUS_LABELS[ev.status] || ev.status), who, conv);
+    if (error) li.appendChild(error);
   }
 
   // ---- Clock --------------------------------------------------------------
 
-  function tick() { el.clock.textContent = clockFormat.format(new Date()); }
+  let today = dayKey(new Date());
+  function tick() {
+    const now = new Date();
+    el.clock.textContent = clockFormat.format(now);
+    el.clock.dateTime = now.toISOString();
+    if (dayKey(now) !== today) {
+      today = dayKey(now);
+      renderFeed(false); // yesterday's rows now show their day
+    }
+    showStale();
+  }
   tick();
   setInterval(tick, 1000);
   renderGauge(null);
   renderChart([]);
+
+  // A new screen size (or a TV switching modes) changes what fits.
+  if (typeof ResizeObserver === 'function') {
+    let pending = false;
+    new ResizeObserver(function () {
+      if (pending) return;
+      pending = true;
+      requestAnimationFrame(function () {
+        pending = false;
+        renderChart(chartBuckets);
+        clipRows();
+      });
+    }).observe(document.body);
+  }
 
   start();
 })();

@@ -228,3 +228,30 @@ func TestWallOperations(t *testing.T) {
 		})
 	}
 }
+
+// The page's accessibility basics: a language, landmarks, one polite status
+// region for connection changes (not the feed, which would announce every
+// event of a burst, nor the badge, whose countdown changes every second), a
+// modal sign-in dialog, and no animation for those who ask for less motion.
+func TestWallAccessibility(t *testing.T) {
+	_, page := wallGet(t, WallOptions{}, http.MethodGet, "h")
+	for _, s := range []string{
+		`<html lang="en">`, `<header class="top">`, `<main class="wall" id="wall">`, `<footer class="bottom">`,
+		`<p id="announce" class="sr-only" role="status"></p>`,
+		`id="signin" class="signin" role="dialog" aria-modal="true" aria-labelledby="signin-title"`,
+		`@media (prefers-reduced-motion: reduce)`,
+	} {
+		if !strings.Contains(page, s) {
+			t.Errorf("page lacks %q", s)
+		}
+	}
+	if n := strings.Count(page, "aria-live") + strings.Count(page, `role="status"`) + strings.Count(page, `role="log"`); n != 1 {
+		t.Errorf("page has %d live regions, want 1 (#announce)", n)
+	}
+	for _, id := range []string{"feed", "conn"} {
+		tag := regexp.MustCompile(`<[^>]*\sid="` + id + `"[^>]*>`).FindString(page)
+		if tag == "" || strings.Contains(tag, "aria-live") || strings.Contains(tag, "role=") {
+			t.Errorf("#%s is missing or a live region: %q", id, tag)
+		}
+	}
+}

@@ -20,6 +20,13 @@
 //   text {selector}                 the text of an element
 //   waitText {selector, text, timeoutMs}
 //                                   wait until an element's text contains text
+//   waitShown {selector, shown, timeoutMs}
+//                                   wait until an element is shown (or, with
+//                                   shown false, hidden or gone); answers its text
+//   layout {width, height}          resize the viewport and measure the page:
+//                                   the root font size, elements that leave the
+//                                   viewport, feed rows cut by the list's edge,
+//                                   the rows' count and those with clipped text
 //   url                             the page's current URL
 //   frames                          the WebSocket frames so far: {socket, dir, payload}
 //   requests                        the GraphQL operations sent over HTTP so far
@@ -140,6 +147,67 @@ const ops = {
       throw new Error(`${selector} does not show ${JSON.stringify(text)}: ${JSON.stringify(await page.textContent(selector).catch(() => null))}`);
     }
     return { text: await page.textContent(selector) };
+  },
+  async waitShown({ selector, shown, timeoutMs }) {
+    const want = shown === false ? 'hidden' : 'visible';
+    try {
+      await page.waitForSelector(selector, { timeout: timeoutMs || DEFAULT_TIMEOUT, state: want });
+    } catch (e) {
+      throw new Error(`${selector} is not ${want}; state ${JSON.stringify(await currentState())}`);
+    }
+    return { text: await page.evaluate((sel) => { const e = document.querySelector(sel); return e ? e.textContent : null; }, selector) };
+  },
+  async layout({ width, height }) {
+    await page.setViewportSize({ width, height });
+    // Wait for the resize to be laid out and the page's observers to run.
+    await page.waitForFunction((w) => innerWidth === w, width, { timeout: DEFAULT_TIMEOUT });
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    return page.evaluate(() => {
+      const shown = (e) => {
+        for (let n = e; n; n = n.parentElement) {
+          const cs = getComputedStyle(n);
+          if (cs.display === 'none' || cs.visibility === 'hidden') return false;
+        }
+        return true;
+      };
+      const name = (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().replace(/\s+/g, '.') : '');
+      const outside = [];
+      for (const e of document.querySelectorAll('body *')) {
+        if (!shown(e) || e.closest('#signin, .sr-only')) continue;
+        const r = e.getBoundingClientRect();
+        if (r.width === 0 && r.height === 0) continue;
+        if (r.left < -1 || r.top < -1 || r.right > innerWidth + 1 || r.bottom > innerHeight + 1) {
+          outside.push(name(e) + ' ' + [r.left, r.top, r.right, r.bottom].map(Math.round).join(','));
+        }
+      }
+      const list = document.getElementById('feed').getBoundingClientRect();
+      const rows = Array.from(document.querySelectorAll('#feed li.event'));
+      const visible = rows.filter(shown);
+      const cut = visible.filter((li) => li.getBoundingClientRect().bottom > list.bottom + 1).map((li) => li.dataset.id);
+      // Text that does not fit must be cut inside its own box (ellipsis),
+      // never spill over its neighbours.
+      const spills = [];
+      for (const li of visible) {
+        const box = li.getBoundingClientRect();
+        for (const c of li.children) {
+          const r = c.getBoundingClientRect();
+          if (r.right > box.right + 1 || r.left < box.left - 1) spills.push(li.dataset.id + ' ' + name(c));
+        }
+      }
+      const truncated = visible.flatMap((li) => Array.from(li.querySelectorAll('.who, .error, .type'))
+        .filter((c) => c.scrollWidth > c.clientWidth + 1 || c.scrollHeight > c.clientHeight + 1)
+        .map((c) => c.textContent));
+      return {
+        fontSize: parseFloat(getComputedStyle(document.documentElement).fontSize),
+        outside: outside.slice(0, 20),
+        rows: rows.length,
+        visibleRows: visible.length,
+        cut,
+        spills: spills.slice(0, 20),
+        truncated,
+        scroll: { width: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight },
+      };
+    });
   },
   async url() {
     return { url: page.url() };
