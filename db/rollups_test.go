@@ -424,31 +424,6 @@ func TestSummarizeMatchesEvents(t *testing.T) {
 	require.Error(t, err, "a summary needs a closed range")
 }
 
-// requireRollupsConsistent compares the rollup table with a grouping of the
-// events it summarises.
-func requireRollupsConsistent(t *testing.T, bdb *bun.DB, step string) {
-	t.Helper()
-	ctx := context.Background()
-	type row struct {
-		Bucket    int64  `bun:"bucket"`
-		Type      string `bun:"type"`
-		Status    string `bun:"status"`
-		Direction string `bun:"direction"`
-		ErrorCode string `bun:"error_code"`
-		N         int64  `bun:"n"`
-	}
-	var got, want []row
-	require.NoError(t, bdb.NewRaw(`SELECT extract(epoch FROM bucket)::bigint AS bucket, type, status, direction, error_code, n
-		FROM sync_event_hourly WHERE n <> 0 ORDER BY 1, 2, 3, 4, 5`).Scan(ctx, &got))
-	require.NoError(t, bdb.NewRaw(`SELECT extract(epoch FROM date_trunc('hour', occurred_at, 'UTC'))::bigint AS bucket,
-		type, status, direction, coalesce(error_code, '') AS error_code, count(*) AS n
-		FROM sync_events GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`).Scan(ctx, &want))
-	require.Equal(t, want, got, "rollups after %s", step)
-	var negative int
-	require.NoError(t, bdb.NewRaw(`SELECT count(*) FROM sync_event_hourly WHERE n < 0`).Scan(ctx, &negative))
-	require.Zero(t, negative, "negative rollup counts after %s", step)
-}
-
 // TestRollupTriggers changes the log with every kind of statement and
 // checks after each that the rollups equal a fresh grouping of the events.
 func TestRollupTriggers(t *testing.T) {
@@ -456,7 +431,7 @@ func TestRollupTriggers(t *testing.T) {
 	l := newRollLog(t, 1500, 5)
 	ctx := context.Background()
 	bdb := l.bdb
-	requireRollupsConsistent(t, bdb, "insert")
+	dbtest.RequireRollupsMatchEvents(t, bdb, "insert")
 
 	steps := []struct {
 		name string
@@ -479,7 +454,7 @@ func TestRollupTriggers(t *testing.T) {
 	for _, s := range steps {
 		_, err := bdb.ExecContext(ctx, s.sql)
 		require.NoError(t, err, s.name)
-		requireRollupsConsistent(t, bdb, s.name)
+		dbtest.RequireRollupsMatchEvents(t, bdb, s.name)
 	}
 
 	// A rolled-back change leaves the rollups as they were.
@@ -490,7 +465,7 @@ func TestRollupTriggers(t *testing.T) {
 	_, err = tx.ExecContext(ctx, `DELETE FROM sync_events WHERE id % 2 = 1`)
 	require.NoError(t, err)
 	require.NoError(t, tx.Rollback())
-	requireRollupsConsistent(t, bdb, "rollback")
+	dbtest.RequireRollupsMatchEvents(t, bdb, "rollback")
 
 	// And the counts still agree.
 	store := db.NewRollupStore(bdb)

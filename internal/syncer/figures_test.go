@@ -16,34 +16,11 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/db/dbtest"
 	"github.com/kivalogic/helpscout-log/internal/helpscout"
 	"github.com/kivalogic/helpscout-log/internal/helpscoutsim"
 	"github.com/kivalogic/helpscout-log/internal/webhooks"
 )
-
-// requireRollupsMatchEvents compares both rollup tables with a grouping of
-// the events they summarise.
-func requireRollupsMatchEvents(t *testing.T, bdb *bun.DB, step string) {
-	t.Helper()
-	ctx := context.Background()
-	type row struct {
-		Bucket    int64  `bun:"bucket"`
-		Type      string `bun:"type"`
-		Status    string `bun:"status"`
-		Direction string `bun:"direction"`
-		ErrorCode string `bun:"error_code"`
-		N         int64  `bun:"n"`
-	}
-	for _, unit := range []string{"hour", "day"} {
-		var got, want []row
-		require.NoError(t, bdb.NewRaw(`SELECT extract(epoch FROM bucket)::bigint AS bucket, type, status, direction, error_code, n
-			FROM sync_event_`+map[string]string{"hour": "hourly", "day": "daily"}[unit]+` WHERE n <> 0 ORDER BY 1, 2, 3, 4, 5`).Scan(ctx, &got))
-		require.NoError(t, bdb.NewRaw(`SELECT extract(epoch FROM date_trunc(?, occurred_at, 'UTC'))::bigint AS bucket,
-			type, status, direction, coalesce(error_code, '') AS error_code, count(*) AS n
-			FROM sync_events GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`, unit).Scan(ctx, &want))
-		require.Equal(t, want, got, "%s rollups after %s", unit, step)
-	}
-}
 
 // TestFiguresAfterPipelineWrites runs every kind of write the pipeline does
 // at once (intake on several goroutines, two replicas with faults,
@@ -118,7 +95,7 @@ func TestFiguresAfterPipelineWrites(t *testing.T) {
 	require.NoError(t, err)
 	svcs[0].notify()
 	settle("the batch")
-	requireRollupsMatchEvents(t, b.bdb, "intake and workers")
+	dbtest.RequireRollupsMatchEvents(t, b.bdb, "intake and workers")
 
 	// Webhooks about every conversation, each delivered twice and all at
 	// once.
@@ -138,7 +115,7 @@ func TestFiguresAfterPipelineWrites(t *testing.T) {
 		}
 		hw.Wait()
 	}
-	requireRollupsMatchEvents(t, b.bdb, "webhooks")
+	dbtest.RequireRollupsMatchEvents(t, b.bdb, "webhooks")
 
 	// People retry what failed once HelpScout is back.
 	b.sim.SetFaults(helpscoutsim.Faults{})
@@ -152,7 +129,7 @@ func TestFiguresAfterPipelineWrites(t *testing.T) {
 	_, err = svcs[0].RetryFailed(ctx, db.EventFilter{}, MaxBulkRetry, "admin")
 	require.NoError(t, err)
 	settle("the retries")
-	requireRollupsMatchEvents(t, b.bdb, "retries")
+	dbtest.RequireRollupsMatchEvents(t, b.bdb, "retries")
 	end := time.Now().UTC().Add(time.Second)
 
 	// Counts and summaries equal direct counts, for ranges that cut
@@ -249,7 +226,7 @@ func TestFiguresAfterPipelineWrites(t *testing.T) {
 		require.Equal(t, &e.Status, c.LastSyncStatus, "%s: lastSyncStatus is its latest attempt's", c.Email)
 		require.Equal(t, (*string)(e.ErrorCode), c.LastSyncCode, "%s: lastSyncErrorCode is its latest attempt's", c.Email)
 	}
-	requireRollupsMatchEvents(t, b.bdb, "the last forms")
+	dbtest.RequireRollupsMatchEvents(t, b.bdb, "the last forms")
 
 	// API usage equals the requests HelpScout answered.
 	st := b.sim.State()
