@@ -272,8 +272,11 @@ func TestWallScreenDemoToken(t *testing.T) {
 	require.NoError(t, err)
 	svc := startService(t, map[string]string{"Authorization": "Bearer " + kiva})
 	b := startBrowser(t, "wall.mjs")
-	b.call("open", map[string]any{"url": svc.srv.URL + "/wall"})
+	// A token in the address gives way to the demo's, and leaves the
+	// address bar all the same.
+	b.call("open", map[string]any{"url": svc.srv.URL + "/wall#token=another.token.value"})
 	b.call("waitState", map[string]any{"state": "live"})
+	require.NotContains(t, b.call("url", nil)["url"], "token", "the token stays in the address bar")
 	svc.submit(t, svc.token(t, auth.RoleService), "demo-1", "demo-1@example.com", "Hello")
 	b.call("waitEvent", map[string]any{"text": "demo-1@example.com", "status": "SUCCESS"})
 	b.call("waitText", map[string]any{"selector": "#tickets", "text": "1"})

@@ -83,11 +83,13 @@
 
   // The token comes from the server's configuration, else from the URL
   // fragment (#token=…, then removed from the address bar and kept in
-  // localStorage), else from localStorage.
+  // localStorage), else from localStorage. A token in the fragment leaves
+  // the address bar even when the configured one wins.
   function initialAuthorization() {
+    const fromFragment = fragmentToken();
     const configured = headerValue(config.headers, 'Authorization');
     if (configured) return configured;
-    return fragmentToken() || asBearer(storedToken());
+    return fromFragment || asBearer(storedToken());
   }
 
   // fragmentToken takes a token from the URL fragment (#token=…): it keeps
@@ -770,7 +772,7 @@
         fillRow(li, ev);
         li.dataset.sig = sig;
       }
-      if (ev.id === freshId) {
+      if (ev.id === freshId && mayHighlight(Date.now())) {
         li.classList.remove('fresh');
         void li.offsetWidth; // restart the animation
         li.classList.add('fresh');
@@ -780,6 +782,18 @@
     });
     el.feedEmpty.hidden = list.length > 0;
     clipRows();
+  }
+
+  // mayHighlight lets at most HIGHLIGHTS_AT_ONCE new rows light up within
+  // one highlight's length, so that a burst does not set the whole list
+  // flashing on a screen across the room.
+  const HIGHLIGHT_MS = 2500, HIGHLIGHTS_AT_ONCE = 3;
+  const highlights = [];
+  function mayHighlight(now) {
+    while (highlights.length && now - highlights[0] > HIGHLIGHT_MS) highlights.shift();
+    if (highlights.length >= HIGHLIGHTS_AT_ONCE) return false;
+    highlights.push(now);
+    return true;
   }
 
   function rowSignature(ev) {
