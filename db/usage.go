@@ -82,9 +82,10 @@ type UsageStore struct {
 // NewUsageStore returns a store over idb.
 func NewUsageStore(idb bun.IDB) *UsageStore { return &UsageStore{db: idb} }
 
-// Add adds each row to its minute's totals: counts are summed, the lowest
-// remaining reading is kept and a stated limit replaces the stored one.
-func (s *UsageStore) Add(ctx context.Context, rows []APIUsageMinute) error {
+// MergeUsageMinutes returns rows with one row per minute (UTC), oldest
+// first, as Add stores them: counts are summed, the lowest remaining
+// reading is kept and the latest stated limit. rows is left as it was.
+func MergeUsageMinutes(rows []APIUsageMinute) []APIUsageMinute {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -92,9 +93,7 @@ func (s *UsageStore) Add(ctx context.Context, rows []APIUsageMinute) error {
 	for i := range rows {
 		rows[i].Minute = rows[i].Minute.UTC().Truncate(time.Minute)
 	}
-	// One row per minute, in order, so that concurrent writers lock rows
-	// in the same order.
-	slices.SortFunc(rows, func(a, b APIUsageMinute) int { return a.Minute.Compare(b.Minute) })
+	slices.SortStableFunc(rows, func(a, b APIUsageMinute) int { return a.Minute.Compare(b.Minute) })
 	merged := rows[:1]
 	for _, r := range rows[1:] {
 		last := &merged[len(merged)-1]
@@ -113,6 +112,18 @@ func (s *UsageStore) Add(ctx context.Context, rows []APIUsageMinute) error {
 			last.LimitPerMin = r.LimitPerMin
 		}
 	}
+	return merged
+}
+
+// Add adds each row to its minute's totals: counts are summed, the lowest
+// remaining reading is kept and a stated limit replaces the stored one.
+func (s *UsageStore) Add(ctx context.Context, rows []APIUsageMinute) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	// One row per minute, in order, so that concurrent writers lock rows
+	// in the same order.
+	merged := MergeUsageMinutes(rows)
 	_, err := s.db.NewInsert().Model(&merged).
 		On("CONFLICT (minute) DO UPDATE").
 		Set("calls = u.calls + EXCLUDED.calls").

@@ -257,6 +257,43 @@ func TestSettingsAddressNeedsTheSecret(t *testing.T) {
 	require.Equal(t, []string{"the-new-secret"}, got, "only the secret given with the new address reached it")
 }
 
+// TestUsageKeptThroughAnOutage: the API usage of calls made while the
+// database cannot store it is kept and stored with the next calls' once
+// the database is back, so that apiUsage counts every call.
+func TestUsageKeptThroughAnOutage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn, bdb := dbtest.NewDSN(t)
+	b := newAdmin(t, nil)
+	svc := New(bdb, b.svc.opts)
+	now := time.Now().UTC()
+	call := func(at time.Time) helpscout.Result {
+		return helpscout.Result{Calls: []helpscout.Call{{Method: "POST", Path: "/v2/conversations", Status: 201,
+			RateLimit: helpscout.RateLimitState{Limit: 400, Remaining: 398, At: at}}}}
+	}
+	end := dbtest.Outage(t, dsn)
+	svc.recordUsage(ctx, call(now.Add(-2*time.Minute)))
+	svc.recordUsage(ctx, call(now.Add(-time.Minute)))
+	end()
+	var got struct{ Calls, Units int }
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		svc.recordUsage(ctx, call(now))
+		if err := bdb.NewRaw("SELECT coalesce(sum(calls), 0) AS calls, coalesce(sum(units), 0) AS units FROM helpscout_api_usage").Scan(ctx, &got); err == nil && got.Calls > 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the database did not come back")
+	}
+	// Every call made during the outage is counted once, beside those
+	// recorded after it.
+	n := got.Calls
+	require.GreaterOrEqual(t, n, 3)
+	require.Equal(t, 2*n, got.Units)
+	var minutes int
+	require.NoError(t, bdb.NewRaw("SELECT count(*) FROM helpscout_api_usage WHERE minute < ?", now.Truncate(time.Minute)).Scan(ctx, &minutes))
+	require.Equal(t, 2, minutes, "the outage's two minutes")
+}
+
 // TestSettingsUnchangedKeepToken re-reads unchanged settings: the client
 // keeps its token instead of fetching a new one.
 func TestSettingsUnchangedKeepToken(t *testing.T) {

@@ -90,6 +90,8 @@ type Service struct {
 	// wake tells an idle worker that a job may be due.
 	wake chan struct{}
 	run  runState
+	// usage keeps API usage a database outage kept from being stored.
+	usage usageBacklog
 }
 
 // runState is what Start started and Stop stops.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kivalogic/helpscout-log/db"
@@ -65,17 +66,43 @@ func usageRows(res helpscout.Result, now time.Time) []db.APIUsageMinute {
 	return rows
 }
 
+// maxUsageBacklog bounds the minutes of API usage kept in memory while
+// the database cannot store them: a day.
+const maxUsageBacklog = 24 * 60
+
+// usageBacklog holds the API usage that could not be stored, one row per
+// minute, to be stored with the next.
+type usageBacklog struct {
+	mu   sync.Mutex
+	rows []db.APIUsageMinute
+}
+
 // recordUsage adds an operation's HTTP calls to the per-minute API usage.
-// It never fails the caller: an error is logged.
+// It never fails the caller: when the database cannot take the rows (an
+// outage), they are logged and kept, up to maxUsageBacklog minutes, and
+// stored with the next operation's, so that the calls made during an
+// outage still count.
 func (s *Service) recordUsage(ctx context.Context, res helpscout.Result) {
 	rows := usageRows(res, time.Now())
 	if len(rows) == 0 {
 		return
 	}
+	s.usage.mu.Lock()
+	rows = append(s.usage.rows, rows...)
+	s.usage.rows = nil
+	s.usage.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), usageWriteTimeout)
 	defer cancel()
 	if err := db.NewUsageStore(s.db).Add(ctx, rows); err != nil {
-		s.log.Error().Err(err).Int("calls", len(res.Calls)).Msg("error recording HelpScout API usage")
+		s.usage.mu.Lock()
+		kept := db.MergeUsageMinutes(append(s.usage.rows, rows...))
+		if n := len(kept) - maxUsageBacklog; n > 0 {
+			kept = kept[n:]
+		}
+		s.usage.rows = kept
+		s.usage.mu.Unlock()
+		s.log.Error().Err(err).Int("calls", len(res.Calls)).Int("minutes_kept", len(kept)).
+			Msg("error recording HelpScout API usage; kept to be recorded with the next calls")
 	}
 }
 
