@@ -5,6 +5,9 @@ package graph
 
 import (
 	"context"
+	"errors"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/kivalogic/helpscout-log/internal/apperr"
 	"github.com/kivalogic/helpscout-log/internal/auth"
@@ -32,6 +35,21 @@ func (r *Resolver) pipeline() (*syncer.Service, error) {
 		return nil, apperr.New(apperr.Unavailable, "the sync pipeline is not running in this process")
 	}
 	return r.Sync, nil
+}
+
+// eachError reports every error that err joins as an error of its own (a
+// form with several bad fields gets one error naming each), and returns
+// the last, which ends the field.
+func eachError(ctx context.Context, err error) error {
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) {
+		return err
+	}
+	errs := joined.Unwrap()
+	for _, e := range errs[:len(errs)-1] {
+		graphql.AddError(ctx, e)
+	}
+	return errs[len(errs)-1]
 }
 
 // hub returns the live hub, or UNAVAILABLE when this process runs without

@@ -28,7 +28,8 @@ func (r *mutationResolver) SubmitContactForm(ctx context.Context, input syncer.C
 	if err != nil {
 		return nil, err
 	}
-	return sync.SubmitContactForm(ctx, input, subject(ctx))
+	res, err := sync.SubmitContactForm(ctx, input, subject(ctx))
+	return res, eachError(ctx, err)
 }
 
 func (r *mutationResolver) SyncCustomer(ctx context.Context, input syncer.CustomerRecord) (*syncer.IntakeResult, error) {
@@ -36,7 +37,8 @@ func (r *mutationResolver) SyncCustomer(ctx context.Context, input syncer.Custom
 	if err != nil {
 		return nil, err
 	}
-	return sync.SyncCustomer(ctx, input, subject(ctx))
+	res, err := sync.SyncCustomer(ctx, input, subject(ctx))
+	return res, eachError(ctx, err)
 }
 
 func (r *mutationResolver) RetryFailedSyncs(ctx context.Context, filter *synclog.FilterInput, limit *int) (*syncer.BulkRetryResult, error) {

@@ -130,6 +130,16 @@ func TestSubmitContactFormGraphQL(t *testing.T) {
 		require.Equal(t, "BAD_USER_INPUT", ge.code(), "%s: %s", b.field, resp.Body)
 		require.Equal(t, "input."+b.field, ge.argument())
 	}
+	// Several mistakes in one form: one error for each, in field order.
+	resp = e.gql(t, callerService, submitMutation, map[string]any{"in": map[string]any{"submissionId": "form-4",
+		"email": " ", "subject": "", "message": "m"}})
+	require.JSONEq(t, `{"submitContactForm": null}`, string(resp.Data), "body: %s", resp.Body)
+	var args []string
+	for _, ge := range resp.Errors {
+		require.Equal(t, "BAD_USER_INPUT", ge.code(), "body: %s", resp.Body)
+		args = append(args, ge.argument())
+	}
+	require.Equal(t, []string{"input.email", "input.subject"}, args)
 
 	// One job waits; nobody works on it in this process.
 	var q queueData

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -56,6 +57,9 @@ func checkOptional(field string, v *string, maxLen int) error {
 // The email's format is not checked here: a bad address must reach
 // HelpScout and be logged as a FAILED event with INVALID_EMAIL.
 func (s *Service) SubmitContactForm(ctx context.Context, in ContactForm, actor string) (*IntakeResult, error) {
+	// Every field is checked, so that a form with several mistakes hears
+	// of all of them at once.
+	var errs []error
 	for _, c := range []error{
 		checkText("input.submissionId", strings.TrimSpace(in.SubmissionID), true, maxSubmissionIDLen),
 		checkText("input.email", strings.TrimSpace(in.Email), true, maxEmailLen),
@@ -63,9 +67,10 @@ func (s *Service) SubmitContactForm(ctx context.Context, in ContactForm, actor s
 		checkText("input.message", in.Message, true, maxMessageLen),
 		checkOptional("input.name", in.Name, maxNameLen),
 	} {
-		if c != nil {
-			return nil, c
-		}
+		errs = append(errs, c)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	in.SubmissionID = strings.TrimSpace(in.SubmissionID)
 	email := normEmail(in.Email)
@@ -165,6 +170,7 @@ func (s *Service) SubmitContactForm(ctx context.Context, in ContactForm, actor s
 // when the customer is not in HelpScout yet and no creation is pending,
 // else CUSTOMER_UPDATED, which waits for the next batch run.
 func (s *Service) SyncCustomer(ctx context.Context, in CustomerRecord, actor string) (*IntakeResult, error) {
+	var errs []error
 	for _, c := range []error{
 		checkText("input.email", strings.TrimSpace(in.Email), true, maxEmailLen),
 		checkOptional("input.firstName", in.FirstName, maxFieldLen),
@@ -175,9 +181,10 @@ func (s *Service) SyncCustomer(ctx context.Context, in CustomerRecord, actor str
 		checkOptional("input.background", in.Background, maxFieldLen),
 		checkOptional("input.phone", in.Phone, maxFieldLen),
 	} {
-		if c != nil {
-			return nil, c
-		}
+		errs = append(errs, c)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	email := normEmail(in.Email)
 	in.Email = email
