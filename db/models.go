@@ -52,6 +52,16 @@ type SyncEvent struct {
 	JobID *int64 `bun:"job_id"`
 }
 
+// DetailsObject returns Details, or an empty object for an event that
+// recorded none (a NULL column), so that the API's details is always a
+// JSON object and clients need not handle null.
+func (e *SyncEvent) DetailsObject() map[string]any {
+	if e.Details == nil {
+		return map[string]any{}
+	}
+	return e.Details
+}
+
 // HelpScoutURL returns the link that opens the event's conversation in
 // HelpScout, or nil when the event has none.
 func (e *SyncEvent) HelpScoutURL() *string {

@@ -298,7 +298,7 @@ type ComplexityRoot struct {
 		ConversationID func(childComplexity int) int
 		Customer       func(childComplexity int) int
 		CustomerEmail  func(childComplexity int) int
-		Details        func(childComplexity int) int
+		DetailsObject  func(childComplexity int) int
 		Direction      func(childComplexity int) int
 		DurationMs     func(childComplexity int) int
 		ErrorCode      func(childComplexity int) int
@@ -1620,11 +1620,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SyncEvent.CustomerEmail(childComplexity), true
 	case "SyncEvent.details":
-		if e.ComplexityRoot.SyncEvent.Details == nil {
+		if e.ComplexityRoot.SyncEvent.DetailsObject == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SyncEvent.Details(childComplexity), true
+		return e.ComplexityRoot.SyncEvent.DetailsObject(childComplexity), true
 	case "SyncEvent.direction":
 		if e.ComplexityRoot.SyncEvent.Direction == nil {
 			break
@@ -2525,8 +2525,8 @@ type SyncEvent {
   conversation: Conversation @hasRole(role: MANAGER)
   "A link that opens the conversation in HelpScout."
   helpScoutUrl: String
-  "What was sent or received: a JSON object."
-  details: JSON
+  "What was sent or received: a JSON object, never null; empty ({}) when the event recorded nothing."
+  details: JSON!
   "Why the event failed."
   errorCode: ErrorCode
   "HelpScout's own message, or ours when HelpScout was not reached."
@@ -9865,18 +9865,18 @@ func (ec *executionContext) _SyncEvent_details(ctx context.Context, field graphq
 			return ec.fieldContext_SyncEvent_details(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Details, nil
+			return obj.DetailsObject(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
-			return ec.marshalOJSON2map(ctx, selections, v)
+			return ec.marshalNJSON2map(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_SyncEvent_details(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SyncEvent", field, false, false, "JSON")
+	return graphql.NewScalarFieldContext("SyncEvent", field, true, false, "JSON")
 }
 
 func (ec *executionContext) _SyncEvent_errorCode(ctx context.Context, field graphql.CollectedField, obj *db.SyncEvent) (ret graphql.Marshaler) {
@@ -14495,7 +14495,7 @@ func (ec *executionContext) _SyncEvent(ctx context.Context, sel ast.SelectionSet
 			}
 		case "details":
 			out.Values[i] = ec._SyncEvent_details(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "errorCode":
@@ -16019,6 +16019,24 @@ func (ec *executionContext) unmarshalNIntegrationSettingsInput2githubᚗcomᚋki
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNJSON2map(ctx context.Context, v any) (map[string]any, error) {
+	res, err := graphql.UnmarshalMap(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJSON2map(ctx context.Context, sel ast.SelectionSet, v map[string]any) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JSON!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalMap(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNMigrationStatus2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋgraphᚋmodelᚐMigrationStatus(ctx context.Context, sel ast.SelectionSet, v *model.MigrationStatus) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "MigrationStatus!")
@@ -16979,24 +16997,6 @@ func (ec *executionContext) marshalOIntegrationSettings2ᚖgithubᚗcomᚋkivalo
 		return graphql.Null
 	}
 	return ec._IntegrationSettings(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalOJSON2map(ctx context.Context, v any) (map[string]any, error) {
-	if v == nil {
-		return nil, nil
-	}
-	res, err := graphql.UnmarshalMap(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOJSON2map(ctx context.Context, sel ast.SelectionSet, v map[string]any) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	_ = sel
-	_ = ctx
-	res := graphql.MarshalMap(v)
-	return res
 }
 
 func (ec *executionContext) marshalOMissingTicketReport2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsynclogᚐMissingTicketReport(ctx context.Context, sel ast.SelectionSet, v *synclog.MissingTicketReport) graphql.Marshaler {

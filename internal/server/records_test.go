@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"regexp"
 	"slices"
@@ -252,5 +253,96 @@ func TestEventDetailsWhenSelected(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal(resp.Data, &out))
 		require.Len(t, out.SyncEvents.Nodes, min(500, len(f.events)))
+	})
+}
+
+// TestEventDetailsNeverNull: details is declared JSON!, so an event whose
+// row holds no details (a NULL column, as rows written before every writer
+// recorded details may) answers an empty object wherever it is read: by
+// id, in a list, and as another event's retry or retried event. An event
+// with details keeps them.
+func TestEventDetailsNeverNull(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	code := db.CodeTimeout
+	bare := &db.SyncEvent{OccurredAt: now.Add(-2 * time.Minute), Type: db.EventCustomerUpdated, Status: db.StatusFailed,
+		Direction: db.DirectionToHelpScout, CustomerEmail: ptr("nulldetails@example.com"), ErrorCode: &code,
+		Attempt: 1, Source: db.SourceCustomerUpdate}
+	require.NoError(t, db.NewEventStore(e.bdb).Insert(ctx, e.bdb, []*db.SyncEvent{bare}))
+	retry := &db.SyncEvent{OccurredAt: now.Add(-time.Minute), Type: db.EventCustomerUpdated, Status: db.StatusPending,
+		Direction: db.DirectionToHelpScout, CustomerEmail: ptr("nulldetails@example.com"), RetryOfID: &bare.ID,
+		Details: map[string]any{"jobTitle": "Buyer"}, Attempt: 2, Source: db.SourceCustomerUpdate}
+	require.NoError(t, db.NewEventStore(e.bdb).Insert(ctx, e.bdb, []*db.SyncEvent{retry}))
+	var stored int
+	require.NoError(t, e.bdb.NewRaw(`SELECT count(*) FROM sync_events WHERE id = ? AND details IS NULL`, bare.ID).Scan(ctx, &stored))
+	require.Equal(t, 1, stored, "the event must be stored without details")
+
+	type event struct {
+		ID      string          `json:"id"`
+		Details json.RawMessage `json:"details"`
+		RetryOf *struct {
+			ID      string          `json:"id"`
+			Details json.RawMessage `json:"details"`
+		} `json:"retryOf"`
+		Retries []struct {
+			ID      string          `json:"id"`
+			Details json.RawMessage `json:"details"`
+		} `json:"retries"`
+	}
+	wantDetails := map[string]string{idStr(bare.ID): `{}`, idStr(retry.ID): `{"jobTitle":"Buyer"}`}
+
+	t.Run("by id", func(t *testing.T) {
+		resp := e.gql(t, callerManager, `query($id: ID!) { syncEvent(id: $id) { id details retries { id details } } }`,
+			map[string]any{"id": idStr(bare.ID)})
+		resp.requireOK(t)
+		var out struct{ SyncEvent event }
+		resp.decode(t, &out)
+		require.JSONEq(t, `{}`, string(out.SyncEvent.Details))
+		require.Len(t, out.SyncEvent.Retries, 1)
+		require.JSONEq(t, wantDetails[idStr(retry.ID)], string(out.SyncEvent.Retries[0].Details))
+	})
+	t.Run("list", func(t *testing.T) {
+		resp := e.gql(t, callerManager, `{ syncEvents(first: 10) { nodes { id details retryOf { id details } } edges { node { id details } } } }`, nil)
+		resp.requireOK(t)
+		var out struct {
+			SyncEvents struct {
+				Nodes []event
+				Edges []struct{ Node event }
+			}
+		}
+		resp.decode(t, &out)
+		require.Len(t, out.SyncEvents.Nodes, 2)
+		for _, n := range out.SyncEvents.Nodes {
+			require.JSONEq(t, wantDetails[n.ID], string(n.Details), "details of event %s", n.ID)
+			if n.RetryOf != nil {
+				require.Equal(t, idStr(bare.ID), n.RetryOf.ID)
+				require.JSONEq(t, `{}`, string(n.RetryOf.Details))
+			}
+		}
+		require.Len(t, out.SyncEvents.Edges, 2)
+		for _, ed := range out.SyncEvents.Edges {
+			require.JSONEq(t, wantDetails[ed.Node.ID], string(ed.Node.Details), "details of event %s", ed.Node.ID)
+		}
+	})
+	t.Run("declared non-null", func(t *testing.T) {
+		resp := e.gql(t, callerNone, `{ __type(name: "SyncEvent") { fields { name type { kind ofType { name } } } } }`, nil)
+		resp.requireOK(t)
+		type field struct {
+			Name string
+			Type struct {
+				Kind   string
+				OfType *struct{ Name string }
+			}
+		}
+		var out struct {
+			Type struct{ Fields []field } `json:"__type"`
+		}
+		resp.decode(t, &out)
+		i := slices.IndexFunc(out.Type.Fields, func(f field) bool { return f.Name == "details" })
+		require.GreaterOrEqual(t, i, 0)
+		require.Equal(t, "NON_NULL", out.Type.Fields[i].Type.Kind)
+		require.Equal(t, "JSON", out.Type.Fields[i].Type.OfType.Name)
 	})
 }
