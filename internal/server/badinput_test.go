@@ -119,13 +119,16 @@ func TestBadInput(t *testing.T) {
 		{"NUL in a search variable", events, map[string]any{"f": map[string]any{"search": "a\x00b"}}, "$f.search", ""},
 		{"NUL in an email variable", `query($e: String!) { __typename customer(email: $e) { email } }`, map[string]any{"e": "\x00"}, "$e", ""},
 		{"first far over the cap", events, map[string]any{"first": 50000}, "first", "syncEvents"},
-		{"year 0", events, map[string]any{"f": map[string]any{"from": "0000-01-01T00:00:00Z", "to": "0000-02-01T00:00:00Z"}}, "filter.from", "syncEvents"},
-		{"year 1 in a zone", events, map[string]any{"f": map[string]any{"from": "0001-01-01T00:00:00+01:00"}}, "filter.from", "syncEvents"},
-		{"year 10000 in UTC", summary, map[string]any{"r": map[string]any{"from": "9999-12-31T00:00:00Z", "to": "9999-12-31T23:00:00-05:00"}}, "range.from", "summary"},
+		{"year 0", events, map[string]any{"f": map[string]any{"from": "0000-01-01T00:00:00Z", "to": "0000-02-01T00:00:00Z"}}, "$f.from", ""},
+		{"year 1 in a zone", events, map[string]any{"f": map[string]any{"from": "0001-01-01T00:00:00+01:00"}}, "$f.from", ""},
+		{"year 10000 in UTC", summary, map[string]any{"r": map[string]any{"from": "9999-12-31T00:00:00Z", "to": "9999-12-31T23:00:00-05:00"}}, "$r.from", ""},
 		{"summary range from in the future", summary, map[string]any{"r": map[string]any{"from": ts(now.Add(time.Hour))}}, "range.from", "summary"},
-		// A Time variable is a custom scalar: it passes variable validation
-		// and fails when the argument is read, so the path names it.
-		{"malformed time variable", events, map[string]any{"f": map[string]any{"from": "yesterday"}}, "filter.from", "syncEvents"},
+		// A Time is a custom scalar, which the validator takes as any value:
+		// it is coerced before the operation runs, so a time that does not
+		// parse is refused like any variable or value that does not coerce.
+		{"malformed time variable", events, map[string]any{"f": map[string]any{"from": "yesterday"}}, "$f.from", ""},
+		{"malformed time literal", `{ __typename syncEvents(filter: {from: "yesterday"}) { totalCount } }`, nil, "-filter.from", ""},
+		{"malformed time literal in a list of fields", `{ __typename summary(range: {from: "2026-02-30T00:00:00Z"}) { total } }`, nil, "-range.from", ""},
 		{"string for an Int variable", events, map[string]any{"first": "ten"}, "$first", ""},
 		{"fraction for an Int variable", events, map[string]any{"first": 2.5}, "$first", ""},
 		{"missing required variable", `query($e: String!) { __typename customer(email: $e) { email } }`, nil, "$e", ""},

@@ -9,6 +9,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/kivalogic/helpscout-log/graph/model"
 	"github.com/kivalogic/helpscout-log/internal/apperr"
 )
 
@@ -18,7 +19,11 @@ import (
 //     validator compares without regard to case but which would reach the
 //     resolvers as no value at all;
 //   - a string holding a NUL character, which PostgreSQL can neither store
-//     nor compare.
+//     nor compare;
+//   - a Time that does not parse or lies outside the years the log takes,
+//     which the validator lets through since Time is a custom scalar: a
+//     value that does not coerce is refused before the operation runs,
+//     like one of a built-in type.
 //
 // Its refusals are BAD_USER_INPUT naming the variable or argument.
 type inputGuard struct {
@@ -96,22 +101,34 @@ func (g inputGuard) checkVariable(t *ast.Type, v any, path string) *gqlerror.Err
 		}
 	case ast.Scalar:
 		if s, ok := v.(string); ok && strings.ContainsRune(s, 0) {
-			return badInput(path, "contains a NUL character (\\u0000), which no text may hold")
+			return badInput(path, nulMessage)
+		}
+		if def.Name == "Time" {
+			// A custom scalar passes the validator as any value; coerced
+			// here, a time that does not parse is a variable that does not
+			// coerce, refused before the operation runs like any other.
+			if _, err := model.UnmarshalTime(v); err != nil {
+				return badInput(path, "%s", err.Error())
+			}
 		}
 	}
 	return nil
 }
 
-// checkLiterals refuses a string literal holding a NUL character among the
-// arguments of the fields of set, at any depth.
+// nulMessage is the refusal of a string holding NUL.
+const nulMessage = "contains a NUL character (\\u0000), which no text may hold"
+
+// checkLiterals refuses, among the arguments of the fields of set at any
+// depth, a string literal holding a NUL character and a Time literal that
+// does not parse (the validator takes any value for a custom scalar).
 func checkLiterals(set ast.SelectionSet) *gqlerror.Error {
 	for _, sel := range set {
 		var children ast.SelectionSet
 		switch s := sel.(type) {
 		case *ast.Field:
 			for _, arg := range s.Arguments {
-				if path, ok := nulLiteral(arg.Value, arg.Name); ok {
-					return badInput(path, "contains a NUL character (\\u0000), which no text may hold")
+				if path, why := literalProblem(arg.Value, arg.Name); path != "" {
+					return badInput(path, "%s", why)
 				}
 			}
 			children = s.SelectionSet
@@ -125,29 +142,37 @@ func checkLiterals(set ast.SelectionSet) *gqlerror.Error {
 	return nil
 }
 
-// nulLiteral finds a string holding NUL in the literal v, named path, and
-// returns where it is.
-func nulLiteral(v *ast.Value, path string) (string, bool) {
+// literalProblem finds in the literal v, named path, a string holding NUL
+// or a Time that does not parse, and returns where it is and why; path is
+// empty when there is none.
+func literalProblem(v *ast.Value, path string) (at, why string) {
 	if v == nil {
-		return "", false
+		return "", ""
 	}
 	switch v.Kind {
 	case ast.StringValue, ast.BlockValue:
-		return path, strings.ContainsRune(v.Raw, 0)
+		if strings.ContainsRune(v.Raw, 0) {
+			return path, nulMessage
+		}
+		if v.Definition != nil && v.Definition.Name == "Time" {
+			if _, err := model.UnmarshalTime(v.Raw); err != nil {
+				return path, err.Error()
+			}
+		}
 	case ast.ListValue:
 		for i, c := range v.Children {
-			if p, ok := nulLiteral(c.Value, fmt.Sprintf("%s[%d]", path, i)); ok {
-				return p, true
+			if at, why := literalProblem(c.Value, fmt.Sprintf("%s[%d]", path, i)); at != "" {
+				return at, why
 			}
 		}
 	case ast.ObjectValue:
 		for _, c := range v.Children {
-			if p, ok := nulLiteral(c.Value, path+"."+c.Name); ok {
-				return p, true
+			if at, why := literalProblem(c.Value, path+"."+c.Name); at != "" {
+				return at, why
 			}
 		}
 	}
-	return "", false
+	return "", ""
 }
 
 // enumValues lists the values of an enum for a refusal, leading with the
