@@ -85,6 +85,18 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 		func() float64 { _, failed := sync.Attempts(); return float64(failed) })
 	m.CounterFunc("helpscout_log_db_transaction_retries_total", "Transactions run again after a deadlock or a serialization failure.",
 		func() float64 { return float64(db.Retries()) })
+	workers := db.NewWorkerStore(bdb)
+	m.SyncQueue(func(ctx context.Context) (metrics.QueueReading, error) {
+		q, err := workers.Queue(ctx)
+		if err != nil {
+			return metrics.QueueReading{}, err
+		}
+		r := metrics.QueueReading{Queued: q.Queued, Due: q.Due, Running: q.Running, Failed: q.Failed}
+		if q.OldestDueAt != nil {
+			r.OldestDue = max(0, time.Since(*q.OldestDueAt))
+		}
+		return r, nil
+	})
 	st := &Stack{Sync: sync, Live: hub, workers: cfg.SyncWorkers > 0}
 	st.draining, st.beginDrain = context.WithCancel(context.Background())
 	st.stopExports, st.endExports = context.WithCancel(context.Background())

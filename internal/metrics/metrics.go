@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	"context"
 	"database/sql"
 	"net/http"
 	"regexp"
@@ -121,4 +122,56 @@ func (m *Metrics) ObserveOperation(op, outcome string, authenticated bool, d tim
 func (m *Metrics) ObserveHTTP(route string, code int, d time.Duration) {
 	m.httpTotal.WithLabelValues(route, strconv.Itoa(code)).Inc()
 	m.httpLatency.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// QueueReading is what the sync queue gauges show.
+type QueueReading struct {
+	// Queued, Due, Running and Failed count the jobs in each state; Due
+	// are the queued jobs whose time has come.
+	Queued, Due, Running, Failed int
+	// OldestDue is how long the oldest due job has waited; zero for none.
+	OldestDue time.Duration
+}
+
+// queueReadTimeout bounds the read behind one scrape of the queue gauges.
+const queueReadTimeout = 2 * time.Second
+
+// SyncQueue registers gauges of the shared sync queue, which read reads at
+// scrape time: helpscout_log_sync_jobs{state} and
+// helpscout_log_sync_oldest_due_seconds. Every replica reads the same
+// queue, so alerts take the max over replicas. When read fails (the
+// database away), a scrape leaves the gauges out rather than show zeros.
+func (m *Metrics) SyncQueue(read func(ctx context.Context) (QueueReading, error)) {
+	m.registry.MustRegister(&queueCollector{read: read,
+		jobs: prometheus.NewDesc("helpscout_log_sync_jobs",
+			"Sync jobs in the shared queue by state (queued, due: queued and whose time has come, running, failed).", []string{"state"}, nil),
+		oldest: prometheus.NewDesc("helpscout_log_sync_oldest_due_seconds",
+			"How long the oldest due sync job has waited for a worker; 0 when none waits. It grows while no worker runs.", nil, nil),
+	})
+}
+
+// queueCollector is the collector of SyncQueue.
+type queueCollector struct {
+	read         func(ctx context.Context) (QueueReading, error)
+	jobs, oldest *prometheus.Desc
+}
+
+// Describe sends the gauges' descriptions.
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.jobs
+	ch <- c.oldest
+}
+
+// Collect reads the queue once for every gauge.
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), queueReadTimeout)
+	defer cancel()
+	q, err := c.read(ctx)
+	if err != nil {
+		return
+	}
+	for state, n := range map[string]int{"queued": q.Queued, "due": q.Due, "running": q.Running, "failed": q.Failed} {
+		ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(n), state)
+	}
+	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, q.OldestDue.Seconds())
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,38 @@ func TestMetrics(t *testing.T) {
 	require.Regexp(t, regexp.MustCompile(`helpscout_log_graphql_requests_total\{operation="unauthenticated",outcome="(partial|error)"\} 1`), text)
 	require.NotContains(t, text, `operation="MetricsDenied"`, "no series named by an unauthenticated caller")
 	require.NotContains(t, text, `operation="A"`, "only the operation that ran is counted")
+}
+
+// TestSyncQueueMetrics: /metrics shows the shared sync queue by state and
+// how long its oldest due job has waited, so that an alert can tell a
+// stuck queue (no worker running) from a busy one.
+func TestSyncQueueMetrics(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t) // no worker runs in this process
+	gauge := func(name string) float64 {
+		t.Helper()
+		_, body := e.httpGet(t, "/metrics", callerNone)
+		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindStringSubmatch(string(body))
+		require.NotNil(t, m, "%s in:\n%s", name, body)
+		v, err := strconv.ParseFloat(m[1], 64)
+		require.NoError(t, err)
+		return v
+	}
+	require.Zero(t, gauge(`helpscout_log_sync_jobs{state="due"}`))
+	require.Zero(t, gauge(`helpscout_log_sync_oldest_due_seconds`))
+
+	for i := range 2 {
+		e.gql(t, callerService, submitMutation, map[string]any{"in": map[string]any{"submissionId": fmt.Sprintf("queue-%d", i),
+			"email": "queue@example.com", "subject": "s", "message": "m"}}).requireOK(t)
+	}
+	require.Equal(t, 2.0, gauge(`helpscout_log_sync_jobs{state="queued"}`))
+	require.Equal(t, 2.0, gauge(`helpscout_log_sync_jobs{state="due"}`))
+	require.Zero(t, gauge(`helpscout_log_sync_jobs{state="running"}`))
+	require.Zero(t, gauge(`helpscout_log_sync_jobs{state="failed"}`))
+	first := gauge(`helpscout_log_sync_oldest_due_seconds`)
+	require.Positive(t, first)
+	require.Eventually(t, func() bool { return gauge(`helpscout_log_sync_oldest_due_seconds`) > first }, 30*time.Second, 20*time.Millisecond,
+		"the oldest due job's wait grows while no worker takes it")
 }
 
 // TestMetricsLabelsNotTakenByStrangers: callers without a valid token
