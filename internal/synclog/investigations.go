@@ -163,19 +163,22 @@ func (s *Service) InvestigateMissingTicket(ctx context.Context, email string, at
 		return nil, err
 	}
 	slices.Reverse(rep.Events)
-	// The attempts that did not succeed, read apart from the list, which
-	// a busy customer's successes may fill: the verdict needs the latest
-	// of them however many events the window holds.
-	failing := window
-	failing.Statuses = []db.EventStatus{db.StatusFailed, db.StatusPending}
-	unsettled, _, err := s.Events.List(ctx, failing, latest)
-	if err != nil {
+	tickets := window
+	tickets.Types = []db.EventType{db.EventTicketCreated}
+	if rep.Tickets, _, err = s.Events.List(ctx, tickets, db.Page{Limit: MaxInvestigationEvents}); err != nil {
 		return nil, err
 	}
-	slices.Reverse(unsettled)
-	window.Types = []db.EventType{db.EventTicketCreated}
-	if rep.Tickets, _, err = s.Events.List(ctx, window, db.Page{Limit: MaxInvestigationEvents}); err != nil {
-		return nil, err
+	// Without a ticket attempt the verdict rests on the window's other
+	// attempts that did not succeed, read apart from the list, which a
+	// busy customer's successes may fill.
+	var unsettled []*db.SyncEvent
+	if len(rep.Tickets) == 0 {
+		failing := window
+		failing.Statuses = []db.EventStatus{db.StatusFailed, db.StatusPending}
+		if unsettled, _, err = s.Events.List(ctx, failing, latest); err != nil {
+			return nil, err
+		}
+		slices.Reverse(unsettled)
 	}
 	known := rep.Customer != nil || len(rep.Events) > 0
 	if !known {
@@ -264,7 +267,8 @@ func laterThan(a, b *db.SyncEvent) bool {
 // customer misses, then a created ticket; without any ticket attempt, the
 // latest unfinished or failed operation of the customer.
 //
-// unsettled are the window's failed and pending events, oldest first.
+// unsettled are the window's failed and pending events, oldest first, read
+// only when the window holds no ticket attempt.
 func verdict(rep *MissingTicketReport, unsettled []*db.SyncEvent, known bool, later map[int64]*db.SyncEvent) (MissingTicketVerdict, string) {
 	span := fmt.Sprintf("between %s and %s", rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339))
 	var created, open []outcome
