@@ -2,6 +2,8 @@ package db_test
 
 import (
 	"context"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -55,4 +57,102 @@ func TestListOmitDetails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestListSearchPages pages through searches, forward and backward, with
+// the other filters at random, and compares each page with the events
+// that match in memory. The scan bound is small, so that some pages come
+// from the first events in page order and others from the email index.
+func TestListSearchPages(t *testing.T) {
+	t.Parallel()
+	l := newRollLog(t, 3000, 17)
+	ctx := context.Background()
+	const scanRows = 150
+	store := db.NewEventStore(l.bdb)
+	store.SetBroadScanRows(scanRows)
+	rng := rand.New(rand.NewPCG(17, 5))
+	// Texts in most emails, in some, in one, in none, and numbers.
+	texts := []string{"e", "@", ".", "EXAMPLE", "kiva.test", "alice", "BOB@", "%", "_b", "100", "zzz", "#1005"}
+	inOrder := func(desc bool) func(a, b *db.SyncEvent) int {
+		return func(a, b *db.SyncEvent) int {
+			c := a.OccurredAt.Compare(b.OccurredAt)
+			if c == 0 {
+				c = int(a.ID - b.ID)
+			}
+			if desc {
+				return -c
+			}
+			return c
+		}
+	}
+	var fromScan, fromIndex int
+	for i := 0; i < 120; i++ {
+		f := rollRandomFilter(rng, l, false)
+		f.CustomerEmail, f.ConversationID = nil, nil
+		f.Search = db.ParseSearch(texts[rng.IntN(len(texts))])
+		desc := rng.IntN(2) == 0
+		limit := 1 + rng.IntN(40)
+		order := inOrder(desc)
+		all := slices.Clone(l.events)
+		slices.SortFunc(all, order)
+		var stop *db.Keyset
+		if rng.IntN(3) == 0 {
+			k := db.KeysetOf(all[rng.IntN(len(all))])
+			stop = &k
+		}
+		within := func(e *db.SyncEvent, after *db.Keyset) bool {
+			if after != nil && order(e, &db.SyncEvent{OccurredAt: after.OccurredAt, ID: after.ID}) <= 0 {
+				return false
+			}
+			return stop == nil || order(e, &db.SyncEvent{OccurredAt: stop.OccurredAt, ID: stop.ID}) < 0
+		}
+		rest := f
+		rest.Search = nil
+		var want []int64
+		for _, e := range all {
+			if within(e, nil) && rollMatches(f, e) {
+				want = append(want, e.ID)
+			}
+		}
+		var got []int64
+		p := db.Page{Limit: limit, Desc: desc, Before: stop, OmitDetails: true}
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, len(l.events), "paging does not end: %s", rollDescribe(f))
+			// Which way the page should come: the first scanRows events the
+			// rest of the filter selects hold more than a page of matches.
+			var read, matched int
+			for _, e := range all {
+				if read == scanRows {
+					break
+				}
+				if within(e, p.After) && rollMatches(rest, e) {
+					read++
+					if rollMatches(f, e) {
+						matched++
+					}
+				}
+			}
+			if matched > limit {
+				fromScan++
+			} else {
+				fromIndex++
+			}
+			rows, more, err := store.List(ctx, f, p)
+			require.NoError(t, err)
+			for _, e := range rows {
+				got = append(got, e.ID)
+				require.Nil(t, e.Details)
+			}
+			require.Equal(t, len(got) < len(want), more, "more after %d of %d: %s", len(got), len(want), rollDescribe(f))
+			if !more {
+				break
+			}
+			require.Len(t, rows, limit)
+			k := db.KeysetOf(rows[len(rows)-1])
+			p.After = &k
+		}
+		require.Equal(t, want, got, "%s desc=%v limit=%d before=%v", rollDescribe(f), desc, limit, stop)
+	}
+	require.Greater(t, fromScan, 20, "pages filled from the first events")
+	require.Greater(t, fromIndex, 20, "pages that needed the email index")
 }

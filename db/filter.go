@@ -104,6 +104,10 @@ func (s *Search) matches(email *string, id int64, conversationID, ticketNumber *
 	return id == *n || eqPtr(conversationID, *n) || eqPtr(ticketNumber, *n)
 }
 
+// broad reports whether s matches customer emails that were not resolved
+// into a list beforehand: too many of them (see Resolved).
+func (s *Search) broad() bool { return s != nil && s.Email != "" && !s.Resolved }
+
 // needsRawRows reports whether the filter has conditions that rollups do
 // not carry, so that counts must come from the events themselves.
 func (f EventFilter) needsRawRows() bool {
@@ -160,39 +164,50 @@ func (w *where) addRecordConditions(f EventFilter) {
 	if f.ConversationID != nil {
 		w.add("conversation_id = ?", *f.ConversationID)
 	}
-	if s := f.Search; s != nil {
-		// The email part goes through the small customers table (trigram
-		// index) and comes back as an array, so that the events side stays
-		// an index lookup on customer_email.
-		var conds []string
-		var args []any
-		if s.Email != "" {
-			switch {
-			case !s.Resolved:
-				conds = append(conds, "customer_email = ANY(ARRAY(SELECT email FROM customers WHERE email LIKE ?))")
-				args = append(args, likePattern(s.Email))
-			case len(s.Emails) == 1:
-				conds = append(conds, "customer_email = ?")
-				args = append(args, s.Emails[0])
-			case len(s.Emails) > 1:
-				conds = append(conds, "customer_email IN (?)")
-				args = append(args, bun.In(s.Emails))
-			}
+	w.addSearch(f.Search, false)
+}
+
+// addSearch adds the condition of a search, if any. A broad search (see
+// Search.broad) is matched through the customers table and its trigram
+// index, so that the events side stays an index lookup on customer_email,
+// unless direct, when each event's email is matched itself: the cheaper
+// test for rows that are read anyway. Both say the same, since every email
+// of the log has its customer row.
+func (w *where) addSearch(s *Search, direct bool) {
+	if s == nil {
+		return
+	}
+	var conds []string
+	var args []any
+	if s.Email != "" {
+		switch {
+		case !s.Resolved && direct:
+			conds = append(conds, "customer_email LIKE ?")
+			args = append(args, likePattern(s.Email))
+		case !s.Resolved:
+			conds = append(conds, "customer_email = ANY(ARRAY(SELECT email FROM customers WHERE email LIKE ?))")
+			args = append(args, likePattern(s.Email))
+		case len(s.Emails) == 1:
+			conds = append(conds, "customer_email = ?")
+			args = append(args, s.Emails[0])
+		case len(s.Emails) > 1:
+			conds = append(conds, "customer_email IN (?)")
+			args = append(args, bun.In(s.Emails))
 		}
-		if n := s.Number; n != nil {
-			if s.TicketOnly {
-				conds = append(conds, "ticket_number = ?")
-				args = append(args, *n)
-			} else {
-				conds = append(conds, "id = ?", "conversation_id = ?", "ticket_number = ?")
-				args = append(args, *n, *n, *n)
-			}
-		}
-		if len(conds) == 0 {
-			w.add("FALSE")
+	}
+	if n := s.Number; n != nil {
+		if s.TicketOnly {
+			conds = append(conds, "ticket_number = ?")
+			args = append(args, *n)
 		} else {
-			w.add("("+strings.Join(conds, " OR ")+")", args...)
+			conds = append(conds, "id = ?", "conversation_id = ?", "ticket_number = ?")
+			args = append(args, *n, *n, *n)
 		}
+	}
+	if len(conds) == 0 {
+		w.add("FALSE")
+	} else {
+		w.add("("+strings.Join(conds, " OR ")+")", args...)
 	}
 }
 

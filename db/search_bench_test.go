@@ -1,0 +1,55 @@
+package db_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/db/dbtest"
+	"github.com/kivalogic/helpscout-log/internal/seed"
+)
+
+// BenchmarkSearchPage reads the first page of 50 events of a search whose
+// text is in the emails of many customers, over 30 days of a seeded log,
+// the way a page of a broad search is read ("scan") and, as the baseline,
+// through the emails of every matching customer ("email-index"):
+//
+//	go test -run '^$' -bench SearchPage -benchtime 50x ./db/
+//
+// The texts are in the emails of every customer ("example"), of about 3%
+// of them ("garcia") and of about 0.2% ("garcia11"), where the scan finds
+// too few matches and the page falls back to the email index.
+func BenchmarkSearchPage(b *testing.B) {
+	ctx := context.Background()
+	bdb := dbtest.New(b)
+	now := time.Now()
+	if _, err := seed.Run(ctx, bdb, seed.Options{Events: 300000, Days: 30, Now: now, Seed: 11}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := bdb.ExecContext(ctx, "VACUUM ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	from := now.Add(-30 * 24 * time.Hour)
+	for _, text := range []string{"example", "garcia", "garcia11"} {
+		for _, way := range []struct {
+			name string
+			rows int64
+		}{{"scan", 5000}, {"email-index", 0}} {
+			store := db.NewEventStore(bdb)
+			store.SetBroadScanRows(way.rows)
+			f := db.EventFilter{From: &from, Search: db.ParseSearch(text)}
+			b.Run(text+"/"+way.name, func(b *testing.B) {
+				for b.Loop() {
+					rows, _, err := store.List(ctx, f, db.Page{Limit: 50, Desc: true, OmitDetails: true})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(rows) == 0 {
+						b.Fatal("no events found")
+					}
+				}
+			})
+		}
+	}
+}
