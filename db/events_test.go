@@ -65,31 +65,18 @@ func TestListOmitDetails(t *testing.T) {
 // from the first events in page order and others from the email index.
 func TestListSearchPages(t *testing.T) {
 	t.Parallel()
-	l := newRollLog(t, 3000, 17)
+	l := newSearchLog(t, 17)
 	ctx := context.Background()
 	const scanRows = 150
 	store := db.NewEventStore(l.bdb)
 	store.SetBroadScanRows(scanRows)
 	rng := rand.New(rand.NewPCG(17, 5))
 	// Texts in most emails, in some, in one, in none, and numbers.
-	texts := []string{"e", "@", ".", "EXAMPLE", "kiva.test", "alice", "BOB@", "%", "_b", "100", "zzz", "#1005"}
-	inOrder := func(desc bool) func(a, b *db.SyncEvent) int {
-		return func(a, b *db.SyncEvent) int {
-			c := a.OccurredAt.Compare(b.OccurredAt)
-			if c == 0 {
-				c = int(a.ID - b.ID)
-			}
-			if desc {
-				return -c
-			}
-			return c
-		}
-	}
 	var fromScan, fromIndex int
 	for i := 0; i < 120; i++ {
 		f := rollRandomFilter(rng, l, false)
 		f.CustomerEmail, f.ConversationID = nil, nil
-		f.Search = db.ParseSearch(texts[rng.IntN(len(texts))])
+		f.Search = db.ParseSearch(searchTexts[rng.IntN(len(searchTexts))])
 		desc := rng.IntN(2) == 0
 		limit := 1 + rng.IntN(40)
 		order := inOrder(desc)
@@ -155,4 +142,99 @@ func TestListSearchPages(t *testing.T) {
 	}
 	require.Greater(t, fromScan, 20, "pages filled from the first events")
 	require.Greater(t, fromIndex, 20, "pages that needed the email index")
+}
+
+// searchTexts are in most emails of a search log, in some, in one, in a
+// rare one, in none, and numbers.
+var searchTexts = []string{"e", "@", ".", "EXAMPLE", "kiva.test", "alice", "BOB@", "%", "_b", "100", "zzz", "#1005", "rare", "elsewhere.test"}
+
+// newSearchLog is a generated log (see newRollLog) with a few events of a
+// rare customer besides, whose email few events hold.
+func newSearchLog(t *testing.T, seed uint64) *rollLog {
+	t.Helper()
+	l := newRollLog(t, 3000, seed)
+	ctx := context.Background()
+	const rare = "rare.one@elsewhere.test"
+	require.NoError(t, db.NewCustomerStore(l.bdb).Insert(ctx, l.bdb, []*db.Customer{{Email: rare, LastEventAt: rollBase}}))
+	rng := rand.New(rand.NewPCG(seed, 7))
+	var extra []*db.SyncEvent
+	for range 12 {
+		e := rollRandomEvent(rng, l.convs)
+		e.CustomerEmail = rptr(rare)
+		e.OccurredAt = rollBase.Add(time.Duration(rng.Int64N(int64(rollDays * 24 * time.Hour))))
+		extra = append(extra, e)
+	}
+	require.NoError(t, db.NewEventStore(l.bdb).Insert(ctx, l.bdb, extra))
+	l.events = append(l.events, extra...)
+	return l
+}
+
+// inOrder compares events in the log's order, newest first when desc.
+func inOrder(desc bool) func(a, b *db.SyncEvent) int {
+	return func(a, b *db.SyncEvent) int {
+		c := a.OccurredAt.Compare(b.OccurredAt)
+		if c == 0 {
+			c = int(a.ID - b.ID)
+		}
+		if desc {
+			return -c
+		}
+		return c
+	}
+}
+
+// TestEachSearch streams searches, with the other filters at random, in
+// batches of many sizes, and compares the stream with the events that
+// match in memory. The windows are small, so that broad texts go through
+// the log in windows, sparse ones through the email index, and some
+// change from one way to the other on the way.
+func TestEachSearch(t *testing.T) {
+	t.Parallel()
+	l := newSearchLog(t, 23)
+	ctx := context.Background()
+	store := db.NewEventStore(l.bdb)
+	store.SetBroadScanRows(100)
+	rng := rand.New(rand.NewPCG(23, 5))
+	for i := 0; i < 80; i++ {
+		f := rollRandomFilter(rng, l, false)
+		f.CustomerEmail, f.ConversationID = nil, nil
+		f.Search = db.ParseSearch(searchTexts[rng.IntN(len(searchTexts))])
+		desc := rng.IntN(2) == 0
+		batch := 1 + rng.IntN(300)
+		all := slices.Clone(l.events)
+		slices.SortFunc(all, inOrder(desc))
+		var want, got []int64
+		for _, e := range all {
+			if rollMatches(f, e) {
+				want = append(want, e.ID)
+			}
+		}
+		require.NoError(t, store.Each(ctx, f, desc, batch, func(e *db.SyncEvent) error {
+			got = append(got, e.ID)
+			return nil
+		}))
+		require.Equal(t, want, got, "%s desc=%v batch=%d", rollDescribe(f), desc, batch)
+	}
+}
+
+// TestWindowsPay: windows pay for texts in many of many events left, and
+// not for sparse matches, a short rest or large batches.
+func TestWindowsPay(t *testing.T) {
+	for _, c := range []struct {
+		name                    string
+		hits, size, left, batch int64
+		want                    bool
+	}{
+		{"every event matches", 5000, 5000, 1000000, 2000, true},
+		{"one in ten of a million", 500, 5000, 1000000, 2000, true},
+		{"one in ten of fifty thousand", 500, 5000, 50000, 2000, false},
+		{"three in a hundred of ten million", 150, 5000, 10000000, 2000, true},
+		{"three in a hundred of 640,000", 150, 5000, 640000, 2000, false},
+		{"no match", 0, 5000, 10000000, 2000, false},
+		{"nothing left", 5000, 5000, 0, 2000, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			require.Equal(t, c.want, db.WindowsPay(c.hits, c.size, c.left, c.batch))
+		})
+	}
 }

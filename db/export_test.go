@@ -4,3 +4,6 @@ package db
 // before it falls back to the email index, so that tests can reach both
 // ways with a small log; 0 goes to the email index at once.
 func (s *EventStore) SetBroadScanRows(n int64) { s.broadScanRows = n }
+
+// WindowsPay is windowsPay, for its tests.
+var WindowsPay = windowsPay

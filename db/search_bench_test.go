@@ -53,3 +53,42 @@ func BenchmarkSearchPage(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSearchEach streams every event of a search over 30 days of a
+// seeded log in batches of 2,000, as the CSV export does, through windows
+// where they pay ("windows") and, as the baseline, through the email index
+// alone ("email-index"):
+//
+//	go test -run '^$' -bench SearchEach -benchtime 1x ./db/
+func BenchmarkSearchEach(b *testing.B) {
+	ctx := context.Background()
+	bdb := dbtest.New(b)
+	now := time.Now()
+	if _, err := seed.Run(ctx, bdb, seed.Options{Events: 300000, Days: 30, Now: now, Seed: 11}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := bdb.ExecContext(ctx, "VACUUM ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	from := now.Add(-30 * 24 * time.Hour)
+	for _, text := range []string{"example", "example.org", "garcia"} {
+		for _, way := range []struct {
+			name string
+			rows int64
+		}{{"windows", 5000}, {"email-index", 0}} {
+			store := db.NewEventStore(bdb)
+			store.SetBroadScanRows(way.rows)
+			f := db.EventFilter{From: &from, Search: db.ParseSearch(text)}
+			b.Run(text+"/"+way.name, func(b *testing.B) {
+				var n int
+				for b.Loop() {
+					n = 0
+					if err := store.Each(ctx, f, true, 2000, func(*db.SyncEvent) error { n++; return nil }); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(n), "events")
+			})
+		}
+	}
+}
