@@ -78,97 +78,12 @@ func subjectOf(e *SyncEvent) *string {
 // count every submission once (by its first ticket), so that repeats of one
 // submission are not reported twice.
 func (s *EventStore) DuplicateTickets(ctx context.Context, from, to time.Time, window time.Duration, limit int) ([]*DuplicateGroup, error) {
-	bySubmission, err := s.sameSubmission(ctx, from, to)
+	rows, err := s.duplicateRows(ctx, from, to, window)
 	if err != nil {
 		return nil, err
-	}
-	byEmail, err := s.sameEmailAndSubject(ctx, from, to, window)
-	if err != nil {
-		return nil, err
-	}
-	groups := make([]*DuplicateGroup, 0, len(bySubmission)+len(byEmail))
-	groups = append(append(groups, bySubmission...), byEmail...)
-	slices.SortStableFunc(groups, func(a, b *DuplicateGroup) int {
-		if c := b.LastAt.Compare(a.LastAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.Events[len(b.Events)-1].ID, a.Events[len(a.Events)-1].ID)
-	})
-	if len(groups) > limit {
-		groups = groups[:limit]
-	}
-	return groups, nil
-}
-
-// sameSubmission returns the groups of successful tickets in [from, to)
-// that share a source and source_ref.
-func (s *EventStore) sameSubmission(ctx context.Context, from, to time.Time) ([]*DuplicateGroup, error) {
-	var events []*SyncEvent
-	err := s.db.NewSelect().Model(&events).
-		Where("type = ? AND status = ? AND occurred_at >= ? AND occurred_at < ? AND source_ref IS NOT NULL",
-			EventTicketCreated, StatusSuccess, from, to).
-		Where(`(source, source_ref) IN (
-			SELECT source, source_ref FROM sync_events
-			WHERE type = ? AND status = ? AND occurred_at >= ? AND occurred_at < ? AND source_ref IS NOT NULL
-			GROUP BY source, source_ref
-			HAVING count(*) > 1)`,
-			EventTicketCreated, StatusSuccess, from, to).
-		OrderExpr("source, source_ref, occurred_at, id").
-		Scan(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("error finding tickets of one submission: %w", err)
-	}
-	var groups []*DuplicateGroup
-	start := 0
-	for i := 1; i <= len(events); i++ {
-		if i < len(events) && events[i].Source == events[start].Source && *events[i].SourceRef == *events[start].SourceRef {
-			continue
-		}
-		groups = append(groups, newDuplicateGroup(DuplicateSameSubmission, events[start:i:i]))
-		start = i
-	}
-	return groups, nil
-}
-
-// sameEmailAndSubject returns the groups of successful tickets in
-// [from, to) of different submissions with the same email and subject
-// (compared without regard to letter case and spacing, as a customer
-// typing it again would vary them), each within window of the previous one.
-func (s *EventStore) sameEmailAndSubject(ctx context.Context, from, to time.Time, window time.Duration) ([]*DuplicateGroup, error) {
-	// first keeps one ticket per submission (its first); near_prev and
-	// near_next say whether the neighbours of the same email and subject
-	// are within the window, so only rows that belong to a group return.
-	var rows []struct {
-		ID       int64 `bun:"id"`
-		NearPrev bool  `bun:"near_prev"`
-	}
-	err := s.db.NewRaw(`
-		WITH t AS (
-			SELECT id, occurred_at, customer_email,
-			       lower(regexp_replace(btrim(details->>'subject'), '\s+', ' ', 'g')) AS subject, source_ref,
-			       row_number() OVER (PARTITION BY source, source_ref ORDER BY occurred_at, id) AS nth
-			FROM sync_events
-			WHERE type = ? AND status = ? AND occurred_at >= ? AND occurred_at < ?
-			  AND customer_email IS NOT NULL AND details->>'subject' IS NOT NULL
-		), first AS (
-			SELECT id, occurred_at, customer_email, subject,
-			       occurred_at - lag(occurred_at) OVER w <= ?::interval AS near_prev,
-			       lead(occurred_at) OVER w - occurred_at <= ?::interval AS near_next
-			FROM t
-			WHERE nth = 1 OR source_ref IS NULL
-			WINDOW w AS (PARTITION BY customer_email, subject ORDER BY occurred_at, id)
-		)
-		SELECT id, coalesce(near_prev, false) AS near_prev
-		FROM first
-		WHERE near_prev OR near_next
-		ORDER BY customer_email, subject, occurred_at, id`,
-		EventTicketCreated, StatusSuccess, from, to, interval(window), interval(window)).
-		Scan(ctx, &rows)
-	if err != nil {
-		return nil, fmt.Errorf("error finding repeated tickets by email and subject: %w", err)
 	}
 	if len(rows) == 0 {
-		return nil, nil
+		return []*DuplicateGroup{}, nil
 	}
 	ids := make([]int64, len(rows))
 	for i, r := range rows {
@@ -182,13 +97,14 @@ func (s *EventStore) sameEmailAndSubject(ctx context.Context, from, to time.Time
 	for _, e := range events {
 		byID[e.ID] = e
 	}
-	// Rows come ordered within each email and subject; a row not near its
-	// predecessor starts a new group.
+	// Rows come in groups, each ordered by time; a row that does not
+	// continue the group before it starts a new one.
 	var groups []*DuplicateGroup
 	var cur []*SyncEvent
+	var reason DuplicateReason
 	flush := func() {
 		if len(cur) > 1 {
-			groups = append(groups, newDuplicateGroup(DuplicateSameEmailAndSubject, cur))
+			groups = append(groups, newDuplicateGroup(reason, cur))
 		}
 		cur = nil
 	}
@@ -197,13 +113,89 @@ func (s *EventStore) sameEmailAndSubject(ctx context.Context, from, to time.Time
 		if !ok {
 			continue
 		}
-		if !r.NearPrev {
+		if !r.Continues || r.Reason != reason {
 			flush()
 		}
+		reason = r.Reason
 		cur = append(cur, e)
 	}
 	flush()
+	slices.SortFunc(groups, func(a, b *DuplicateGroup) int {
+		if c := b.LastAt.Compare(a.LastAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.Events[len(b.Events)-1].ID, a.Events[len(a.Events)-1].ID)
+	})
+	if len(groups) > limit {
+		groups = groups[:limit]
+	}
 	return groups, nil
+}
+
+// duplicateRow is one ticket of a duplicate group: Continues says it
+// belongs to the group of the row before it.
+type duplicateRow struct {
+	Reason    DuplicateReason `bun:"reason"`
+	ID        int64           `bun:"id"`
+	Continues bool            `bun:"continues"`
+}
+
+// duplicateRows finds the tickets of both kinds of duplicate groups in one
+// pass over the successful tickets of [from, to), reading their narrow
+// columns only. One window pass over each submission's tickets gives how
+// many it has (SAME_SUBMISSION groups are those of more than one) and
+// which is its first with an email and a subject (each submission counts
+// once by email and subject). A first ticket with no other ticket of the
+// same email within the window cannot be in a group, so only the others
+// have their subject normalized and are chained per email and subject:
+// a ticket of that email between two of a chain would be within the window
+// of one of them.
+func (s *EventStore) duplicateRows(ctx context.Context, from, to time.Time, window time.Duration) ([]duplicateRow, error) {
+	var rows []duplicateRow
+	err := s.db.NewRaw(`
+		WITH t AS (
+			SELECT id, occurred_at, source, source_ref, customer_email, details->>'subject' AS subject,
+			       count(*) OVER submission AS copies,
+			       row_number() OVER (submission ORDER BY occurred_at, id) AS pos,
+			       count(*) FILTER (WHERE customer_email IS NOT NULL AND details->>'subject' IS NOT NULL)
+			           OVER (submission ORDER BY occurred_at, id ROWS UNBOUNDED PRECEDING) AS nth
+			FROM sync_events
+			WHERE type = ?0 AND status = ?1 AND occurred_at >= ?2 AND occurred_at < ?3
+			WINDOW submission AS (PARTITION BY source, source_ref)
+		), first AS (
+			SELECT id, occurred_at, customer_email, subject,
+			       occurred_at - lag(occurred_at) OVER w <= ?4::interval AS near_prev,
+			       lead(occurred_at) OVER w - occurred_at <= ?4::interval AS near_next
+			FROM t
+			WHERE customer_email IS NOT NULL AND subject IS NOT NULL AND (nth = 1 OR source_ref IS NULL)
+			WINDOW w AS (PARTITION BY customer_email ORDER BY occurred_at, id)
+		), chained AS (
+			SELECT id, occurred_at, customer_email, subject,
+			       occurred_at - lag(occurred_at) OVER w <= ?4::interval AS near_prev,
+			       lead(occurred_at) OVER w - occurred_at <= ?4::interval AS near_next
+			FROM (
+				SELECT id, occurred_at, customer_email, lower(regexp_replace(btrim(subject), '\s+', ' ', 'g')) AS subject
+				FROM first
+				WHERE near_prev OR near_next
+			) AS near
+			WINDOW w AS (PARTITION BY customer_email, subject ORDER BY occurred_at, id)
+		)
+		SELECT reason, id, continues FROM (
+			SELECT ?5 AS reason, source AS k1, source_ref AS k2, occurred_at, id, pos > 1 AS continues
+			FROM t
+			WHERE copies > 1 AND source_ref IS NOT NULL
+			UNION ALL
+			SELECT ?6, customer_email, subject, occurred_at, id, coalesce(near_prev, false)
+			FROM chained
+			WHERE near_prev OR near_next
+		) AS g
+		ORDER BY reason, k1, k2, occurred_at, id`,
+		EventTicketCreated, StatusSuccess, from, to, interval(window), DuplicateSameSubmission, DuplicateSameEmailAndSubject).
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("error finding duplicate tickets: %w", err)
+	}
+	return rows, nil
 }
 
 // interval formats d as a PostgreSQL interval literal.

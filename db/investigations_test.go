@@ -1,7 +1,12 @@
 package db_test
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,4 +111,191 @@ func TestDuplicateTicketsEdges(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, got, email)
 	}
+}
+
+// TestDuplicateTicketsMatchesModel compares DuplicateTickets, for random
+// ranges, windows and limits over a random log, with the groups computed
+// in memory from their definition: successful TICKET_CREATED events in
+// the range that share a submission; and first tickets of submissions (in
+// the range) with the same email and subject (without regard to case and
+// spacing), each within the window of the previous one.
+func TestDuplicateTicketsMatchesModel(t *testing.T) {
+	t.Parallel()
+	bdb := dbtest.New(t)
+	ctx := context.Background()
+	store := db.NewEventStore(bdb)
+	rng := rand.New(rand.NewPCG(31, 8))
+	base := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	emails := []string{"ann@example.com", "bob@example.com", "cy@example.org", "dee@example.net", ""}
+	subjects := []string{"Refund request", "refund  REQUEST", " Refund request", "Order late", "order\tlate", "Hello", ""}
+	var customers []*db.Customer
+	for _, e := range emails[:4] {
+		customers = append(customers, &db.Customer{Email: e, LastEventAt: base})
+	}
+	require.NoError(t, db.NewCustomerStore(bdb).Insert(ctx, bdb, customers))
+	var events []*db.SyncEvent
+	refs := 0
+	for len(events) < 700 {
+		// A submission: one ticket, or several (a retry soon after, or
+		// much later), mostly of one email and subject.
+		refs++
+		ref := fmt.Sprintf("form-%d", refs)
+		email, subject := emails[rng.IntN(len(emails))], subjects[rng.IntN(len(subjects))]
+		at := time.Duration(rng.Int64N(int64(72 * time.Hour))).Truncate(time.Second)
+		copies := 1
+		if rng.IntN(6) == 0 {
+			copies = 2 + rng.IntN(2)
+		}
+		for c := 0; c < copies; c++ {
+			e := &db.SyncEvent{OccurredAt: base.Add(at), Type: db.EventTicketCreated, Status: db.StatusSuccess,
+				Direction: db.DirectionToHelpScout, Attempt: 1, Source: db.SourceContactForm}
+			switch rng.IntN(10) {
+			case 0:
+				e.Status = db.StatusFailed
+			case 1:
+				e.Type = db.EventCustomerSynced
+			case 2:
+				e.Source = db.SourceManual
+			}
+			if rng.IntN(8) > 0 {
+				e.SourceRef = &ref
+			}
+			if email != "" {
+				e.CustomerEmail = rptr(email)
+			}
+			if subject != "" {
+				e.Details = map[string]any{"subject": subject}
+			}
+			events = append(events, e)
+			if rng.IntN(3) == 0 {
+				at += time.Duration(rng.IntN(40)) * time.Hour
+			} else {
+				at += time.Duration(rng.IntN(20)) * time.Minute
+			}
+			if rng.IntN(4) == 0 && c+1 < copies {
+				subject = subjects[rng.IntN(len(subjects))]
+			}
+		}
+	}
+	require.NoError(t, store.Insert(ctx, bdb, events))
+
+	norm := func(s string) string {
+		return strings.ToLower(strings.Join(strings.Fields(strings.Trim(s, " ")), " "))
+	}
+	subjectOf := func(e *db.SyncEvent) (string, bool) {
+		s, ok := e.Details["subject"].(string)
+		return s, ok
+	}
+	model := func(from, to time.Time, window time.Duration, limit int) [][]int64 {
+		var tickets []*db.SyncEvent
+		for _, e := range events {
+			if e.Type == db.EventTicketCreated && e.Status == db.StatusSuccess && !e.OccurredAt.Before(from) && e.OccurredAt.Before(to) {
+				tickets = append(tickets, e)
+			}
+		}
+		slices.SortFunc(tickets, func(a, b *db.SyncEvent) int {
+			if c := a.OccurredAt.Compare(b.OccurredAt); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
+		var groups [][]*db.SyncEvent
+		bySubmission := map[string][]*db.SyncEvent{}
+		var keys []string
+		for _, e := range tickets {
+			if e.SourceRef == nil {
+				continue
+			}
+			k := string(e.Source) + "\x00" + *e.SourceRef
+			if bySubmission[k] == nil {
+				keys = append(keys, k)
+			}
+			bySubmission[k] = append(bySubmission[k], e)
+		}
+		for _, k := range keys {
+			if len(bySubmission[k]) > 1 {
+				groups = append(groups, bySubmission[k])
+			}
+		}
+		// First tickets of each submission among those with an email and
+		// a subject, chained per email and subject.
+		seen := map[string]bool{}
+		chains := map[string][]*db.SyncEvent{}
+		var chainKeys []string
+		for _, e := range tickets {
+			s, ok := subjectOf(e)
+			if e.CustomerEmail == nil || !ok {
+				continue
+			}
+			if e.SourceRef != nil {
+				k := string(e.Source) + "\x00" + *e.SourceRef
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+			}
+			k := *e.CustomerEmail + "\x00" + norm(s)
+			if chains[k] == nil {
+				chainKeys = append(chainKeys, k)
+			}
+			chains[k] = append(chains[k], e)
+		}
+		for _, k := range chainKeys {
+			var cur []*db.SyncEvent
+			for _, e := range chains[k] {
+				if len(cur) > 0 && e.OccurredAt.Sub(cur[len(cur)-1].OccurredAt) > window {
+					if len(cur) > 1 {
+						groups = append(groups, cur)
+					}
+					cur = nil
+				}
+				cur = append(cur, e)
+			}
+			if len(cur) > 1 {
+				groups = append(groups, cur)
+			}
+		}
+		slices.SortFunc(groups, func(a, b []*db.SyncEvent) int {
+			la, lb := a[len(a)-1], b[len(b)-1]
+			if c := lb.OccurredAt.Compare(la.OccurredAt); c != 0 {
+				return c
+			}
+			return cmp.Compare(lb.ID, la.ID)
+		})
+		var out [][]int64
+		for _, g := range groups[:min(limit, len(groups))] {
+			var ids []int64
+			for _, e := range g {
+				ids = append(ids, e.ID)
+			}
+			out = append(out, ids)
+		}
+		return out
+	}
+
+	var nonEmpty int
+	for i := 0; i < 60; i++ {
+		from := base.Add(time.Duration(rng.Int64N(int64(60 * time.Hour))))
+		to := from.Add(time.Duration(1 + rng.Int64N(int64(90*time.Hour))))
+		window := time.Duration(1+rng.IntN(180)) * time.Minute
+		limit := 1 + rng.IntN(60)
+		groups, err := store.DuplicateTickets(ctx, from, to, window, limit)
+		require.NoError(t, err)
+		var got [][]int64
+		for _, g := range groups {
+			var ids []int64
+			for _, e := range g.Events {
+				ids = append(ids, e.ID)
+			}
+			got = append(got, ids)
+			require.Equal(t, len(g.Events), g.Count)
+			require.True(t, g.FirstAt.Equal(g.Events[0].OccurredAt))
+			require.True(t, g.LastAt.Equal(g.Events[len(g.Events)-1].OccurredAt))
+		}
+		require.Equal(t, model(from, to, window, limit), got, "from=%s to=%s window=%s limit=%d", from, to, window, limit)
+		if len(got) > 0 {
+			nonEmpty++
+		}
+	}
+	require.Greater(t, nonEmpty, 40, "ranges that hold groups")
 }
