@@ -94,16 +94,7 @@ func (s *EventStore) listIndexed(ctx context.Context, f EventFilter, p Page) ([]
 // text whose matches are sparse, and far too much work for one that
 // matches half a million events of which a page shows 50.
 func (s *EventStore) listBroad(ctx context.Context, f EventFilter, p Page) ([]*SyncEvent, bool, error) {
-	rest := f
-	rest.Search = nil
-	inner := eventWhere(rest)
-	addKeysetBounds(inner, "occurred_at", p)
-	next := s.selectEvents(nil, p).
-		Where(inner.sql(), inner.args...).
-		OrderExpr(orderBy("occurred_at", p.Desc)).
-		Limit(s.broadScanRows)
-	search := &where{}
-	search.addSearch(f.Search, true)
+	next, search := s.following(f, p, s.broadScanRows)
 	var events []*SyncEvent
 	err := s.selectEvents(&events, p).
 		ModelTableExpr("(?) AS e", next).
@@ -118,6 +109,23 @@ func (s *EventStore) listBroad(ctx context.Context, f EventFilter, p Page) ([]*S
 		return nil, false, nil
 	}
 	return cutPage(events, p)
+}
+
+// following returns the query of the next rows events in the order of p
+// that f selects but for its search, and the search's condition on each
+// event's own email, to test them with.
+func (s *EventStore) following(f EventFilter, p Page, rows int64) (*bun.SelectQuery, *where) {
+	rest := f
+	rest.Search = nil
+	w := eventWhere(rest)
+	addKeysetBounds(w, "occurred_at", p)
+	q := s.selectEvents(nil, p).
+		Where(w.sql(), w.args...).
+		OrderExpr(orderBy("occurred_at", p.Desc)).
+		Limit(rows)
+	search := &where{}
+	search.addSearch(f.Search, true)
+	return q, search
 }
 
 // selectEvents starts a select of events into dest (the table alone when
@@ -281,16 +289,8 @@ type windowRow struct {
 // matches and the position of the last event read: nil when none was left
 // to read.
 func (s *EventStore) scanWindow(ctx context.Context, f EventFilter, p Page, rows int64) ([]*SyncEvent, *Keyset, error) {
-	rest := f
-	rest.Search = nil
-	inner := eventWhere(rest)
-	addKeysetBounds(inner, "occurred_at", p)
-	window := s.db.NewSelect().Model((*SyncEvent)(nil)).
-		Where(inner.sql(), inner.args...).
-		OrderExpr(orderBy("occurred_at", p.Desc)).
-		Limit(rows)
-	search := &where{}
-	search.addSearch(f.Search, true)
+	p.OmitDetails = false
+	window, search := s.following(f, p, rows)
 	var read []*windowRow
 	err := s.db.NewSelect().With("win", window).Model(&read).ModelTableExpr("win AS e").
 		ColumnExpr("?TableColumns").
