@@ -545,16 +545,7 @@ func TestEventListKeyset(t *testing.T) {
 
 	for _, desc := range []bool{true, false} {
 		want := slices.Clone(l.events)
-		slices.SortFunc(want, func(a, b *db.SyncEvent) int {
-			c := a.OccurredAt.Compare(b.OccurredAt)
-			if c == 0 {
-				c = int(a.ID - b.ID)
-			}
-			if desc {
-				return -c
-			}
-			return c
-		})
+		slices.SortFunc(want, inOrder(desc))
 		var wantIDs, got []int64
 		for _, e := range want {
 			wantIDs = append(wantIDs, e.ID)

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/db/dbtest"
 	"github.com/kivalogic/helpscout-log/internal/seed"
@@ -22,15 +24,7 @@ import (
 // too few matches and the page falls back to the email index.
 func BenchmarkSearchPage(b *testing.B) {
 	ctx := context.Background()
-	bdb := dbtest.New(b)
-	now := time.Now()
-	if _, err := seed.Run(ctx, bdb, seed.Options{Events: 300000, Days: 30, Now: now, Seed: 11}); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := bdb.ExecContext(ctx, "VACUUM ANALYZE"); err != nil {
-		b.Fatal(err)
-	}
-	from := now.Add(-30 * 24 * time.Hour)
+	bdb, from := seededMonth(b)
 	for _, text := range []string{"example", "garcia", "garcia11"} {
 		for _, way := range []struct {
 			name string
@@ -62,15 +56,7 @@ func BenchmarkSearchPage(b *testing.B) {
 //	go test -run '^$' -bench SearchEach -benchtime 1x ./db/
 func BenchmarkSearchEach(b *testing.B) {
 	ctx := context.Background()
-	bdb := dbtest.New(b)
-	now := time.Now()
-	if _, err := seed.Run(ctx, bdb, seed.Options{Events: 300000, Days: 30, Now: now, Seed: 11}); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := bdb.ExecContext(ctx, "VACUUM ANALYZE"); err != nil {
-		b.Fatal(err)
-	}
-	from := now.Add(-30 * 24 * time.Hour)
+	bdb, from := seededMonth(b)
 	for _, text := range []string{"example", "example.org", "garcia"} {
 		for _, way := range []struct {
 			name string
@@ -91,4 +77,19 @@ func BenchmarkSearchEach(b *testing.B) {
 			})
 		}
 	}
+}
+
+// seededMonth is a fresh database holding 30 days of a seeded log of
+// 300,000 events, vacuumed and analysed, and the start of those 30 days.
+func seededMonth(b *testing.B) (*bun.DB, time.Time) {
+	ctx := context.Background()
+	bdb := dbtest.New(b)
+	now := time.Now()
+	if _, err := seed.Run(ctx, bdb, seed.Options{Events: 300000, Days: 30, Now: now, Seed: 11}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := bdb.ExecContext(ctx, "VACUUM ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	return bdb, now.Add(-30 * 24 * time.Hour)
 }
