@@ -21,6 +21,7 @@ import (
 	"github.com/kivalogic/helpscout-log/internal/helpscoutsim"
 	"github.com/kivalogic/helpscout-log/internal/live"
 	"github.com/kivalogic/helpscout-log/internal/metrics"
+	"github.com/kivalogic/helpscout-log/internal/retention"
 	"github.com/kivalogic/helpscout-log/internal/seed"
 	"github.com/kivalogic/helpscout-log/internal/server"
 	"github.com/kivalogic/helpscout-log/internal/syncer"
@@ -41,6 +42,9 @@ type Stack struct {
 	Sync *syncer.Service
 	// Live is the live-event hub.
 	Live *live.Hub
+	// Retention deletes what is older than RETENTION_DAYS; nil when every
+	// event is kept.
+	Retention *retention.Pruner
 
 	workers bool
 	// draining ends when the shutdown begins (WebSockets close) and
@@ -98,6 +102,11 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 		return r, nil
 	})
 	st := &Stack{Sync: sync, Live: hub, workers: cfg.SyncWorkers > 0}
+	if cfg.RetentionDays > 0 {
+		st.Retention = retention.New(bdb, retention.Options{Days: cfg.RetentionDays, Log: log})
+		m.CounterFunc("helpscout_log_retention_deleted_events_total", "Events this process deleted as older than RETENTION_DAYS.",
+			func() float64 { return float64(st.Retention.Deleted()) })
+	}
 	st.draining, st.beginDrain = context.WithCancel(context.Background())
 	st.stopExports, st.endExports = context.WithCancel(context.Background())
 	st.Handler = server.NewRouter(server.Deps{
@@ -147,13 +156,23 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 	return st
 }
 
-// Start runs the live hub and, unless SYNC_WORKERS is 0, the sync workers.
+// Start runs the live hub, the sync workers unless SYNC_WORKERS is 0, and
+// the retention when RETENTION_DAYS is set.
 func (s *Stack) Start(ctx context.Context) error {
 	if err := s.Live.Start(ctx); err != nil {
 		return err
 	}
 	if s.workers {
 		if err := s.Sync.Start(ctx); err != nil {
+			s.Live.Stop()
+			return err
+		}
+	}
+	if s.Retention != nil {
+		if err := s.Retention.Start(ctx); err != nil {
+			if s.workers {
+				s.Sync.Stop()
+			}
 			s.Live.Stop()
 			return err
 		}
@@ -193,8 +212,12 @@ func (s *Stack) WaitWebSockets(ctx context.Context) error {
 	}
 }
 
-// Stop stops the workers (finishing attempts in flight), then the hub.
+// Stop stops the retention, the workers (finishing attempts in flight),
+// then the hub.
 func (s *Stack) Stop() {
+	if s.Retention != nil {
+		s.Retention.Stop()
+	}
 	if s.workers {
 		s.Sync.Stop()
 	}

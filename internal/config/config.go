@@ -80,7 +80,16 @@ type Config struct {
 	// LiveBusyRate is the rate of WebSocket frames a second from which
 	// LiveWriteInterval applies.
 	LiveBusyRate int
+	// RetentionDays, when set, is how many days of events the log keeps:
+	// older events, finished sync jobs and API usage are deleted. Zero
+	// keeps everything.
+	RetentionDays int
 }
+
+// MinRetentionDays is the shortest retention: the longest relative range
+// of the API (LAST_30_DAYS, and the 31 days of a duplicate-ticket search)
+// stays whole.
+const MinRetentionDays = 31
 
 // MinDBConns is the smallest connection pool the service runs with. The
 // process also keeps a connection of its own for LISTEN, and opens one
@@ -167,6 +176,11 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.LiveBusyRate, err = intVar(getenv, "LIVE_BUSY_RATE", 60000); err != nil {
 		errs = append(errs, err)
+	}
+	if c.RetentionDays, err = intVar(getenv, "RETENTION_DAYS", 0); err != nil {
+		errs = append(errs, err)
+	} else if c.RetentionDays != 0 && c.RetentionDays < MinRetentionDays {
+		errs = append(errs, fmt.Errorf("RETENTION_DAYS: %d is below the minimum of %d days (0 keeps every event): the API's longest ranges must stay whole", c.RetentionDays, MinRetentionDays))
 	}
 	lvl := orDefault(getenv("LOG_LEVEL"), "info")
 	var ok bool

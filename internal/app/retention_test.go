@@ -1,0 +1,72 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/db/dbtest"
+	"github.com/kivalogic/helpscout-log/internal/auth"
+	"github.com/kivalogic/helpscout-log/internal/config"
+)
+
+// TestStackRetention: with RETENTION_DAYS set, the started service deletes
+// the events older than that and counts them on /metrics; without it,
+// nothing is deleted.
+func TestStackRetention(t *testing.T) {
+	t.Parallel()
+	for _, days := range []string{"", "31"} {
+		t.Run("RETENTION_DAYS="+days, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			bdb := dbtest.New(t)
+			now := time.Now()
+			var events []*db.SyncEvent
+			for _, age := range []int{60, 40, 32, 20, 1} {
+				events = append(events, &db.SyncEvent{OccurredAt: now.AddDate(0, 0, -age), Type: db.EventCustomerSynced,
+					Status: db.StatusSuccess, Direction: db.DirectionToHelpScout, Attempt: 1, Source: db.SourceBatch})
+			}
+			require.NoError(t, db.NewEventStore(bdb).Insert(ctx, bdb, events))
+			cfg, err := config.Load(func(k string) string {
+				return map[string]string{"RETENTION_DAYS": days, "SYNC_WORKERS": "0"}[k]
+			})
+			require.NoError(t, err)
+			st := NewStack(bdb, cfg, auth.NewIssuer("0123456789abcdef0123"), zerolog.Nop(), nil)
+			require.NoError(t, st.Start(ctx))
+			defer st.Stop()
+			srv := httptest.NewServer(st.Handler)
+			defer srv.Close()
+
+			count := func() int {
+				var n int
+				require.NoError(t, bdb.NewRaw("SELECT count(*) FROM sync_events").Scan(ctx, &n))
+				return n
+			}
+			if days == "" {
+				require.Nil(t, st.Retention)
+				require.Equal(t, 5, count())
+				return
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for count() > 2 {
+				require.True(t, time.Now().Before(deadline), "old events still there")
+				time.Sleep(10 * time.Millisecond)
+			}
+			require.Equal(t, 2, count())
+			resp, err := http.Get(srv.URL + "/metrics")
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			require.Contains(t, strings.Split(string(body), "\n"), "helpscout_log_retention_deleted_events_total 3")
+		})
+	}
+}
