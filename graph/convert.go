@@ -45,6 +45,10 @@ func diagnosticsModel(d *synclog.Diagnostics) *model.Diagnostics {
 		cur := d.CurrentMigration
 		m.Migrations.Current = &cur
 	}
+	if d.RetentionDays > 0 {
+		days := d.RetentionDays
+		m.RetentionDays = &days
+	}
 	for i := range d.Stats.Tables {
 		m.Tables[i] = &d.Stats.Tables[i]
 	}

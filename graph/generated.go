@@ -152,6 +152,7 @@ type ComplexityRoot struct {
 		Pool            func(childComplexity int) int
 		PostgresVersion func(childComplexity int) int
 		Queue           func(childComplexity int) int
+		RetentionDays   func(childComplexity int) int
 		Tables          func(childComplexity int) int
 		Version         func(childComplexity int) int
 	}
@@ -917,6 +918,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Diagnostics.Queue(childComplexity), true
+	case "Diagnostics.retentionDays":
+		if e.ComplexityRoot.Diagnostics.RetentionDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Diagnostics.RetentionDays(childComplexity), true
 	case "Diagnostics.tables":
 		if e.ComplexityRoot.Diagnostics.Tables == nil {
 			break
@@ -2350,6 +2357,8 @@ type Diagnostics {
   oldestEventAt: Time
   "The newest event in the log."
   newestEventAt: Time
+  "How many days of events the log keeps (RETENTION_DAYS); null when every event is kept."
+  retentionDays: Int
   "This build's version."
   version: String!
 }
@@ -3447,6 +3456,8 @@ func (ec *executionContext) childFields_Diagnostics(ctx context.Context, field g
 		return ec.fieldContext_Diagnostics_oldestEventAt(ctx, field)
 	case "newestEventAt":
 		return ec.fieldContext_Diagnostics_newestEventAt(ctx, field)
+	case "retentionDays":
+		return ec.fieldContext_Diagnostics_retentionDays(ctx, field)
 	case "version":
 		return ec.fieldContext_Diagnostics_version(ctx, field)
 	case "queue":
@@ -6446,6 +6457,29 @@ func (ec *executionContext) _Diagnostics_newestEventAt(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_Diagnostics_newestEventAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Diagnostics", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Diagnostics_retentionDays(ctx context.Context, field graphql.CollectedField, obj *model.Diagnostics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Diagnostics_retentionDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetentionDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Diagnostics_retentionDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Diagnostics", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Diagnostics_version(ctx context.Context, field graphql.CollectedField, obj *model.Diagnostics) (ret graphql.Marshaler) {
@@ -13498,6 +13532,11 @@ func (ec *executionContext) _Diagnostics(ctx context.Context, sel ast.SelectionS
 			}
 		case "newestEventAt":
 			out.Values[i] = ec._Diagnostics_newestEventAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "retentionDays":
+			out.Values[i] = ec._Diagnostics_retentionDays(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

@@ -28,6 +28,8 @@ type Diagnostics struct {
 	OldestEventAt *time.Time `json:"oldestEventAt,omitempty"`
 	// The newest event in the log.
 	NewestEventAt *time.Time `json:"newestEventAt,omitempty"`
+	// How many days of events the log keeps (RETENTION_DAYS); null when every event is kept.
+	RetentionDays *int `json:"retentionDays,omitempty"`
 	// This build's version.
 	Version string `json:"version"`
 	// The sync queue, the workers and the HelpScout budget.

@@ -67,6 +67,20 @@ func TestStackRetention(t *testing.T) {
 			resp.Body.Close()
 			require.NoError(t, err)
 			require.Contains(t, strings.Split(string(body), "\n"), "helpscout_log_retention_deleted_events_total 3")
+
+			// The vendor's support sees the setting.
+			token, err := auth.NewIssuer("0123456789abcdef0123").Issue("support", auth.RoleKivaAdmin, time.Minute)
+			require.NoError(t, err)
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/graphql", strings.NewReader(`{"query":"{ diagnostics { retentionDays } }"}`))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err = http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			body, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			require.JSONEq(t, `{"data":{"diagnostics":{"retentionDays":31}}}`, string(body))
 		})
 	}
 }

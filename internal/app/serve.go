@@ -59,6 +59,7 @@ type Stack struct {
 // background until Start.
 func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.Logger, playgroundHeaders map[string]string) *Stack {
 	svc := synclog.New(bdb, Version)
+	svc.RetentionDays = cfg.RetentionDays
 	m := metrics.New(bdb.DB)
 	sync := syncer.New(bdb, syncer.Options{
 		HelpScout: helpscout.Config{

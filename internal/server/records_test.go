@@ -53,7 +53,7 @@ func TestDiagnostics(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	resp := f.gql(t, callerKivaAdmin, `{ diagnostics {
-  postgresVersion databaseBytes version oldestEventAt newestEventAt
+  postgresVersion databaseBytes version oldestEventAt newestEventAt retentionDays
   tables { name estimatedRows tableBytes indexBytes }
   indexes { name table bytes scans valid }
   migrations { current pending }
@@ -66,6 +66,7 @@ func TestDiagnostics(t *testing.T) {
 			DatabaseBytes                int64
 			Version                      string
 			OldestEventAt, NewestEventAt time.Time
+			RetentionDays                *int
 			Tables                       []struct {
 				Name                                  string
 				EstimatedRows, TableBytes, IndexBytes int64
@@ -87,6 +88,7 @@ func TestDiagnostics(t *testing.T) {
 	require.NotEmpty(t, d.PostgresVersion)
 	require.Positive(t, d.DatabaseBytes)
 	require.Equal(t, app.Version, d.Version)
+	require.Nil(t, d.RetentionDays, "every event is kept")
 	sorted := f.sorted(false)
 	require.True(t, sorted[0].OccurredAt.Equal(d.OldestEventAt), "oldest %s", d.OldestEventAt)
 	require.True(t, sorted[len(sorted)-1].OccurredAt.Equal(d.NewestEventAt), "newest %s", d.NewestEventAt)

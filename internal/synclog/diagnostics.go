@@ -20,6 +20,7 @@ type Diagnostics struct {
 	OldestEventAt     *time.Time
 	NewestEventAt     *time.Time
 	Version           string
+	RetentionDays     int
 }
 
 // Diagnostics gathers database size, index health, migration state, pool
@@ -43,5 +44,6 @@ func (s *Service) Diagnostics(ctx context.Context) (*Diagnostics, error) {
 		PoolOpen: ps.OpenConnections, PoolInUse: ps.InUse, PoolIdle: ps.Idle,
 		PoolMaxOpen: ps.MaxOpenConnections, PoolWaitCount: ps.WaitCount,
 		OldestEventAt: oldest, NewestEventAt: newest, Version: s.Version,
+		RetentionDays: s.RetentionDays,
 	}, nil
 }

@@ -26,6 +26,9 @@ type Service struct {
 	Now func() time.Time
 	// Version is this build's version, for diagnostics.
 	Version string
+	// RetentionDays is how many days of events the log keeps, for
+	// diagnostics; zero: every event.
+	RetentionDays int
 }
 
 // New returns a service over bdb.
