@@ -2696,7 +2696,7 @@ extend type Query {
   missingTicketInvestigation(
     "The customer's email address; trimmed and compared case-insensitively."
     email: String!
-    "When the customer says they submitted the form; the window must begin before now."
+    "When the customer says they submitted the form; the window must begin before now and, with RETENTION_DAYS set, within the days the log keeps."
     at: Time!
     "How many minutes before and after at to look; 1 to 10080 (7 days)."
     windowMinutes: Int = 120

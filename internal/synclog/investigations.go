@@ -147,6 +147,14 @@ func (s *Service) InvestigateMissingTicket(ctx context.Context, email string, at
 		return nil, apperr.BadInput("at", "%s is in the future: the window %s to %s has not begun yet",
 			at.UTC().Format(time.RFC3339), from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
+	if s.RetentionDays > 0 {
+		// Events before the horizon were deleted: an empty window there
+		// says nothing about the submission.
+		if horizon := s.Now().UTC().AddDate(0, 0, -s.RetentionDays); from.Before(horizon) {
+			return nil, apperr.BadInput("at", "the window %s to %s begins before %s: the log keeps the last %d days (RETENTION_DAYS), so it cannot tell what happened then",
+				from.Format(time.RFC3339), to.Format(time.RFC3339), horizon.Format(time.RFC3339), s.RetentionDays)
+		}
+	}
 	rep := &MissingTicketReport{Email: email, From: from, To: to}
 
 	c, err := s.Customers.GetByEmail(ctx, email)

@@ -444,3 +444,46 @@ func TestTotalCountStartedEarly(t *testing.T) {
 		})
 	}
 }
+
+// TestInvestigationWithinRetention: with a retention, an investigation
+// whose window begins before the oldest day the log keeps is refused with
+// the reason, since deleted events would read as a form that never synced;
+// a window within it gets its verdict.
+func TestInvestigationWithinRetention(t *testing.T) {
+	t.Parallel()
+	bdb := dbtest.New(t)
+	ctx := context.Background()
+	svc := synclog.New(bdb, "test")
+	svc.Now = func() time.Time { return fixedNow }
+	svc.RetentionDays = 31
+	horizon := fixedNow.AddDate(0, 0, -31)
+
+	cases := []struct {
+		name    string
+		at      time.Time
+		refused bool
+	}{
+		{"a week ago", fixedNow.AddDate(0, 0, -7), false},
+		{"window begins at the horizon", horizon.Add(2 * time.Hour), false},
+		{"window begins a minute before it", horizon.Add(2*time.Hour - time.Minute), true},
+		{"two months ago", fixedNow.AddDate(0, -2, 0), true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := svc.InvestigateMissingTicket(ctx, "ann@example.com", c.at, nil)
+			if !c.refused {
+				require.NoError(t, err)
+				require.Equal(t, synclog.VerdictUnknownEmail, rep.Verdict)
+				return
+			}
+			requireBadInput(t, err, "at")
+			require.ErrorContains(t, err, "the log keeps the last 31 days (RETENTION_DAYS)")
+		})
+	}
+
+	// Without a retention the same old window gets its verdict.
+	svc.RetentionDays = 0
+	rep, err := svc.InvestigateMissingTicket(ctx, "ann@example.com", fixedNow.AddDate(0, -2, 0), nil)
+	require.NoError(t, err)
+	require.Equal(t, synclog.VerdictUnknownEmail, rep.Verdict)
+}
