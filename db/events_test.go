@@ -71,12 +71,9 @@ func TestListSearchPages(t *testing.T) {
 	store := db.NewEventStore(l.bdb)
 	store.SetBroadScanRows(scanRows)
 	rng := rand.New(rand.NewPCG(17, 5))
-	// Texts in most emails, in some, in one, in none, and numbers.
 	var fromScan, fromIndex int
 	for i := 0; i < 120; i++ {
-		f := rollRandomFilter(rng, l, false)
-		f.CustomerEmail, f.ConversationID = nil, nil
-		f.Search = db.ParseSearch(searchTexts[rng.IntN(len(searchTexts))])
+		f := randomSearch(rng, l)
 		desc := rng.IntN(2) == 0
 		limit := 1 + rng.IntN(40)
 		order := inOrder(desc)
@@ -148,6 +145,15 @@ func TestListSearchPages(t *testing.T) {
 // rare one, in none, and numbers.
 var searchTexts = []string{"e", "@", ".", "EXAMPLE", "kiva.test", "alice", "BOB@", "%", "_b", "100", "zzz", "#1005", "rare", "elsewhere.test"}
 
+// randomSearch is a random filter (see rollRandomFilter) whose record
+// condition is a search for one of searchTexts.
+func randomSearch(rng *rand.Rand, l *rollLog) db.EventFilter {
+	f := rollRandomFilter(rng, l, false)
+	f.CustomerEmail, f.ConversationID = nil, nil
+	f.Search = db.ParseSearch(searchTexts[rng.IntN(len(searchTexts))])
+	return f
+}
+
 // newSearchLog is a generated log (see newRollLog) with a few events of a
 // rare customer besides, whose email few events hold.
 func newSearchLog(t *testing.T, seed uint64) *rollLog {
@@ -196,9 +202,7 @@ func TestEachSearch(t *testing.T) {
 	store.SetBroadScanRows(100)
 	rng := rand.New(rand.NewPCG(23, 5))
 	for i := 0; i < 80; i++ {
-		f := rollRandomFilter(rng, l, false)
-		f.CustomerEmail, f.ConversationID = nil, nil
-		f.Search = db.ParseSearch(searchTexts[rng.IntN(len(searchTexts))])
+		f := randomSearch(rng, l)
 		desc := rng.IntN(2) == 0
 		batch := 1 + rng.IntN(300)
 		all := slices.Clone(l.events)
