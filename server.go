@@ -61,6 +61,7 @@ commands:
   serve     run the service (default): GraphQL at /graphql, GraphiQL at /
   migrate   apply database migrations
   seed      load realistic demo data (-events N -days D)
+  prune     delete what is older than the retention (-days N, -dry-run)
   token     print a bearer token (-role MANAGER|ADMINISTRATOR|KIVA_ADMIN|SERVICE)
   bench     seed a fresh database and measure the API beside the raw SQL
   bench-sync
@@ -109,6 +110,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return app.Migrate(ctx, getenv, args, stdout)
 	case "seed":
 		return app.Seed(ctx, getenv, args, stdout)
+	case "prune":
+		return app.Prune(ctx, getenv, args, stdout)
 	case "token":
 		return app.Token(getenv, args, stdout)
 	case "bench":

@@ -91,6 +91,21 @@ func (s *RetentionStore) PruneBatch(ctx context.Context, kind int, cutoff time.T
 	return n, busy, nil
 }
 
+// Count counts what lies before cutoff: the events PruneEvents would
+// delete, the finished jobs and the minutes of API usage.
+func (s *RetentionStore) Count(ctx context.Context, cutoff time.Time) (Pruned, error) {
+	var c Pruned
+	err := s.db.NewRaw(`SELECT
+		(SELECT count(*) FROM sync_events WHERE occurred_at < ?0) AS events,
+		(SELECT count(*) FROM sync_jobs WHERE state IN ('DONE', 'FAILED') AND updated_at < ?0) AS jobs,
+		(SELECT count(*) FROM helpscout_api_usage WHERE minute < ?0) AS usage_minutes`, cutoff).
+		Scan(ctx, &c.Events, &c.Jobs, &c.UsageMinutes)
+	if err != nil {
+		return c, fmt.Errorf("error counting rows older than %s: %w", cutoff.Format(time.RFC3339), err)
+	}
+	return c, nil
+}
+
 // DropEmptyRollups deletes the hourly and daily rollup rows before cutoff
 // that count nothing any more: those of deleted events.
 func (s *RetentionStore) DropEmptyRollups(ctx context.Context, cutoff time.Time) (int64, error) {

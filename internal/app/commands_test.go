@@ -38,6 +38,9 @@ func TestCommandLines(t *testing.T) {
 		"token": func(args []string, getenv func(string) string, out io.Writer) error {
 			return Token(getenv, args, out)
 		},
+		"prune": func(args []string, getenv func(string) string, out io.Writer) error {
+			return Prune(context.Background(), getenv, args, out)
+		},
 		"simulate-helpscout": func(args []string, _ func(string) string, out io.Writer) error {
 			return Simulate(context.Background(), args, out)
 		},
@@ -58,6 +61,9 @@ func TestCommandLines(t *testing.T) {
 		{command: "seed", args: []string{"-events", "3", "--", "-days"},
 			want: `seed: unexpected argument "-days"; flags come as -name value (see seed -h)`},
 		{command: "seed", args: []string{"-events", "lots"}, want: `seed: invalid value "lots" for flag -events: parse error`, usage: true},
+		{command: "prune", args: []string{"90"},
+			want: `prune: unexpected argument "90"; flags come as -name value (see prune -h)`},
+		{command: "prune", args: []string{"-days", "ninety"}, want: `prune: invalid value "ninety" for flag -days: parse error`, usage: true},
 		{command: "token", args: []string{"ADMINISTRATOR"},
 			want: `token: unexpected argument "ADMINISTRATOR"; flags come as -name value (see token -h)`},
 		{command: "token", args: []string{"-role", "SERVICE", "-ttl", "1h", "x"},

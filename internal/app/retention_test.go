@@ -84,3 +84,56 @@ func TestStackRetention(t *testing.T) {
 		})
 	}
 }
+
+// TestPruneCommand: prune counts with -dry-run and deletes otherwise what
+// is older than -days (or RETENTION_DAYS), and refuses a missing or too
+// short retention before touching the database.
+func TestPruneCommand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn, bdb := dbtest.NewDSN(t)
+	now := time.Now()
+	var events []*db.SyncEvent
+	for _, age := range []int{90, 60, 40, 20, 1} {
+		events = append(events, &db.SyncEvent{OccurredAt: now.AddDate(0, 0, -age), Type: db.EventCustomerSynced,
+			Status: db.StatusSuccess, Direction: db.DirectionToHelpScout, Attempt: 1, Source: db.SourceBatch})
+	}
+	require.NoError(t, db.NewEventStore(bdb).Insert(ctx, bdb, events))
+	count := func() int {
+		var n int
+		require.NoError(t, bdb.NewRaw("SELECT count(*) FROM sync_events").Scan(ctx, &n))
+		return n
+	}
+	env := func(retention string) func(string) string {
+		return func(k string) string {
+			return map[string]string{"DATABASE_URL": dsn, "JWT_SECRET": "0123456789abcdef0123", "LOG_LEVEL": "warn", "RETENTION_DAYS": retention}[k]
+		}
+	}
+	prune := func(retention string, args ...string) (string, error) {
+		var out strings.Builder
+		err := Prune(ctx, env(retention), args, &out)
+		return out.String(), err
+	}
+
+	_, err := prune("")
+	require.EqualError(t, err, "prune: give -days, or set RETENTION_DAYS")
+	_, err = prune("", "-days", "30")
+	require.EqualError(t, err, "prune: -days 30 is below the minimum of 31 days: the API's longest ranges must stay whole")
+
+	out, err := prune("", "-days", "50", "-dry-run")
+	require.NoError(t, err)
+	require.Contains(t, out, "older than 50 days (before ")
+	require.Contains(t, out, "): 2 events, 0 finished sync jobs, 0 minutes of API usage; nothing deleted (-dry-run)")
+	require.Equal(t, 5, count())
+
+	out, err = prune("", "-days", "50")
+	require.NoError(t, err)
+	require.Contains(t, out, "): 2 events, 0 finished sync jobs, 0 minutes of API usage in ")
+	require.Equal(t, 3, count())
+
+	// RETENTION_DAYS when -days is not given.
+	out, err = prune("31")
+	require.NoError(t, err)
+	require.Contains(t, out, "deleted what was older than 31 days")
+	require.Equal(t, 2, count())
+}

@@ -39,7 +39,13 @@ type Options struct {
 	Log zerolog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Progress, when set, is called after every batch with what the round
+	// has deleted so far.
+	Progress func(db.Pruned)
 }
+
+// progressEvery is how often a long round logs how far it got.
+const progressEvery = 30 * time.Second
 
 // Pruner deletes, a round at a time, what lies beyond the retention.
 type Pruner struct {
@@ -49,6 +55,7 @@ type Pruner struct {
 	batch    int
 	log      zerolog.Logger
 	now      func() time.Time
+	progress func(db.Pruned)
 
 	deleted atomic.Int64
 
@@ -66,6 +73,7 @@ func New(bdb *bun.DB, opts Options) *Pruner {
 		batch:    opts.Batch,
 		log:      opts.Log,
 		now:      opts.Now,
+		progress: opts.Progress,
 	}
 	if p.interval <= 0 {
 		p.interval = DefaultInterval
@@ -117,7 +125,11 @@ func (p *Pruner) loop(ctx context.Context, done chan struct{}) {
 	t := time.NewTicker(p.interval)
 	defer t.Stop()
 	for {
-		if _, err := p.Run(ctx); err != nil && ctx.Err() == nil {
+		_, err := p.Run(ctx)
+		switch {
+		case errors.Is(err, ErrBusy):
+			p.log.Debug().Msg("retention: another replica is deleting old rows")
+		case err != nil && ctx.Err() == nil:
 			p.log.Warn().Err(err).Msg("retention: deleting old rows failed; the next round tries again")
 		}
 		select {
@@ -128,13 +140,31 @@ func (p *Pruner) loop(ctx context.Context, done chan struct{}) {
 	}
 }
 
+// ErrBusy says that another process was deleting: the round left the
+// work to it.
+var ErrBusy = errors.New("another process is deleting old rows")
+
+// Cutoff is the time before which a round started now deletes.
+func (p *Pruner) Cutoff() time.Time { return p.cutoff(p.now()) }
+
+func (p *Pruner) cutoff(now time.Time) time.Time {
+	return now.Add(-time.Duration(p.days) * 24 * time.Hour)
+}
+
+// Count counts what a round started now would delete.
+func (p *Pruner) Count(ctx context.Context) (db.Pruned, error) {
+	return p.store.Count(ctx, p.Cutoff())
+}
+
 // Run carries out one round: it deletes, batch after batch, the events
 // older than the retention, then the finished jobs and the API usage of
 // that time, and the rollup rows left empty. It stops early, with what it
-// deleted so far, when another replica is deleting.
+// deleted so far and ErrBusy, when another replica is deleting. A long
+// round logs how far it got every 30 seconds.
 func (p *Pruner) Run(ctx context.Context) (db.Pruned, error) {
 	start := p.now()
-	cutoff := start.Add(-time.Duration(p.days) * 24 * time.Hour)
+	cutoff := p.cutoff(start)
+	lastLog := time.Now()
 	var out db.Pruned
 	counts := map[int]*int64{db.PruneEvents: &out.Events, db.PruneJobs: &out.Jobs, db.PruneUsage: &out.UsageMinutes}
 	for _, kind := range []int{db.PruneEvents, db.PruneJobs, db.PruneUsage} {
@@ -147,12 +177,19 @@ func (p *Pruner) Run(ctx context.Context) (db.Pruned, error) {
 				return out, err
 			}
 			if busy {
-				p.log.Debug().Msg("retention: another replica is deleting old rows")
-				return out, nil
+				return out, ErrBusy
 			}
 			*counts[kind] += n
 			if kind == db.PruneEvents {
 				p.deleted.Add(n)
+			}
+			if p.progress != nil {
+				p.progress(out)
+			}
+			if time.Since(lastLog) >= progressEvery {
+				lastLog = time.Now()
+				p.log.Info().Time("before", cutoff).Int64("events", out.Events).Int64("jobs", out.Jobs).
+					Int64("usage_minutes", out.UsageMinutes).Msg("retention: still deleting")
 			}
 			if n < int64(p.batch) {
 				break
