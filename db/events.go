@@ -128,6 +128,29 @@ func (s *EventStore) following(f EventFilter, p Page, rows int64) (*bun.SelectQu
 	return q, search
 }
 
+// SearchShare returns the share of the next rows events, newest first,
+// that f selects but for its search, which its search matches: an
+// estimate of how much of the log a search finds. Zero when f has no
+// search or selects no event.
+func (s *EventStore) SearchShare(ctx context.Context, f EventFilter, rows int64) (float64, error) {
+	if f.Search == nil {
+		return 0, nil
+	}
+	sample, search := s.following(f, Page{Desc: true, OmitDetails: true}, rows)
+	var hits, read int64
+	err := s.db.NewSelect().TableExpr("(?) AS e", sample).
+		ColumnExpr("count(*) FILTER (WHERE "+search.sql()+")", search.args...).
+		ColumnExpr("count(*)").
+		Scan(ctx, &hits, &read)
+	if err != nil {
+		return 0, fmt.Errorf("error sampling a search: %w", err)
+	}
+	if read == 0 {
+		return 0, nil
+	}
+	return float64(hits) / float64(read), nil
+}
+
 // selectEvents starts a select of events into dest (the table alone when
 // dest is nil), without their details when the page omits them.
 func (s *EventStore) selectEvents(dest *[]*SyncEvent, p Page) *bun.SelectQuery {

@@ -151,6 +151,7 @@ func randomSearch(rng *rand.Rand, l *rollLog) db.EventFilter {
 	f := rollRandomFilter(rng, l, false)
 	f.CustomerEmail, f.ConversationID = nil, nil
 	f.Search = db.ParseSearch(searchTexts[rng.IntN(len(searchTexts))])
+	f.Search.Direct = rng.IntN(2) == 0
 	return f
 }
 

@@ -213,6 +213,10 @@ func rollRandomFilter(rng *rand.Rand, l *rollLog, closed bool) db.EventFilter {
 	case 5:
 		f.ConversationID = rptr(l.convs[rng.IntN(len(l.convs))])
 	}
+	if f.Search != nil && rng.IntN(2) == 0 {
+		// Either way of matching emails finds the same events.
+		f.Search.Direct = true
+	}
 	return f
 }
 

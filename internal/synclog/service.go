@@ -217,8 +217,19 @@ func (s *Service) Summary(ctx context.Context, rng *TimeRangeInput, in *FilterIn
 // into a list before the event query matches them by subquery instead.
 const maxResolvedEmails = 100
 
+// Beyond maxResolvedEmails, a search whose text is in directShare or more
+// of shareSample events of its range matches each event's own email (see
+// db.Search.Direct): counting through the customers' emails then costs
+// up to four times as much as reading the range.
+const (
+	shareSample = 2000
+	directShare = 0.2
+)
+
 // ResolveSearch looks up the customer emails a search text matches, so
-// that the event queries compare with a short list.
+// that the event queries compare with a short list. For a text in more
+// emails than that, it samples the newest events of the range to choose
+// how the events are matched (db.Search.Direct).
 func (s *Service) ResolveSearch(ctx context.Context, f *db.EventFilter) error {
 	if f.Search == nil || f.Search.Resolved || f.Search.Email == "" {
 		return nil
@@ -229,6 +240,12 @@ func (s *Service) ResolveSearch(ctx context.Context, f *db.EventFilter) error {
 	}
 	if complete {
 		f.Search.Emails, f.Search.Resolved = emails, true
+		return nil
 	}
+	share, err := s.Events.SearchShare(ctx, *f, shareSample)
+	if err != nil {
+		return err
+	}
+	f.Search.Direct = share >= directShare
 	return nil
 }

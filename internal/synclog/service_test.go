@@ -2,6 +2,7 @@ package synclog_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -486,4 +487,51 @@ func TestInvestigationWithinRetention(t *testing.T) {
 	rep, err := svc.InvestigateMissingTicket(ctx, "ann@example.com", fixedNow.AddDate(0, -2, 0), nil)
 	require.NoError(t, err)
 	require.Equal(t, synclog.VerdictUnknownEmail, rep.Verdict)
+}
+
+// TestResolveSearchChoosesDirect: a text in few emails is resolved into
+// them; one in more than 100 is sampled, and matched on each event's own
+// email when it is in a fifth or more of the newest events, as a domain
+// in every email is, but not when those emails have few events.
+func TestResolveSearchChoosesDirect(t *testing.T) {
+	t.Parallel()
+	bdb := dbtest.New(t)
+	ctx := context.Background()
+	svc := synclog.New(bdb, "test")
+	svc.Now = func() time.Time { return fixedNow }
+	var customers []*db.Customer
+	var events []*db.SyncEvent
+	event := func(email string, at time.Time) *db.SyncEvent {
+		return &db.SyncEvent{OccurredAt: at, Type: db.EventCustomerSynced, Status: db.StatusSuccess,
+			Direction: db.DirectionToHelpScout, CustomerEmail: ptr(email), Attempt: 1, Source: db.SourceBatch}
+	}
+	for i := range 150 {
+		email := fmt.Sprintf("rare%d@elsewhere.example", i)
+		customers = append(customers, &db.Customer{Email: email, LastEventAt: fixedNow})
+		events = append(events, event(email, fixedNow.Add(-48*time.Hour-time.Duration(i)*time.Minute)))
+	}
+	customers = append(customers, &db.Customer{Email: "busy@acme.example", LastEventAt: fixedNow})
+	for i := range 2500 {
+		events = append(events, event("busy@acme.example", fixedNow.Add(-time.Duration(i+1)*time.Second)))
+	}
+	require.NoError(t, db.NewCustomerStore(bdb).Insert(ctx, bdb, customers))
+	require.NoError(t, db.NewEventStore(bdb).Insert(ctx, bdb, events))
+
+	within := synclog.Last7Days
+	for _, c := range []struct {
+		text             string
+		resolved, direct bool
+	}{
+		{"busy", true, false},
+		{"example", false, true},
+		{"rare", false, false},
+	} {
+		t.Run(c.text, func(t *testing.T) {
+			f, err := (&synclog.FilterInput{Search: ptr(c.text), Within: &within}).Resolve(fixedNow, "filter")
+			require.NoError(t, err)
+			require.NoError(t, svc.ResolveSearch(ctx, &f))
+			require.Equal(t, c.resolved, f.Search.Resolved)
+			require.Equal(t, c.direct, f.Search.Direct)
+		})
+	}
 }
