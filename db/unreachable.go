@@ -11,6 +11,13 @@ import (
 	"github.com/uptrace/bun/driver/pgdriver"
 )
 
+// TimedOut reports whether err says that the server cancelled the
+// statement because it ran past the pool's statement timeout.
+func TimedOut(err error) bool {
+	var pgErr pgdriver.Error
+	return errors.As(err, &pgErr) && pgErr.Field('C') == "57014" && strings.Contains(pgErr.Field('M'), "statement timeout")
+}
+
 // Unreachable reports whether err says that the database could not be
 // reached or let go of the connection: it refused or dropped it, is
 // shutting down or starting up, or has no connection to spare. The

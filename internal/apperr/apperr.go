@@ -21,6 +21,7 @@ const (
 	NotFound        Code = "NOT_FOUND"
 	Conflict        Code = "CONFLICT"
 	Unavailable     Code = "UNAVAILABLE"
+	Timeout         Code = "TIMEOUT"
 	Internal        Code = "INTERNAL"
 )
 
@@ -62,9 +63,23 @@ func (e *Error) HTTPStatus() int {
 		return http.StatusConflict
 	case Unavailable:
 		return http.StatusServiceUnavailable
+	case Timeout:
+		return http.StatusGatewayTimeout
 	default:
 		return http.StatusInternalServerError
 	}
+}
+
+// QueryTimeout is what a client reads when the database cancelled its
+// query (err) for running past the statement timeout: a smaller range or
+// a narrower filter asks less of it. requestID, when known, finds the
+// request in the logs.
+func QueryTimeout(requestID string, err error) *Error {
+	msg := "the query took longer than the server allows; narrow the time range or the filter and try again"
+	if requestID != "" {
+		msg += " (request id " + requestID + ")"
+	}
+	return &Error{Code: Timeout, Message: msg, Err: err}
 }
 
 // DatabaseUnavailable is what a client reads when the database could not

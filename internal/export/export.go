@@ -346,19 +346,24 @@ func joinEnum[T ~string](all []T) string {
 	return strings.Join(s, ", ")
 }
 
-// writeError answers with a JSON error body and the matching status.
 // failure logs err, which ended the export of r before its first row,
 // and returns what the client reads of it: UNAVAILABLE (503) when the
-// database could not be reached, INTERNAL otherwise, with the request id.
+// database could not be reached, TIMEOUT (504) when it cancelled a query
+// that ran past the statement timeout, INTERNAL otherwise, with the
+// request id.
 func failure(r *http.Request, log zerolog.Logger, err error) *apperr.Error {
 	id := middleware.GetReqID(r.Context())
 	log.Error().Err(err).Str("request_id", id).Msg("csv export failed")
 	if db.Unreachable(err) {
 		return apperr.DatabaseUnavailable(id, err)
 	}
+	if db.TimedOut(err) {
+		return apperr.QueryTimeout(id, err)
+	}
 	return &apperr.Error{Code: apperr.Internal, Message: "internal error; quote request id " + id + " to support", Err: err}
 }
 
+// writeError answers with a JSON error body and the matching status.
 func writeError(w http.ResponseWriter, err error) {
 	ae, ok := apperr.As(err)
 	if !ok {

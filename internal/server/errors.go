@@ -36,8 +36,9 @@ func isInfrastructure(err error) bool {
 
 // errorPresenter maps every error to a client-safe message with an
 // extensions.code. Application errors keep their message; a database that
-// cannot be reached is UNAVAILABLE (try again shortly), other database and
-// network failures INTERNAL, both logged with their cause and shown with
+// cannot be reached is UNAVAILABLE (try again shortly), a query cancelled
+// by the statement timeout TIMEOUT (ask for less), other database and
+// network failures INTERNAL, all logged with their cause and shown with
 // the request id; gqlgen's own input errors are BAD_USER_INPUT.
 func errorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
@@ -50,6 +51,18 @@ func errorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 				logInternal(ctx, log, err)
 				gqlErr.Message = apperr.DatabaseUnavailable(middleware.GetReqID(ctx), err).Message
 				gqlErr.Extensions["code"] = string(apperr.Unavailable)
+				return gqlErr
+			}
+		}
+		if db.TimedOut(err) {
+			if ae, ok := apperr.As(err); !ok || ae.Code == apperr.Internal {
+				ev := log.Warn().Err(err).Str("request_id", middleware.GetReqID(ctx))
+				if fc := graphql.GetFieldContext(ctx); fc != nil {
+					ev = ev.Str("path", fc.Path().String())
+				}
+				ev.Msg("graphql query ran past the statement timeout")
+				gqlErr.Message = apperr.QueryTimeout(middleware.GetReqID(ctx), err).Message
+				gqlErr.Extensions["code"] = string(apperr.Timeout)
 				return gqlErr
 			}
 		}
