@@ -217,6 +217,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		CreateTicket              func(childComplexity int, input syncer.ManualTicket) int
 		RetryFailedSyncs          func(childComplexity int, filter *synclog.FilterInput, limit *int) int
 		RetrySync                 func(childComplexity int, id string) int
 		SubmitContactForm         func(childComplexity int, input syncer.ContactForm) int
@@ -411,6 +412,7 @@ type MutationResolver interface {
 	RetrySync(ctx context.Context, id string) (*db.SyncEvent, error)
 	SubmitContactForm(ctx context.Context, input syncer.ContactForm) (*syncer.IntakeResult, error)
 	SyncCustomer(ctx context.Context, input syncer.CustomerRecord) (*syncer.IntakeResult, error)
+	CreateTicket(ctx context.Context, input syncer.ManualTicket) (*syncer.IntakeResult, error)
 	RetryFailedSyncs(ctx context.Context, filter *synclog.FilterInput, limit *int) (*syncer.BulkRetryResult, error)
 	UpdateIntegrationSettings(ctx context.Context, input syncer.SettingsInput) (*syncer.Settings, error)
 	TestHelpScoutConnection(ctx context.Context) (*syncer.ConnectionTest, error)
@@ -1172,6 +1174,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MissingTicketReport.Verdict(childComplexity), true
 
+	case "Mutation.createTicket":
+		if e.ComplexityRoot.Mutation.CreateTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateTicket(childComplexity, args["input"].(syncer.ManualTicket)), true
 	case "Mutation.retryFailedSyncs":
 		if e.ComplexityRoot.Mutation.RetryFailedSyncs == nil {
 			break
@@ -2021,6 +2034,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CustomerFilter", ec.unmarshalInputCustomerFilter),
 			graphql.NewInputUnmarshaler("CustomerSyncInput", ec.unmarshalInputCustomerSyncInput),
 			graphql.NewInputUnmarshaler("IntegrationSettingsInput", ec.unmarshalInputIntegrationSettingsInput),
+			graphql.NewInputUnmarshaler("ManualTicketInput", ec.unmarshalInputManualTicketInput),
 			graphql.NewInputUnmarshaler("SyncEventFilter", ec.unmarshalInputSyncEventFilter),
 			graphql.NewInputUnmarshaler("SyncEventOrder", ec.unmarshalInputSyncEventOrder),
 			graphql.NewInputUnmarshaler("TimeRangeInput", ec.unmarshalInputTimeRangeInput),
@@ -2963,6 +2977,28 @@ input ContactFormInput {
   submittedAt: Time
 }
 
+"""
+A ticket an Administrator creates by hand, for a customer whose contact form
+never became one. It goes to HelpScout like a contact form, logged with
+source MANUAL and the Administrator as its actor.
+"""
+input ManualTicketInput {
+  "The customer's email address."
+  email: String!
+  "The customer's full name."
+  name: String
+  "The subject line."
+  subject: String!
+  "The message, as the customer wrote it or as support restates it."
+  message: String!
+  """
+  The host system's id of the submission this ticket stands in for, when known:
+  a submission that already has a ticket, or one queued, gets no second one
+  (retry a failed one with retrySync instead). Without it, every call creates a ticket.
+  """
+  submissionId: String
+}
+
 """A customer record from the host system, to create or update in HelpScout."""
 input CustomerSyncInput {
   "The customer's email address; the key that finds the customer again."
@@ -3230,6 +3266,11 @@ extend type Mutation {
   (CUSTOMER_SYNCED), updated later (CUSTOMER_UPDATED).
   """
   syncCustomer("The customer record as it is now in our system." input: CustomerSyncInput!): IntakeResult @hasRole(role: SERVICE)
+  """
+  Creates a ticket by hand (for example for a customer whose form never reached
+  the sync) and returns its PENDING TICKET_CREATED event.
+  """
+  createTicket("The ticket to create." input: ManualTicketInput!): IntakeResult @hasRole(role: ADMINISTRATOR)
   "Retries what the filter selects among failed events, at most limit of them (1 to 500)."
   retryFailedSyncs(
     "Which events; only failed events that were not retried yet are taken."
@@ -4121,6 +4162,20 @@ func (ec *executionContext) field_Customer_events_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["before"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (syncer.ManualTicket, error) {
+			return ec.unmarshalNManualTicketInput2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐManualTicket(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -7636,6 +7691,68 @@ func (ec *executionContext) fieldContext_Mutation_syncCustomer(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_syncCustomer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateTicket(ctx, fc.Args["input"].(syncer.ManualTicket))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋauthᚐRole(ctx, "ADMINISTRATOR")
+				if err != nil {
+					var zeroVal *syncer.IntakeResult
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *syncer.IntakeResult
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *syncer.IntakeResult) graphql.Marshaler {
+			return ec.marshalOIntakeResult2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐIntakeResult(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IntakeResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12663,6 +12780,76 @@ func UnmarshalIntegrationSettingsInput(ctx context.Context, raw any) (syncer.Set
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputManualTicketInput(ctx context.Context, obj any) (syncer.ManualTicket, error) {
+	var it syncer.ManualTicket
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"email", "name", "subject", "message", "submissionId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "subject":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subject = data
+		case "message":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("message"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Message = data
+		case "submissionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("submissionId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubmissionID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalManualTicketInput unmarshals raw into the ManualTicketInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalManualTicketInput(ctx context.Context, raw any) (syncer.ManualTicket, error) {
+	var out syncer.ManualTicket
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ManualTicketInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSyncEventFilter(ctx context.Context, obj any) (synclog.FilterInput, error) {
 	var it synclog.FilterInput
 	if obj == nil {
@@ -13990,6 +14177,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "syncCustomer":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_syncCustomer(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createTicket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createTicket(ctx, field)
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
@@ -16074,6 +16268,11 @@ func (ec *executionContext) marshalNJSON2map(ctx context.Context, sel ast.Select
 		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNManualTicketInput2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐManualTicket(ctx context.Context, v any) (syncer.ManualTicket, error) {
+	res, err := ec.unmarshalInputManualTicketInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNMigrationStatus2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋgraphᚋmodelᚐMigrationStatus(ctx context.Context, sel ast.SelectionSet, v *model.MigrationStatus) graphql.Marshaler {

@@ -41,6 +41,15 @@ func (r *mutationResolver) SyncCustomer(ctx context.Context, input syncer.Custom
 	return res, eachError(ctx, err)
 }
 
+func (r *mutationResolver) CreateTicket(ctx context.Context, input syncer.ManualTicket) (*syncer.IntakeResult, error) {
+	sync, err := r.pipeline()
+	if err != nil {
+		return nil, err
+	}
+	res, err := sync.CreateTicket(ctx, input, subject(ctx))
+	return res, eachError(ctx, err)
+}
+
 func (r *mutationResolver) RetryFailedSyncs(ctx context.Context, filter *synclog.FilterInput, limit *int) (*syncer.BulkRetryResult, error) {
 	sync, err := r.pipeline()
 	if err != nil {

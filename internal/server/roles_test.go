@@ -43,6 +43,7 @@ var requiredRoles = map[string]map[string]auth.Role{
 		"retryFailedSyncs":          auth.RoleAdministrator,
 		"updateIntegrationSettings": auth.RoleAdministrator,
 		"testHelpScoutConnection":   auth.RoleAdministrator,
+		"createTicket":              auth.RoleAdministrator,
 		"submitContactForm":         auth.RoleService,
 		"syncCustomer":              auth.RoleService,
 	},
@@ -86,6 +87,7 @@ func TestRootFieldRoles(t *testing.T) {
 		{field: "testHelpScoutConnection", op: "Mutation", query: `mutation { __typename testHelpScoutConnection { ok } }`},
 		{field: "submitContactForm", op: "Mutation", query: `mutation { __typename submitContactForm(input: {submissionId: "roles-1", email: "r@example.com", subject: "s", message: "m"}) { duplicate } }`},
 		{field: "syncCustomer", op: "Mutation", query: `mutation { __typename syncCustomer(input: {email: "r@example.com"}) { duplicate } }`},
+		{field: "createTicket", op: "Mutation", query: `mutation { __typename createTicket(input: {submissionId: "roles-manual-1", email: "r@example.com", subject: "s", message: "m"}) { duplicate } }`},
 	}
 	callers := []struct {
 		name string

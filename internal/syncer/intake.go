@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -73,6 +74,49 @@ func (s *Service) SubmitContactForm(ctx context.Context, in ContactForm, actor s
 		return nil, err
 	}
 	in.SubmissionID = strings.TrimSpace(in.SubmissionID)
+	return s.queueTicket(ctx, in, db.SourceContactForm, actor)
+}
+
+// CreateTicket queues a ticket an Administrator (actor) creates by hand,
+// as SubmitContactForm queues a form, logged with source MANUAL and the
+// actor. With a submission id it shares that submission's idempotency
+// key; without, it gets an id of its own, so that each call creates a
+// ticket.
+func (s *Service) CreateTicket(ctx context.Context, in ManualTicket, actor string) (*IntakeResult, error) {
+	var id string
+	if in.SubmissionID != nil {
+		id = strings.TrimSpace(*in.SubmissionID)
+	}
+	var errs []error
+	for _, c := range []error{
+		checkText("input.email", strings.TrimSpace(in.Email), true, maxEmailLen),
+		checkText("input.subject", in.Subject, true, maxSubjectLen),
+		checkText("input.message", in.Message, true, maxMessageLen),
+		checkOptional("input.name", in.Name, maxNameLen),
+	} {
+		errs = append(errs, c)
+	}
+	if in.SubmissionID != nil {
+		errs = append(errs, checkText("input.submissionId", id, true, maxSubmissionIDLen))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if in.SubmissionID == nil {
+		b := make([]byte, 8)
+		if _, err := rand.Read(b); err != nil {
+			return nil, fmt.Errorf("error making a submission id: %w", err)
+		}
+		id = "manual-" + hex.EncodeToString(b)
+	}
+	form := ContactForm{SubmissionID: id, Email: in.Email, Name: in.Name, Subject: in.Subject, Message: in.Message}
+	return s.queueTicket(ctx, form, db.SourceManual, actor)
+}
+
+// queueTicket queues the checked form as a job and its PENDING
+// TICKET_CREATED event from source; a manual ticket records actor on the
+// event.
+func (s *Service) queueTicket(ctx context.Context, in ContactForm, source db.EventSource, actor string) (*IntakeResult, error) {
 	email := normEmail(in.Email)
 	in.Email = email
 	refusal := encodingProblem("email", &in.Email, "name", in.Name, "subject", &in.Subject, "message", &in.Message)
@@ -100,7 +144,11 @@ func (s *Service) SubmitContactForm(ctx context.Context, in ContactForm, actor s
 		State: db.JobQueued, RunAt: now, CustomerEmail: &email}
 	e := &db.SyncEvent{OccurredAt: now, Type: db.EventTicketCreated, Status: db.StatusPending,
 		Direction: db.DirectionToHelpScout, CustomerEmail: &email, Details: details, Attempt: 1,
-		Source: db.SourceContactForm, SourceRef: &in.SubmissionID}
+		Source: source, SourceRef: &in.SubmissionID}
+	if source == db.SourceManual {
+		e.Actor = &actor
+		details["createdBy"] = actor
+	}
 	if refusal == "" {
 		// The common case in one statement: job, event and customer row.
 		var inserted bool

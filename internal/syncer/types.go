@@ -22,6 +22,21 @@ type ContactForm struct {
 	SubmittedAt *time.Time `json:"submittedAt,omitempty"`
 }
 
+// ManualTicket is a ticket an Administrator creates by hand.
+type ManualTicket struct {
+	// Email is the customer's address.
+	Email string
+	// Name is the customer's full name.
+	Name *string
+	// Subject is the subject line.
+	Subject string
+	// Message is the message.
+	Message string
+	// SubmissionID, when set, is the host system's submission the ticket
+	// stands in for: it shares the submission's idempotency key.
+	SubmissionID *string
+}
+
 // CustomerRecord is a customer record from the host system.
 type CustomerRecord struct {
 	// Email is the key that finds the customer again.
