@@ -219,6 +219,19 @@ func (s *EventStore) GetMany(ctx context.Context, ids []int64) ([]*SyncEvent, er
 	return events, nil
 }
 
+// byID is GetMany keyed by event id.
+func (s *EventStore) byID(ctx context.Context, ids []int64) (map[int64]*SyncEvent, error) {
+	events, err := s.GetMany(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[int64]*SyncEvent, len(events))
+	for _, e := range events {
+		m[e.ID] = e
+	}
+	return m, nil
+}
+
 // RetriesOf returns the events that retried any of the given events,
 // oldest first.
 func (s *EventStore) RetriesOf(ctx context.Context, ids []int64) ([]*SyncEvent, error) {

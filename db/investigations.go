@@ -89,13 +89,9 @@ func (s *EventStore) DuplicateTickets(ctx context.Context, from, to time.Time, w
 	for i, r := range rows {
 		ids[i] = r.ID
 	}
-	events, err := s.GetMany(ctx, ids)
+	byID, err := s.byID(ctx, ids)
 	if err != nil {
 		return nil, err
-	}
-	byID := make(map[int64]*SyncEvent, len(events))
-	for _, e := range events {
-		byID[e.ID] = e
 	}
 	// Rows come in groups, each ordered by time; a row that does not
 	// continue the group before it starts a new one.
@@ -245,13 +241,9 @@ func (s *EventStore) LatestAttempts(ctx context.Context, ids []int64) (map[int64
 	for i, r := range rows {
 		latest[i] = r.ID
 	}
-	events, err := s.GetMany(ctx, latest)
+	byID, err := s.byID(ctx, latest)
 	if err != nil {
 		return nil, err
-	}
-	byID := make(map[int64]*SyncEvent, len(events))
-	for _, e := range events {
-		byID[e.ID] = e
 	}
 	for _, r := range rows {
 		if e, ok := byID[r.ID]; ok {
