@@ -56,7 +56,7 @@ type SyncJob struct {
 	// IdempotencyKey is unique per operation, e.g. contact-form:<id>.
 	IdempotencyKey *string `bun:"idempotency_key"`
 	// Payload is the record to send.
-	Payload json.RawMessage `bun:"payload,type:jsonb,notnull"`
+	Payload JSONText `bun:"payload,type:jsonb,notnull"`
 	// State is where the job stands.
 	State JobState `bun:"state,notnull"`
 	// Attempts counts the claims so far.
@@ -76,7 +76,7 @@ type SyncJob struct {
 	// LastErrorCode is the latest failed attempt's code.
 	LastErrorCode *string `bun:"last_error_code"`
 	// Result is what the successful attempt produced.
-	Result json.RawMessage `bun:"result,type:jsonb,nullzero"`
+	Result JSONText `bun:"result,type:jsonb,nullzero"`
 	// Duplicates counts repeated submissions suppressed by the key.
 	Duplicates int `bun:"duplicates,notnull"`
 	// CreatedAt is when the job was queued.
@@ -361,15 +361,11 @@ func (s *JobStore) ByEvent(ctx context.Context, tx bun.Tx, e *SyncEvent) (*SyncJ
 // events last, since the rollup rows are shared by all of them: two
 // transactions then never wait on each other in a cycle.
 func (s *JobStore) InsertQueued(ctx context.Context, idb bun.IDB, j *SyncJob, e *SyncEvent, customerName *string) (bool, error) {
-	details, err := json.Marshal(e.Details)
-	if err != nil {
-		return false, fmt.Errorf("error encoding event details: %w", err)
-	}
 	var row struct {
 		JobID   int64 `bun:"job_id"`
 		EventID int64 `bun:"event_id"`
 	}
-	err = idb.NewRaw(`WITH ids AS (
+	err := idb.NewRaw(`WITH ids AS (
 			SELECT nextval(pg_get_serial_sequence('sync_jobs', 'id')) AS job_id,
 				nextval(pg_get_serial_sequence('sync_events', 'id')) AS event_id),
 		job AS (
@@ -387,8 +383,8 @@ func (s *JobStore) InsertQueued(ctx context.Context, idb bun.IDB, j *SyncJob, e 
 		OVERRIDING SYSTEM VALUE
 		SELECT job.event_id, ?7, ?8, ?9, ?10, ?5, ?11::jsonb, ?12, ?13, ?14, ?15, job.id FROM job
 		RETURNING job_id, id AS event_id`,
-		j.Kind, j.IdempotencyKey, string(j.Payload), j.State, j.RunAt, j.CustomerEmail, customerName,
-		e.OccurredAt, e.Type, e.Status, e.Direction, string(details), e.Attempt, e.Source, e.SourceRef, e.Actor,
+		j.Kind, j.IdempotencyKey, j.Payload, j.State, j.RunAt, j.CustomerEmail, customerName,
+		e.OccurredAt, e.Type, e.Status, e.Direction, e.Details, e.Attempt, e.Source, e.SourceRef, e.Actor,
 	).Scan(ctx, &row)
 	if isNoRows(err) {
 		return false, nil

@@ -2,7 +2,6 @@ package db_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -29,13 +28,13 @@ func TestJobClaims(t *testing.T) {
 		}
 		key := fmt.Sprintf("k-%d", i)
 		ok, err := jobs.Insert(ctx, bdb, &db.SyncJob{Kind: db.JobContactForm, IdempotencyKey: &key,
-			Payload: json.RawMessage(`{}`), State: db.JobQueued, RunAt: runAt})
+			Payload: db.JSONText(`{}`), State: db.JobQueued, RunAt: runAt})
 		require.NoError(t, err)
 		require.True(t, ok)
 	}
 	key := "k-0"
 	ok, err := jobs.Insert(ctx, bdb, &db.SyncJob{Kind: db.JobContactForm, IdempotencyKey: &key,
-		Payload: json.RawMessage(`{}`), State: db.JobQueued, RunAt: time.Now()})
+		Payload: db.JSONText(`{}`), State: db.JobQueued, RunAt: time.Now()})
 	require.NoError(t, err)
 	require.False(t, ok, "the idempotency key refuses a second job")
 

@@ -29,7 +29,7 @@ type SyncEvent struct {
 	// TicketNumber is the conversation number shown in HelpScout.
 	TicketNumber *int64 `bun:"ticket_number"`
 	// Details is what was sent or received.
-	Details map[string]any `bun:"details,type:jsonb,nullzero"`
+	Details JSONObject `bun:"details,type:jsonb,nullzero"`
 	// ErrorCode says why the event failed.
 	ErrorCode *ErrorCode `bun:"error_code"`
 	// ErrorMessage is HelpScout's message, or ours.

@@ -144,7 +144,7 @@ func (s *Service) batchCustomer(ctx context.Context, tx bun.Tx, jobs []*db.SyncJ
 			return err
 		}
 		j.State = db.JobDone
-		j.Result = json.RawMessage(fmt.Sprintf(`{"coalescedInto":%d}`, carrierEvent.ID))
+		j.Result = db.JSONText(fmt.Sprintf(`{"coalescedInto":%d}`, carrierEvent.ID))
 		if err := s.jobs.Update(ctx, tx, j); err != nil {
 			return err
 		}

@@ -460,6 +460,6 @@ func (s *Service) refuseEncoding(ctx context.Context, tx bun.Tx, job *db.SyncJob
 	}
 	c := string(code)
 	job.State, job.LastErrorCode = db.JobFailed, &c
-	job.Result = json.RawMessage(`{"refused":"INVALID_ENCODING"}`)
+	job.Result = db.JSONText(`{"refused":"INVALID_ENCODING"}`)
 	return s.jobs.Update(ctx, tx, job)
 }

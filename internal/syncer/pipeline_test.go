@@ -204,3 +204,28 @@ func requireBadInput(t *testing.T, err error, argument string) {
 	require.Equal(t, apperr.BadUserInput, ae.Code)
 	require.Equal(t, argument, ae.Argument)
 }
+
+// TestTextLikeEscapes sends records whose text looks like a JSON escape
+// (a customer pasting code): they reach HelpScout and the log as typed.
+func TestTextLikeEscapes(t *testing.T) {
+	t.Parallel()
+	b := newPipe(t, pipeSetup{})
+	svc := b.start(t)
+	ctx := context.Background()
+	const text = `Error \u0000 in export \\u0000`
+	f := form("esc-1", "esc@example.com")
+	f.Subject, f.Message = text, "Stack: "+text
+	res, err := svc.SubmitContactForm(ctx, f, "service")
+	require.NoError(t, err)
+	e := b.waitFinished(t, res.Event.ID, 10*time.Second)
+	require.Equal(t, db.StatusSuccess, e.Status, "error: %v", e.ErrorMessage)
+	require.Equal(t, text, e.Details["subject"])
+	require.Equal(t, "Stack: "+text, e.Details["message"])
+	require.Equal(t, 1, b.sim.CountConversations("esc@example.com", text))
+
+	res, err = svc.SyncCustomer(ctx, CustomerRecord{Email: "esc2@example.com", Location: strp(text)}, "service")
+	require.NoError(t, err)
+	e = b.waitFinished(t, res.Event.ID, 10*time.Second)
+	require.Equal(t, db.StatusSuccess, e.Status, "error: %v", e.ErrorMessage)
+	require.Equal(t, text, e.Details["location"])
+}

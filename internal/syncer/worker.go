@@ -648,7 +648,7 @@ func ptrValue[T any](p *T) T {
 }
 
 // resultJSON is what a successful job keeps as its result.
-func resultJSON(out outcome) json.RawMessage {
+func resultJSON(out outcome) db.JSONText {
 	r := map[string]any{}
 	if out.conv != nil {
 		r["conversationId"], r["number"] = out.conv.ID, out.conv.Number
