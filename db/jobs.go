@@ -298,6 +298,17 @@ func (s *JobStore) UpdatePayload(ctx context.Context, idb bun.IDB, id int64, pay
 	return nil
 }
 
+// UpdateRecord replaces what a job sends: its payload and the customer
+// email it concerns.
+func (s *JobStore) UpdateRecord(ctx context.Context, idb bun.IDB, j *SyncJob) error {
+	_, err := idb.NewUpdate().Model(j).Column("customer_email").
+		Set("payload = ?", j.Payload).Set("updated_at = now()").WherePK().Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("error updating the record of sync job %d: %w", j.ID, err)
+	}
+	return nil
+}
+
 // FinishEvent writes the outcome of an attempt onto its event: status,
 // error columns, conversation, details and duration.
 func (s *JobStore) FinishEvent(ctx context.Context, idb bun.IDB, e *SyncEvent) error {

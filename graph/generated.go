@@ -219,7 +219,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		CreateTicket              func(childComplexity int, input syncer.ManualTicket) int
 		RetryFailedSyncs          func(childComplexity int, filter *synclog.FilterInput, limit *int) int
-		RetrySync                 func(childComplexity int, id string) int
+		RetrySync                 func(childComplexity int, id string, corrections *syncer.Corrections) int
 		SubmitContactForm         func(childComplexity int, input syncer.ContactForm) int
 		SyncCustomer              func(childComplexity int, input syncer.CustomerRecord) int
 		TestHelpScoutConnection   func(childComplexity int) int
@@ -409,7 +409,7 @@ type DiagnosticsResolver interface {
 	Queue(ctx context.Context, obj *model.Diagnostics) (*syncer.Queue, error)
 }
 type MutationResolver interface {
-	RetrySync(ctx context.Context, id string) (*db.SyncEvent, error)
+	RetrySync(ctx context.Context, id string, corrections *syncer.Corrections) (*db.SyncEvent, error)
 	SubmitContactForm(ctx context.Context, input syncer.ContactForm) (*syncer.IntakeResult, error)
 	SyncCustomer(ctx context.Context, input syncer.CustomerRecord) (*syncer.IntakeResult, error)
 	CreateTicket(ctx context.Context, input syncer.ManualTicket) (*syncer.IntakeResult, error)
@@ -1206,7 +1206,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.RetrySync(childComplexity, args["id"].(string)), true
+		return e.ComplexityRoot.Mutation.RetrySync(childComplexity, args["id"].(string), args["corrections"].(*syncer.Corrections)), true
 	case "Mutation.submitContactForm":
 		if e.ComplexityRoot.Mutation.SubmitContactForm == nil {
 			break
@@ -2035,6 +2035,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CustomerSyncInput", ec.unmarshalInputCustomerSyncInput),
 			graphql.NewInputUnmarshaler("IntegrationSettingsInput", ec.unmarshalInputIntegrationSettingsInput),
 			graphql.NewInputUnmarshaler("ManualTicketInput", ec.unmarshalInputManualTicketInput),
+			graphql.NewInputUnmarshaler("SyncCorrectionsInput", ec.unmarshalInputSyncCorrectionsInput),
 			graphql.NewInputUnmarshaler("SyncEventFilter", ec.unmarshalInputSyncEventFilter),
 			graphql.NewInputUnmarshaler("SyncEventOrder", ec.unmarshalInputSyncEventOrder),
 			graphql.NewInputUnmarshaler("TimeRangeInput", ec.unmarshalInputTimeRangeInput),
@@ -2827,9 +2828,48 @@ type Query {
 type Mutation {
   """
   Re-queues the operation behind a failed event as a new attempt linked to it.
-  Only failed events that have not been retried yet can be retried.
+  Only failed events that have not been retried yet can be retried. With
+  corrections, the new attempt sends those values in place of the ones HelpScout
+  refused (an INVALID_EMAIL, MISSING_REQUIRED_FIELD, VALIDATION_FAILED or
+  INVALID_ENCODING failure), and its details list the fields it corrected.
   """
-  retrySync("The id of the failed event." id: ID!): SyncEvent @hasRole(role: ADMINISTRATOR)
+  retrySync(
+    "The id of the failed event."
+    id: ID!
+    "Values to send instead of those of the failed attempt; fields left out keep theirs."
+    corrections: SyncCorrectionsInput
+  ): SyncEvent @hasRole(role: ADMINISTRATOR)
+}
+
+"""
+Corrected values for retrySync. A TICKET_CREATED event takes email, name, subject
+and message; a CUSTOMER_SYNCED or CUSTOMER_UPDATED event takes the customer fields
+(its email is the customer's identity: correct that in the host system, which then
+sends the record again).
+"""
+input SyncCorrectionsInput {
+  "The customer's email address (tickets)."
+  email: String
+  "The customer's full name on the ticket (tickets)."
+  name: String
+  "The ticket's subject (tickets)."
+  subject: String
+  "The ticket's message (tickets)."
+  message: String
+  "First name (customers)."
+  firstName: String
+  "Last name (customers)."
+  lastName: String
+  "Job title (customers)."
+  jobTitle: String
+  "Location (customers)."
+  location: String
+  "Organization (customers)."
+  organization: String
+  "Background notes (customers)."
+  background: String
+  "Phone number (customers)."
+  phone: String
 }
 `, BuiltIn: false},
 	{Name: "../schema/summary.graphqls", Input: `"""The integration's health over a period."""
@@ -4212,6 +4252,14 @@ func (ec *executionContext) field_Mutation_retrySync_args(ctx context.Context, r
 		return nil, err
 	}
 	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "corrections",
+		func(ctx context.Context, v any) (*syncer.Corrections, error) {
+			return ec.unmarshalOSyncCorrectionsInput2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐCorrections(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["corrections"] = arg1
 	return args, nil
 }
 
@@ -7521,7 +7569,7 @@ func (ec *executionContext) _Mutation_retrySync(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RetrySync(ctx, fc.Args["id"].(string))
+			return ec.Resolvers.Mutation().RetrySync(ctx, fc.Args["id"].(string), fc.Args["corrections"].(*syncer.Corrections))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -12850,6 +12898,118 @@ func UnmarshalManualTicketInput(ctx context.Context, raw any) (syncer.ManualTick
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSyncCorrectionsInput(ctx context.Context, obj any) (syncer.Corrections, error) {
+	var it syncer.Corrections
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"email", "name", "subject", "message", "firstName", "lastName", "jobTitle", "location", "organization", "background", "phone"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "subject":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subject = data
+		case "message":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("message"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Message = data
+		case "firstName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstName = data
+		case "lastName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastName = data
+		case "jobTitle":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jobTitle"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JobTitle = data
+		case "location":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("location"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Location = data
+		case "organization":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Organization = data
+		case "background":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("background"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Background = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSyncCorrectionsInput unmarshals raw into the SyncCorrectionsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSyncCorrectionsInput(ctx context.Context, raw any) (syncer.Corrections, error) {
+	var out syncer.Corrections
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SyncCorrectionsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSyncEventFilter(ctx context.Context, obj any) (synclog.FilterInput, error) {
 	var it synclog.FilterInput
 	if obj == nil {
@@ -17314,6 +17474,14 @@ func (ec *executionContext) marshalOSummary2ᚖgithubᚗcomᚋkivalogicᚋhelpsc
 		return graphql.Null
 	}
 	return ec._Summary(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSyncCorrectionsInput2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋinternalᚋsyncerᚐCorrections(ctx context.Context, v any) (*syncer.Corrections, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSyncCorrectionsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOSyncEvent2ᚖgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐSyncEvent(ctx context.Context, sel ast.SelectionSet, v *db.SyncEvent) graphql.Marshaler {

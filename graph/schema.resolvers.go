@@ -11,10 +11,11 @@ import (
 	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/graph/model"
 	"github.com/kivalogic/helpscout-log/internal/auth"
+	"github.com/kivalogic/helpscout-log/internal/syncer"
 	"github.com/kivalogic/helpscout-log/internal/synclog"
 )
 
-func (r *mutationResolver) RetrySync(ctx context.Context, id string) (*db.SyncEvent, error) {
+func (r *mutationResolver) RetrySync(ctx context.Context, id string, corrections *syncer.Corrections) (*db.SyncEvent, error) {
 	n, err := synclog.ParseID("id", id)
 	if err != nil {
 		return nil, err
@@ -23,7 +24,11 @@ func (r *mutationResolver) RetrySync(ctx context.Context, id string) (*db.SyncEv
 	if err != nil {
 		return nil, err
 	}
-	return sync.Retry(ctx, n, subject(ctx))
+	e, err := sync.Retry(ctx, n, corrections, subject(ctx))
+	if err != nil {
+		return nil, eachError(ctx, err)
+	}
+	return e, nil
 }
 
 func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {

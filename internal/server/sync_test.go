@@ -577,3 +577,83 @@ func TestRetryFailedSyncsGraphQL(t *testing.T) {
 		ids[ev.RetryOf.ID] = true
 	}
 }
+
+// TestRetrySyncCorrectionsGraphQL corrects a refused email through
+// retrySync: refusals name each field at fault, and the corrected attempt
+// reaches HelpScout.
+func TestRetrySyncCorrectionsGraphQL(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	sim, simURL := newSim(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	workers := syncer.New(e.bdb, syncer.Options{
+		HelpScout: helpscout.Config{BaseURL: simURL, ClientID: simClientID, ClientSecret: simClientSecret,
+			MailboxID: helpscoutsim.DefaultMailboxID, Timeout: 5 * time.Second},
+		Workers: 1, BatchInterval: time.Minute, Version: "test", Log: zerolog.Nop(), PollInterval: 20 * time.Millisecond,
+	})
+	require.NoError(t, workers.Start(ctx))
+	t.Cleanup(workers.Stop)
+
+	var in intakeData
+	resp := e.gql(t, callerService, submitMutation, map[string]any{"in": map[string]any{
+		"submissionId": "typo-1", "email": "ada@example,com", "subject": "Refund", "message": "Please refund."}})
+	resp.requireOK(t)
+	resp.decode(t, &in)
+	const status = `query($id: ID!) { syncEvent(id: $id) { status errorCode } }`
+	type statusData struct {
+		SyncEvent struct{ Status, ErrorCode string }
+	}
+	waitStatus := func(id string) statusData {
+		t.Helper()
+		var d statusData
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			r := e.gql(t, callerManager, status, map[string]any{"id": id})
+			r.requireOK(t)
+			r.decode(t, &d)
+			if d.SyncEvent.Status != "PENDING" {
+				return d
+			}
+			require.True(t, time.Now().Before(deadline), "event %s still PENDING", id)
+			<-time.After(20 * time.Millisecond) // poll interval
+		}
+	}
+	failedID := in.SubmitContactForm.Event.ID
+	require.Equal(t, "INVALID_EMAIL", waitStatus(failedID).SyncEvent.ErrorCode)
+
+	const retry = `mutation($id: ID!, $c: SyncCorrectionsInput) { retrySync(id: $id, corrections: $c) {
+	  id status attempt customerEmail details retryOf { id customerEmail }
+	} }`
+	resp = e.gql(t, callerManager, retry, map[string]any{"id": failedID, "c": map[string]any{"email": "ada@example.com"}})
+	require.Equal(t, "FORBIDDEN", resp.singleError(t).code())
+	resp = e.gql(t, callerAdmin, retry, map[string]any{"id": failedID, "c": map[string]any{"subject": "", "firstName": "Ada"}})
+	require.JSONEq(t, `{"retrySync": null}`, string(resp.Data), "body: %s", resp.Body)
+	var args []string
+	for _, ge := range resp.Errors {
+		require.Equal(t, "BAD_USER_INPUT", ge.code(), "body: %s", resp.Body)
+		args = append(args, ge.argument())
+	}
+	require.Equal(t, []string{"corrections.subject", "corrections.firstName"}, args)
+
+	var out struct {
+		RetrySync struct {
+			ID, Status, CustomerEmail string
+			Attempt                   int
+			Details                   map[string]any
+			RetryOf                   struct{ ID, CustomerEmail string }
+		}
+	}
+	resp = e.gql(t, callerAdmin, retry, map[string]any{"id": failedID, "c": map[string]any{"email": "Ada@Example.com"}})
+	resp.requireOK(t)
+	resp.decode(t, &out)
+	r := out.RetrySync
+	require.Equal(t, "PENDING", r.Status)
+	require.Equal(t, 2, r.Attempt)
+	require.Equal(t, "ada@example.com", r.CustomerEmail)
+	require.Equal(t, []any{"email"}, r.Details["corrected"])
+	require.Equal(t, failedID, r.RetryOf.ID)
+	require.Equal(t, "ada@example,com", r.RetryOf.CustomerEmail)
+	require.Equal(t, "SUCCESS", waitStatus(r.ID).SyncEvent.Status)
+	require.Equal(t, 1, sim.CountConversations("ada@example.com", "Refund"))
+}

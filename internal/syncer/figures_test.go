@@ -123,7 +123,7 @@ func TestFiguresAfterPipelineWrites(t *testing.T) {
 	require.NoError(t, b.bdb.NewRaw(`SELECT e.id FROM sync_events AS e JOIN sync_jobs AS j ON j.event_id = e.id
 		WHERE j.state = 'FAILED' AND e.error_code <> 'INVALID_ENCODING' ORDER BY e.id LIMIT 3`).Scan(ctx, &failed))
 	for _, id := range failed {
-		_, err := svcs[1].Retry(ctx, id, "admin")
+		_, err := svcs[1].Retry(ctx, id, nil, "admin")
 		require.NoError(t, err)
 	}
 	_, err = svcs[0].RetryFailed(ctx, db.EventFilter{}, MaxBulkRetry, "admin")

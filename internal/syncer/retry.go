@@ -69,12 +69,13 @@ func (s *Service) backoff(attempts int, err error) time.Duration {
 // Retry re-queues the operation behind a failed event as a new PENDING
 // attempt linked to it (retry_of), recording who asked. An event without a
 // job (history loaded from elsewhere) gets a job rebuilt from what it
-// recorded, when that is enough to send it again.
-func (s *Service) Retry(ctx context.Context, eventID int64, actor string) (*db.SyncEvent, error) {
+// recorded, when that is enough to send it again. With fix, the attempt
+// sends the corrected values (see Corrections).
+func (s *Service) Retry(ctx context.Context, eventID int64, fix *Corrections, actor string) (*db.SyncEvent, error) {
 	var out *db.SyncEvent
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		out, err = s.retryOne(ctx, tx, eventID, actor)
+		out, err = s.retryOne(ctx, tx, eventID, fix, actor)
 		return err
 	})
 	if err != nil {
@@ -89,7 +90,7 @@ func (s *Service) Retry(ctx context.Context, eventID int64, actor string) (*db.S
 }
 
 // retryOne is Retry inside a transaction.
-func (s *Service) retryOne(ctx context.Context, tx bun.Tx, eventID int64, actor string) (*db.SyncEvent, error) {
+func (s *Service) retryOne(ctx context.Context, tx bun.Tx, eventID int64, fix *Corrections, actor string) (*db.SyncEvent, error) {
 	e, err := s.jobs.Event(ctx, tx, eventID)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, apperr.New(apperr.NotFound, "sync event %d does not exist", eventID)
@@ -117,8 +118,9 @@ func (s *Service) retryOne(ctx context.Context, tx bun.Tx, eventID int64, actor 
 		}
 	case err != nil:
 		return nil, err
-	case job.LastErrorCode != nil && *job.LastErrorCode == string(db.CodeInvalidEncoding) && strings.Contains(string(job.Result), "refused"):
-		return nil, apperr.New(apperr.Conflict, "sync event %d cannot be retried: the record holds characters HelpScout does not accept; the host system must send it again", eventID)
+	case fix == nil && refusedForEncoding(job):
+		return nil, apperr.New(apperr.Conflict, "sync event %d cannot be retried as it was: the record holds characters HelpScout does not accept; "+
+			"retry it with corrections, or have the host system send it again", eventID)
 	case job.EventID == nil || *job.EventID != e.ID || job.State != db.JobFailed:
 		return nil, apperr.New(apperr.Conflict, "sync event %d is not the latest attempt of its operation, which is %s", eventID, strings.ToLower(string(job.State)))
 	}
@@ -126,6 +128,11 @@ func (s *Service) retryOne(ctx context.Context, tx bun.Tx, eventID int64, actor 
 	next.Source, next.Actor, next.JobID = db.SourceManual, &actor, &job.ID
 	next.Details["retriedBy"] = actor
 	next.Details["retriedAt"] = now.Format(time.RFC3339)
+	if fix != nil {
+		if err := s.correct(ctx, tx, job, next, fix); err != nil {
+			return nil, err
+		}
+	}
 	job.State, job.RunAt, job.Attempts = db.JobQueued, now, 0
 	job.LockedBy, job.LockedUntil = nil, nil
 	if err := s.startJob(ctx, tx, job, next); err != nil {
@@ -135,6 +142,12 @@ func (s *Service) retryOne(ctx context.Context, tx bun.Tx, eventID int64, actor 
 		return nil, err
 	}
 	return next, nil
+}
+
+// refusedForEncoding reports whether the job's record was refused before
+// sending, for characters HelpScout does not accept (see refuseEncoding).
+func refusedForEncoding(job *db.SyncJob) bool {
+	return job.LastErrorCode != nil && *job.LastErrorCode == string(db.CodeInvalidEncoding) && strings.Contains(string(job.Result), "refused")
 }
 
 // rebuildJob writes a job for an event that has none, from what the event
@@ -282,7 +295,7 @@ func (s *Service) RetryFailed(ctx context.Context, f db.EventFilter, limit int, 
 			var next *db.SyncEvent
 			err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 				var err error
-				next, err = s.retryOne(ctx, tx, e.ID, actor)
+				next, err = s.retryOne(ctx, tx, e.ID, nil, actor)
 				return err
 			})
 			switch {

@@ -37,7 +37,7 @@ func TestRetry(t *testing.T) {
 	waitFor(t, 5*time.Second, "the job to stop as FAILED", func() bool { return b.jobOf(t, failed).State == db.JobFailed })
 
 	b.sim.SetFaults(helpscoutsim.Faults{})
-	next, err := svc.Retry(ctx, failed.ID, "admin@kivalogic.test")
+	next, err := svc.Retry(ctx, failed.ID, nil, "admin@kivalogic.test")
 	require.NoError(t, err)
 	require.Equal(t, db.StatusPending, next.Status)
 	require.Equal(t, failed.ID, *next.RetryOfID)
@@ -70,7 +70,7 @@ func TestRetry(t *testing.T) {
 	}{"pending", pending.Event.ID, apperr.Conflict, "only failed events"})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := svc.Retry(ctx, tc.id, "admin@kivalogic.test")
+			_, err := svc.Retry(ctx, tc.id, nil, "admin@kivalogic.test")
 			ae := requireCode(t, err, tc.code)
 			require.Contains(t, ae.Message, tc.want)
 		})
@@ -101,7 +101,7 @@ func TestRetryWithoutJob(t *testing.T) {
 		map[string]any{"subject": "Full record", "message": "All of it", "submissionId": "form-78"})
 	require.NoError(t, db.NewEventStore(b.bdb).Insert(ctx, b.bdb, []*db.SyncEvent{customer, ticket, hook, full}))
 
-	next, err := svc.Retry(ctx, customer.ID, "admin@kivalogic.test")
+	next, err := svc.Retry(ctx, customer.ID, nil, "admin@kivalogic.test")
 	require.NoError(t, err)
 	require.NotNil(t, next.JobID)
 	e := b.waitFinished(t, next.ID, 10*time.Second)
@@ -111,14 +111,14 @@ func TestRetryWithoutJob(t *testing.T) {
 	require.Equal(t, "Old", hc.FirstName)
 	require.Equal(t, "Timer", hc.LastName)
 
-	next, err = svc.Retry(ctx, full.ID, "admin@kivalogic.test")
+	next, err = svc.Retry(ctx, full.ID, nil, "admin@kivalogic.test")
 	require.NoError(t, err)
 	require.Equal(t, db.StatusSuccess, b.waitFinished(t, next.ID, 10*time.Second).Status)
 	require.Equal(t, 1, b.sim.CountConversations(email, "Full record"))
 
-	ae := requireCode(t, func() error { _, err := svc.Retry(ctx, ticket.ID, "a"); return err }(), apperr.Conflict)
+	ae := requireCode(t, func() error { _, err := svc.Retry(ctx, ticket.ID, nil, "a"); return err }(), apperr.Conflict)
 	require.Contains(t, ae.Message, "subject and message")
-	ae = requireCode(t, func() error { _, err := svc.Retry(ctx, hook.ID, "a"); return err }(), apperr.Conflict)
+	ae = requireCode(t, func() error { _, err := svc.Retry(ctx, hook.ID, nil, "a"); return err }(), apperr.Conflict)
 	require.Contains(t, ae.Message, "not an operation sent to HelpScout")
 }
 

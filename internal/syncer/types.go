@@ -57,6 +57,35 @@ type CustomerRecord struct {
 	Phone *string `json:"phone,omitempty"`
 }
 
+// Corrections are values a retry sends in place of those of the failed
+// attempt, once someone has fixed what HelpScout refused. Nil fields keep
+// their values. Email, Name, Subject and Message apply to contact forms
+// (tickets), the others to customer records.
+type Corrections struct {
+	// Email is the customer's address on a ticket.
+	Email *string
+	// Name is the customer's full name on a ticket.
+	Name *string
+	// Subject is the ticket's subject line.
+	Subject *string
+	// Message is the ticket's message.
+	Message *string
+	// FirstName is the customer's first name.
+	FirstName *string
+	// LastName is the customer's last name.
+	LastName *string
+	// JobTitle is the customer's job title.
+	JobTitle *string
+	// Location is the customer's location.
+	Location *string
+	// Organization is the customer's organization.
+	Organization *string
+	// Background is the customer's background notes.
+	Background *string
+	// Phone is the customer's phone number.
+	Phone *string
+}
+
 // IntakeResult is what an intake call queued.
 type IntakeResult struct {
 	// Event is the PENDING event, or the first accepted one for a duplicate.

@@ -69,6 +69,9 @@ query CheckTicketCreated($email: String!, $first: Int = 20) {
 # retries lists later attempts of the same sync; an Administrator
 # can retry one with:
 #   mutation { retrySync(id: "...") { id status attempt } }
+# and, where HelpScout refused the data (INVALID_EMAIL,
+# MISSING_REQUIRED_FIELD, ...), send it corrected:
+#   mutation { retrySync(id: "...", corrections: {email: "..."}) { id status } }
 #
 # The same list as a CSV file (opens in a spreadsheet):
 #   GET /export/sync-events.csv?status=FAILED&within=LAST_24_HOURS
@@ -246,8 +249,10 @@ query DailyFailedTickets($within: RelativeRange = TODAY, $timeZone: String = "UT
 # "Customer Synced" (first creation in HelpScout) and "Customer
 # Updated" events, and its conversations. Common errors:
 # INVALID_EMAIL, RATE_LIMITED, MISSING_REQUIRED_FIELD,
-# INVALID_ENCODING (characters in the name). null: the log knows
-# no such customer.
+# INVALID_ENCODING (characters in the name). An Administrator sends
+# a refused record again corrected, e.g.
+#   mutation { retrySync(id: "...", corrections: {firstName: "..."}) { id status } }
+# null: the log knows no such customer.
 query CustomerSyncStatus($email: String!) {
   customer(email: $email) {
     email
