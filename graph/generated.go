@@ -2662,7 +2662,7 @@ enum MissingTicketVerdict {
   TICKET_CREATED
   "A submission in the window (or, without any, another sync of the customer) is still queued or in flight, or its retry is."
   SYNC_PENDING
-  "A submission in the window (or, without any, another sync of the customer) failed and no retry has succeeded since; the explanation gives the latest error and any tickets the other submissions became, and an Administrator can retry it."
+  "A submission in the window (or, without any, another sync of the customer) failed and no retry has succeeded since; the explanation gives the latest error and any tickets the other submissions became, and an Administrator can retry it, with the refused values corrected where HelpScout refused the data."
   SYNC_FAILED
   "The customer is known but no ticket was logged in the window: the form probably failed before the sync; check the website form logs."
   NO_LOG_ENTRY

@@ -37,6 +37,24 @@ func newSim(t *testing.T) (*helpscoutsim.Server, string) {
 	return sim, srv.URL
 }
 
+// startWorkers runs n sync workers of the environment's database against
+// the simulator at simURL, until they are stopped or the test ends.
+func startWorkers(t *testing.T, e *env, simURL string, n int) *syncer.Service {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	workers := syncer.New(e.bdb, syncer.Options{
+		HelpScout: helpscout.Config{BaseURL: simURL, ClientID: simClientID, ClientSecret: simClientSecret,
+			MailboxID: helpscoutsim.DefaultMailboxID, Timeout: 5 * time.Second},
+		Workers: n, BatchInterval: time.Minute, Version: "test", Log: zerolog.Nop(), PollInterval: 20 * time.Millisecond,
+	})
+	require.NoError(t, workers.Start(ctx))
+	t.Cleanup(func() {
+		workers.Stop()
+		cancel()
+	})
+	return workers
+}
+
 const submitMutation = `mutation($in: ContactFormInput!) {
   submitContactForm(input: $in) {
     duplicate
@@ -473,14 +491,8 @@ func TestRetryFailedSyncsGraphQL(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	_, simURL := newSim(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	workers := syncer.New(e.bdb, syncer.Options{
-		HelpScout: helpscout.Config{BaseURL: simURL, ClientID: simClientID, ClientSecret: simClientSecret,
-			MailboxID: helpscoutsim.DefaultMailboxID, Timeout: 5 * time.Second},
-		Workers: 2, BatchInterval: time.Minute, Version: "test", Log: zerolog.Nop(),
-	})
-	require.NoError(t, workers.Start(ctx))
+	ctx := context.Background()
+	workers := startWorkers(t, e, simURL, 2)
 	for i := range 3 {
 		resp := e.gql(t, callerService, submitMutation, map[string]any{"in": map[string]any{
 			"submissionId": "bad-" + strconv.Itoa(i), "email": "not-an-email-" + strconv.Itoa(i),
@@ -585,15 +597,7 @@ func TestRetrySyncCorrectionsGraphQL(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	sim, simURL := newSim(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	workers := syncer.New(e.bdb, syncer.Options{
-		HelpScout: helpscout.Config{BaseURL: simURL, ClientID: simClientID, ClientSecret: simClientSecret,
-			MailboxID: helpscoutsim.DefaultMailboxID, Timeout: 5 * time.Second},
-		Workers: 1, BatchInterval: time.Minute, Version: "test", Log: zerolog.Nop(), PollInterval: 20 * time.Millisecond,
-	})
-	require.NoError(t, workers.Start(ctx))
-	t.Cleanup(workers.Stop)
+	startWorkers(t, e, simURL, 1)
 
 	var in intakeData
 	resp := e.gql(t, callerService, submitMutation, map[string]any{"in": map[string]any{

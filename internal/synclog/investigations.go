@@ -324,7 +324,11 @@ func verdict(rep *MissingTicketReport, unsettled []*db.SyncEvent, known bool, la
 		if latest.ErrorMessage != nil && *latest.ErrorMessage != "" {
 			text = *latest.ErrorMessage
 		}
-		return VerdictSyncFailed, fmt.Sprintf("The sync for %s %s failed: the latest attempt (%s) ended with %s: %s. Fix the cause, then an Administrator can retry it (retrySync), or create the ticket by hand in HelpScout.%s", rep.Email, span, what, code, text, others)
+		next := "Fix the cause, then an Administrator can retry it (retrySync)"
+		if latest.ErrorCode != nil && refusedData(*latest.ErrorCode) {
+			next = "HelpScout refused the data: an Administrator can retry it with the refused values corrected (retrySync with corrections)"
+		}
+		return VerdictSyncFailed, fmt.Sprintf("The sync for %s %s failed: the latest attempt (%s) ended with %s: %s. %s, or create the ticket by hand (createTicket).%s", rep.Email, span, what, code, text, next, others)
 	}
 	if known {
 		msg := fmt.Sprintf("No ticket creation was logged for %s %s.", rep.Email, span)
@@ -350,4 +354,14 @@ func describeTicket(e *db.SyncEvent) string {
 		msg += ", " + *u
 	}
 	return msg
+}
+
+// refusedData reports whether an error code means HelpScout refused the
+// record itself, which a retry with corrections can fix.
+func refusedData(code db.ErrorCode) bool {
+	switch code {
+	case db.CodeInvalidEmail, db.CodeMissingRequiredField, db.CodeValidationFailed, db.CodeInvalidEncoding:
+		return true
+	}
+	return false
 }
