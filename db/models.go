@@ -127,6 +127,9 @@ type Conversation struct {
 	CreatedAt time.Time `bun:"created_at,notnull"`
 	// UpdatedAt is the latest known change.
 	UpdatedAt time.Time `bun:"updated_at,notnull"`
+	// DeletedAt is when HelpScout reported the conversation deleted; nil
+	// while it exists (a later webhook about it clears it: restored).
+	DeletedAt *time.Time `bun:"deleted_at"`
 	// Placeholder is set while the row holds only what our own create sent
 	// (see ConversationStore.RecordCreated); the first webhook about the
 	// conversation replaces it.

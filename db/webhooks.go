@@ -27,11 +27,14 @@ type Delivery struct {
 	Event *SyncEvent
 	// Conversation, when set, is upserted by id. A nil Status keeps the
 	// stored status (ACTIVE for a new row); the row is left alone when the
-	// stored UpdatedAt is newer (a late, out-of-order delivery).
+	// stored UpdatedAt is newer (a late, out-of-order delivery). A newer
+	// webhook about a deleted conversation clears DeletedAt: HelpScout
+	// restored it.
 	Conversation *WebhookConversation
 	// ClosedConversationID, when non-zero, is a conversation HelpScout
-	// deleted: its stored row (if any) is kept and marked CLOSED, and the
-	// event takes its ticket number and customer email from it.
+	// deleted: its stored row (if any) is kept, marked CLOSED with the
+	// time of the deletion in DeletedAt, and the event takes its ticket
+	// number and customer email from it.
 	ClosedConversationID int64
 	// Customers are upserted by lower-cased email.
 	Customers []WebhookCustomer
@@ -139,8 +142,8 @@ func (s *WebhookStore) record(ctx context.Context, tx bun.Tx, d Delivery) (int64
 
 	if id := d.ClosedConversationID; id != 0 {
 		var cv Conversation
-		err := tx.NewRaw(`UPDATE conversations SET status = ?, updated_at = greatest(updated_at, ?)
-			WHERE id = ? RETURNING *`, ConversationClosed, e.OccurredAt, id).Scan(ctx, &cv)
+		err := tx.NewRaw(`UPDATE conversations SET status = ?0, deleted_at = coalesce(deleted_at, ?1),
+			updated_at = greatest(updated_at, ?1) WHERE id = ?2 RETURNING *`, ConversationClosed, e.OccurredAt, id).Scan(ctx, &cv)
 		switch {
 		case err == nil:
 			if e.TicketNumber == nil {
@@ -220,6 +223,7 @@ func upsertWebhookConversation(ctx context.Context, tx bun.Tx, c *WebhookConvers
 			customer_email = coalesce(EXCLUDED.customer_email, cv.customer_email),
 			created_at = CASE WHEN cv.placeholder THEN EXCLUDED.created_at ELSE cv.created_at END,
 			updated_at = EXCLUDED.updated_at,
+			deleted_at = NULL,
 			placeholder = false
 		WHERE cv.placeholder OR cv.updated_at <= EXCLUDED.updated_at`,
 		c.ID, c.Number, c.Subject, c.Status, ConversationActive, c.MailboxID, c.Assignee, email,

@@ -94,6 +94,7 @@ type ComplexityRoot struct {
 		CreatedAt     func(childComplexity int) int
 		Customer      func(childComplexity int) int
 		CustomerEmail func(childComplexity int) int
+		DeletedAt     func(childComplexity int) int
 		Events        func(childComplexity int, first *int, after *string, last *int, before *string) int
 		HelpScoutURL  func(childComplexity int) int
 		ID            func(childComplexity int) int
@@ -659,6 +660,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.CustomerEmail(childComplexity), true
+	case "Conversation.deletedAt":
+		if e.ComplexityRoot.Conversation.DeletedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.DeletedAt(childComplexity), true
 	case "Conversation.events":
 		if e.ComplexityRoot.Conversation.Events == nil {
 			break
@@ -2170,6 +2177,12 @@ type Conversation {
   updatedAt: Time!
   "A link that opens the conversation in HelpScout."
   helpScoutUrl: String!
+  """
+  When HelpScout reported the conversation deleted (convo.deleted); null while it
+  exists. The link of a deleted conversation leads nowhere until someone restores it
+  from HelpScout's trash, which a later webhook about it shows by clearing this.
+  """
+  deletedAt: Time
   "The conversation's events, newest first."
   events(
     "Page size from the start."
@@ -3437,6 +3450,8 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 		return ec.fieldContext_Conversation_updatedAt(ctx, field)
 	case "helpScoutUrl":
 		return ec.fieldContext_Conversation_helpScoutUrl(ctx, field)
+	case "deletedAt":
+		return ec.fieldContext_Conversation_deletedAt(ctx, field)
 	case "events":
 		return ec.fieldContext_Conversation_events(ctx, field)
 	}
@@ -5653,6 +5668,29 @@ func (ec *executionContext) _Conversation_helpScoutUrl(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_Conversation_helpScoutUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Conversation", field, true, false, "String")
+}
+
+func (ec *executionContext) _Conversation_deletedAt(ctx context.Context, field graphql.CollectedField, obj *db.Conversation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_deletedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_deletedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Conversation_events(ctx context.Context, field graphql.CollectedField, obj *db.Conversation) (ret graphql.Marshaler) {
@@ -13547,6 +13585,11 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 		case "helpScoutUrl":
 			out.Values[i] = ec._Conversation_helpScoutUrl(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deletedAt":
+			out.Values[i] = ec._Conversation_deletedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "events":

@@ -478,7 +478,7 @@ func TestConversationLookup(t *testing.T) {
 	cv := f.convs[4]
 	query := `query($id: ID, $number: String) {
   conversation(id: $id, number: $number) {
-    id number subject status mailboxId mailboxName assignee customerEmail helpScoutUrl createdAt
+    id number subject status mailboxId mailboxName assignee customerEmail helpScoutUrl createdAt deletedAt
     customer { email name }
     events(first: 500) { totalCount nodes { id conversationId ticketNumber helpScoutUrl } }
   }
@@ -511,6 +511,7 @@ func TestConversationLookup(t *testing.T) {
 					CustomerEmail         *string
 					HelpScoutURL          string `json:"helpScoutUrl"`
 					CreatedAt             time.Time
+					DeletedAt             *time.Time
 					Customer              *struct{ Email, Name string }
 					Events                struct {
 						TotalCount int
@@ -537,6 +538,8 @@ func TestConversationLookup(t *testing.T) {
 			require.Equal(t, "77", c.MailboxID)
 			require.Equal(t, wantURL, c.HelpScoutURL)
 			require.True(t, cv.CreatedAt.Equal(c.CreatedAt))
+			require.NotNil(t, c.DeletedAt, "the fixture's deleted conversation")
+			require.True(t, cv.DeletedAt.Equal(*c.DeletedAt))
 			require.Equal(t, cv.CustomerEmail, c.CustomerEmail)
 			require.NotNil(t, c.Customer)
 			require.Equal(t, *cv.CustomerEmail, c.Customer.Email)

@@ -157,6 +157,10 @@ func buildFixture(t *testing.T, now time.Time) *fixture {
 		if i%3 == 0 {
 			cv.Assignee = ptr("agent@kivalogic.test")
 		}
+		if i == 4 {
+			// Deleted in HelpScout: the row and its history stay.
+			cv.Status, cv.DeletedAt = db.ConversationClosed, ptr(created.Add(time.Hour))
+		}
 		f.convs = append(f.convs, cv)
 	}
 

@@ -91,6 +91,9 @@ func newInvestigation(t *testing.T) *investigation {
 			convID: 555003, number: 4323},
 		{name: "mfFail", at: at.Add(10 * m), email: "multi@example.com", typ: tc, status: db.StatusFailed, ref: "f-m2", subject: "Second",
 			code: db.CodeInvalidEmail, message: "Invalid email address"},
+		// A ticket whose conversation HelpScout deleted since.
+		{name: "dlTicket", at: at.Add(2 * m), email: "deleted@example.com", typ: tc, status: ok, ref: "f-dl", subject: "Gone",
+			convID: 555004, number: 4324},
 		// A failed customer update that a retry fixed, and no ticket.
 		{name: "cuFail", at: at.Add(-30 * m), email: "updated@example.com", typ: db.EventCustomerUpdated, status: db.StatusFailed,
 			code: db.CodeValidationFailed, message: "phones[0].type is invalid"},
@@ -161,6 +164,9 @@ func newInvestigation(t *testing.T) *investigation {
 		}
 	}
 	require.NoError(t, store.Insert(ctx, e.bdb, retries))
+	require.NoError(t, db.NewConversationStore(e.bdb).Insert(ctx, e.bdb, []*db.Conversation{{
+		ID: 555004, Number: 4324, Subject: "Gone", Status: db.ConversationClosed, MailboxID: 1, CustomerEmail: ptr("deleted@example.com"),
+		CreatedAt: at.Add(2 * m), UpdatedAt: at.Add(time.Hour), DeletedAt: ptr(at.Add(time.Hour))}}))
 	for i, r := range rows {
 		inv.names[fmt.Sprint(r.ID)] = events[i].name
 	}
@@ -308,6 +314,8 @@ func TestMissingTicketInvestigation(t *testing.T) {
 			[]string{"form submission logs"}},
 		{"no log entry, wider window finds the old event", "nolog@example.com", ptr(6 * 60), "NO_LOG_ENTRY", true, []string{}, []string{"nlOld"},
 			[]string{"form submission logs"}},
+		{"ticket created, conversation deleted since", "deleted@example.com", nil, "TICKET_CREATED", true, []string{"dlTicket"}, []string{"dlTicket"},
+			[]string{"555004", "#4324", "deleted at " + inv.at.Add(time.Hour).Format(time.RFC3339), "trash", "createTicket"}},
 		{"failed attempt retried successfully after the window", "retried@example.com", nil, "TICKET_CREATED", true, []string{"rtFail"}, []string{"rtFail"},
 			[]string{"555002", "#4322", "retry"}},
 		{"two forms: one ticket, one failure", "multi@example.com", nil, "SYNC_FAILED", true, []string{"mfTicket", "mfFail"}, []string{"mfTicket", "mfFail"},

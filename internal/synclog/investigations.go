@@ -208,8 +208,42 @@ func (s *Service) InvestigateMissingTicket(ctx context.Context, email string, at
 	if err != nil {
 		return nil, err
 	}
-	rep.Verdict, rep.Explanation = verdict(rep, unsettled, known, later)
+	deleted, err := s.deletedConversations(ctx, rep.Tickets, later)
+	if err != nil {
+		return nil, err
+	}
+	rep.Verdict, rep.Explanation = verdict(rep, unsettled, known, later, deleted)
 	return rep, nil
+}
+
+// deletedConversations returns when HelpScout deleted each conversation
+// the tickets (or their later attempts) created, for those it deleted.
+func (s *Service) deletedConversations(ctx context.Context, tickets []*db.SyncEvent, later map[int64]*db.SyncEvent) (map[int64]time.Time, error) {
+	var ids []int64
+	for _, e := range tickets {
+		if e.ConversationID != nil {
+			ids = append(ids, *e.ConversationID)
+		}
+	}
+	for _, e := range later {
+		if e.ConversationID != nil {
+			ids = append(ids, *e.ConversationID)
+		}
+	}
+	out := map[int64]time.Time{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	cs, err := s.Conversations.GetMany(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		if c.DeletedAt != nil {
+			out[c.ID] = *c.DeletedAt
+		}
+	}
+	return out, nil
 }
 
 // outcome is how one operation in the window ended: its latest attempt, and
@@ -277,7 +311,7 @@ func laterThan(a, b *db.SyncEvent) bool {
 //
 // unsettled are the window's failed and pending events, oldest first, read
 // only when the window holds no ticket attempt.
-func verdict(rep *MissingTicketReport, unsettled []*db.SyncEvent, known bool, later map[int64]*db.SyncEvent) (MissingTicketVerdict, string) {
+func verdict(rep *MissingTicketReport, unsettled []*db.SyncEvent, known bool, later map[int64]*db.SyncEvent, deleted map[int64]time.Time) (MissingTicketVerdict, string) {
 	span := fmt.Sprintf("between %s and %s", rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339))
 	var created, open []outcome
 	for _, o := range outcomes(rep.Tickets, later) {
@@ -296,6 +330,12 @@ func verdict(rep *MissingTicketReport, unsettled []*db.SyncEvent, known bool, la
 		msg += describeTicket(o.last) + "."
 		if len(created) > 1 {
 			msg += fmt.Sprintf(" %d tickets were created in the window; this is the latest.", len(created))
+		}
+		if id := o.last.ConversationID; id != nil {
+			if at, ok := deleted[*id]; ok {
+				return VerdictTicketCreated, msg + fmt.Sprintf(" HelpScout reported the conversation deleted at %s: restore it from HelpScout's trash, or create the ticket again (createTicket).",
+					at.UTC().Format(time.RFC3339))
+			}
 		}
 		return VerdictTicketCreated, msg + " Check the mailbox and assignee in HelpScout; the ticket may have been filed, merged or marked as spam."
 	}

@@ -24,9 +24,10 @@
 //     - convo.* is CONVERSATION_UPDATED, with the conversation id, ticket
 //     number and primary customer's email; the conversation is upserted
 //     (status, assignee, subject, mailbox, customer, updated time). A
-//     convo.deleted body holds only the id: the stored row is kept and
-//     marked CLOSED, since our enum has no "deleted" and the history of a
-//     deleted ticket must stay searchable.
+//     convo.deleted body holds only the id: the stored row is kept,
+//     marked CLOSED with deletedAt set, since the history of a deleted
+//     ticket must stay searchable; a later convo.* about it (restored from
+//     the trash) clears deletedAt.
 //     - customer.* is CUSTOMER_UPDATED, with the customer's first email;
 //     customer.created/updated upsert a customer row per email (name,
 //     HelpScout id). customer.deleted keeps the rows and records the event.

@@ -355,13 +355,30 @@ func TestConversationDeletedKeepsRow(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, status)
 
-	cv, err := db.NewConversationStore(b.bdb).Get(ctx, c.ID)
+	convs := db.NewConversationStore(b.bdb)
+	cv, err := convs.Get(ctx, c.ID)
 	require.NoError(t, err)
 	require.Equal(t, db.ConversationClosed, cv.Status)
 	es := b.events(t)
 	require.Len(t, es, 2)
+	require.NotNil(t, cv.DeletedAt)
+	require.True(t, es[1].OccurredAt.Equal(*cv.DeletedAt), "deleted when the webhook came: %s, event at %s", cv.DeletedAt, es[1].OccurredAt)
 	require.Equal(t, c.Number, *es[1].TicketNumber, "taken from the stored row")
 	require.Equal(t, "gone@example.com", *es[1].CustomerEmail)
+
+	// Restored from the trash: HelpScout's next webhook about it, changed
+	// after the deletion, clears deletedAt.
+	var restored map[string]any
+	require.NoError(t, json.Unmarshal(body, &restored))
+	restored["status"] = "active"
+	restored["userUpdatedAt"] = cv.DeletedAt.Add(time.Minute).UTC().Format(time.RFC3339)
+	status, err = b.sim.SendWebhook(ctx, b.hook, "convo.status", restored)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+	cv, err = convs.Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.Nil(t, cv.DeletedAt)
+	require.Equal(t, db.ConversationActive, cv.Status)
 }
 
 func TestCustomerUpdated(t *testing.T) {
