@@ -95,15 +95,13 @@ func (m *Metrics) label(op string, authenticated bool) string {
 	if op == "" {
 		return "anonymous"
 	}
-	if !operationName.MatchString(op) {
-		return "other"
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// A name already seen was checked when it was first seen.
 	if _, ok := m.seen[op]; ok {
 		return op
 	}
-	if len(m.seen) >= maxOperations {
+	if len(m.seen) >= maxOperations || !operationName.MatchString(op) {
 		return "other"
 	}
 	m.seen[op] = struct{}{}
