@@ -170,7 +170,8 @@ query MonitorIntegrationHealth($within: RelativeRange = LAST_48_HOURS) {
 #   conversation(id: "2716453210") { ... }
 #
 # null means the integration never created or heard of that
-# conversation.
+# conversation. deletedAt is set when HelpScout deleted it: the
+# link then leads nowhere until it is restored from the trash.
 query FindConversation($number: String!) {
   conversation(number: $number) {
     id
@@ -182,6 +183,7 @@ query FindConversation($number: String!) {
     customerEmail
     createdAt
     updatedAt
+    deletedAt
     helpScoutUrl
     events(first: 20) {
       totalCount
