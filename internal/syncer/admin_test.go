@@ -294,6 +294,39 @@ func TestUsageKeptThroughAnOutage(t *testing.T) {
 	require.Equal(t, 2, minutes, "the outage's two minutes")
 }
 
+// TestUsageStoredAtStop: the API usage kept since a database outage is
+// stored when the service stops, instead of going with the process.
+func TestUsageStoredAtStop(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn, bdb := dbtest.NewDSN(t)
+	b := newAdmin(t, nil)
+	svc := New(bdb, b.svc.opts)
+	now := time.Now().UTC()
+	call := func(at time.Time, n int) helpscout.Result {
+		var res helpscout.Result
+		for range n {
+			res.Calls = append(res.Calls, helpscout.Call{Method: "GET", Path: "/v2/mailboxes", Status: 200,
+				RateLimit: helpscout.RateLimitState{Limit: 400, Remaining: 300, At: at}})
+		}
+		return res
+	}
+	end := dbtest.Outage(t, dsn)
+	svc.recordUsage(ctx, call(now.Add(-2*time.Minute), 2))
+	svc.recordUsage(ctx, call(now.Add(-time.Minute), 3))
+	end()
+	waitFor(t, 30*time.Second, "the database to come back", func() bool {
+		return bdb.PingContext(ctx) == nil
+	})
+	require.NoError(t, svc.Start(ctx))
+	svc.Stop()
+	var got struct{ Minutes, Calls int }
+	require.NoError(t, bdb.NewRaw("SELECT count(*) AS minutes, coalesce(sum(calls), 0) AS calls FROM helpscout_api_usage").Scan(ctx, &got))
+	require.Equal(t, 2, got.Minutes)
+	require.Equal(t, 5, got.Calls)
+	require.Contains(t, b.logs.String(), "stored the API usage kept since a database outage")
+}
+
 // TestSettingsUnchangedKeepToken re-reads unchanged settings: the client
 // keeps its token instead of fetching a new one.
 func TestSettingsUnchangedKeepToken(t *testing.T) {

@@ -230,6 +230,7 @@ func (s *Service) Stop() {
 		<-done
 	}
 	s.run.abort()
+	s.flushUsage()
 	s.log.Info().Str("worker", s.workerID).Msg("sync workers stopped")
 }
 

@@ -106,6 +106,31 @@ func (s *Service) recordUsage(ctx context.Context, res helpscout.Result) {
 	}
 }
 
+// flushUsage stores, at shutdown, the API usage kept since a database
+// outage, which no later call would carry. What still cannot be stored
+// is lost with the process, so the log says how much.
+func (s *Service) flushUsage() {
+	s.usage.mu.Lock()
+	rows := s.usage.rows
+	s.usage.rows = nil
+	s.usage.mu.Unlock()
+	if len(rows) == 0 {
+		return
+	}
+	calls := 0
+	for _, r := range rows {
+		calls += r.Calls
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), usageWriteTimeout)
+	defer cancel()
+	if err := db.NewUsageStore(s.db).Add(ctx, rows); err != nil {
+		s.log.Error().Err(err).Int("minutes", len(rows)).Int("calls", calls).
+			Msg("the API usage kept since a database outage could not be stored before stopping: apiUsage will not count these calls")
+		return
+	}
+	s.log.Info().Int("minutes", len(rows)).Int("calls", calls).Msg("stored the API usage kept since a database outage")
+}
+
 // usageUnits are the date_trunc units of the bucket widths.
 var usageUnits = map[UsageBucket]string{UsageMinute: "minute", UsageHour: "hour", UsageDay: "day"}
 
