@@ -21,8 +21,7 @@ const nulSymbolEscape = `\u2400`
 // the text \u0000 that a string holds (an escaped backslash and "u0000")
 // is kept as it is.
 func jsonbText(b []byte) string {
-	i := bytes.Index(b, []byte(nulEscape))
-	if i < 0 {
+	if !bytes.Contains(b, []byte(nulEscape)) {
 		return string(b)
 	}
 	out := make([]byte, 0, len(b))

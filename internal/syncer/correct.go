@@ -81,9 +81,10 @@ func (s *Service) correct(ctx context.Context, tx bun.Tx, job *db.SyncJob, next 
 			{"phone", fix.Phone, &rec.Phone, false, maxFieldLen},
 		}
 		apply = func() (any, string, *string) {
-			for _, k := range append(customerFieldNames, "fields") {
+			for _, k := range customerFieldNames {
 				delete(next.Details, k)
 			}
+			delete(next.Details, "fields")
 			for k, v := range customerDetails(rec) {
 				next.Details[k] = v
 			}
