@@ -130,6 +130,10 @@ func TestPoolSurvivesTerminatedConnections(t *testing.T) {
 	t.Parallel()
 	dsn, bdb := dbtest.NewDSN(t)
 	ctx := context.Background()
+	// The test pool keeps two idle connections for a second at most; here
+	// both must stay in the pool until the server ends them.
+	bdb.DB.SetConnMaxIdleTime(0)
+	bdb.DB.SetMaxIdleConns(4)
 
 	// Fill the pool with idle connections that have been used.
 	pids := map[int]bool{}
