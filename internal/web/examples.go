@@ -328,7 +328,9 @@ query InvestigateMissingTicket($email: String!, $at: Time!) {
 			Name: "Find duplicate tickets",
 			Query: `# Find duplicate tickets: one form submission that became several
 # tickets (a webhook or retry firing twice), or one customer sending
-# the same subject again within minutes. Merge them in HelpScout.
+# the same subject again within minutes. Merge them in HelpScout;
+# each event's conversation shows its status there, and deletedAt
+# once HelpScout reported it deleted.
 query DuplicateTickets {
   duplicateTickets(range: {within: LAST_7_DAYS}, windowMinutes: 10, first: 20) {
     reason
@@ -338,7 +340,13 @@ query DuplicateTickets {
     sourceRef
     firstAt
     lastAt
-    events { id occurredAt conversationId ticketNumber helpScoutUrl }
+    events {
+      id
+      occurredAt
+      ticketNumber
+      helpScoutUrl
+      conversation { id status deletedAt }
+    }
   }
 }
 `,
