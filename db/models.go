@@ -127,6 +127,9 @@ type Conversation struct {
 	CreatedAt time.Time `bun:"created_at,notnull"`
 	// UpdatedAt is the latest known change.
 	UpdatedAt time.Time `bun:"updated_at,notnull"`
+	// FirstReplyAt is when an agent first replied, as HelpScout's
+	// convo.agent.reply.created webhooks reported; nil before any.
+	FirstReplyAt *time.Time `bun:"first_reply_at"`
 	// DeletedAt is when HelpScout reported the conversation deleted; nil
 	// while it exists (a later webhook about it clears it: restored).
 	DeletedAt *time.Time `bun:"deleted_at"`

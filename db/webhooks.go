@@ -31,6 +31,10 @@ type Delivery struct {
 	// webhook about a deleted conversation clears DeletedAt: HelpScout
 	// restored it.
 	Conversation *WebhookConversation
+	// AgentReplyAt, when set with Conversation, is when an agent replied
+	// (convo.agent.reply.created): the conversation's FirstReplyAt becomes
+	// the earliest such time, whatever order the deliveries come in.
+	AgentReplyAt time.Time
 	// ClosedConversationID, when non-zero, is a conversation HelpScout
 	// deleted: its stored row (if any) is kept, marked CLOSED with the
 	// time of the deletion in DeletedAt, and the event takes its ticket
@@ -171,6 +175,14 @@ func (s *WebhookStore) record(ctx context.Context, tx bun.Tx, d Delivery) (int64
 	if c := d.Conversation; c != nil {
 		if err := upsertWebhookConversation(ctx, tx, c); err != nil {
 			return 0, err
+		}
+		if !d.AgentReplyAt.IsZero() {
+			// LEAST ignores the NULL of a conversation without a reply yet.
+			_, err := tx.NewRaw("UPDATE conversations SET first_reply_at = LEAST(first_reply_at, ?) WHERE id = ?",
+				d.AgentReplyAt, c.ID).Exec(ctx)
+			if err != nil {
+				return 0, fmt.Errorf("error recording the first reply of conversation %d: %w", c.ID, err)
+			}
 		}
 	}
 	customers := d.Customers

@@ -96,6 +96,7 @@ type ComplexityRoot struct {
 		CustomerEmail func(childComplexity int) int
 		DeletedAt     func(childComplexity int) int
 		Events        func(childComplexity int, first *int, after *string, last *int, before *string) int
+		FirstReplyAt  func(childComplexity int) int
 		HelpScoutURL  func(childComplexity int) int
 		ID            func(childComplexity int) int
 		MailboxID     func(childComplexity int) int
@@ -677,6 +678,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.Events(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Conversation.firstReplyAt":
+		if e.ComplexityRoot.Conversation.FirstReplyAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.FirstReplyAt(childComplexity), true
 	case "Conversation.helpScoutUrl":
 		if e.ComplexityRoot.Conversation.HelpScoutURL == nil {
 			break
@@ -2178,6 +2185,11 @@ type Conversation {
   "A link that opens the conversation in HelpScout."
   helpScoutUrl: String!
   """
+  When an agent first replied, as HelpScout's convo.agent.reply.created webhooks
+  reported; null while none has (or while the webhook does not send that event).
+  """
+  firstReplyAt: Time
+  """
   When HelpScout reported the conversation deleted (convo.deleted); null while it
   exists. The link of a deleted conversation leads nowhere until someone restores it
   from HelpScout's trash, which a later webhook about it shows by clearing this.
@@ -3450,6 +3462,8 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 		return ec.fieldContext_Conversation_updatedAt(ctx, field)
 	case "helpScoutUrl":
 		return ec.fieldContext_Conversation_helpScoutUrl(ctx, field)
+	case "firstReplyAt":
+		return ec.fieldContext_Conversation_firstReplyAt(ctx, field)
 	case "deletedAt":
 		return ec.fieldContext_Conversation_deletedAt(ctx, field)
 	case "events":
@@ -5668,6 +5682,29 @@ func (ec *executionContext) _Conversation_helpScoutUrl(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_Conversation_helpScoutUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Conversation", field, true, false, "String")
+}
+
+func (ec *executionContext) _Conversation_firstReplyAt(ctx context.Context, field graphql.CollectedField, obj *db.Conversation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_firstReplyAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstReplyAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_firstReplyAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Conversation_deletedAt(ctx context.Context, field graphql.CollectedField, obj *db.Conversation) (ret graphql.Marshaler) {
@@ -13585,6 +13622,11 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 		case "helpScoutUrl":
 			out.Values[i] = ec._Conversation_helpScoutUrl(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "firstReplyAt":
+			out.Values[i] = ec._Conversation_firstReplyAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "deletedAt":

@@ -478,7 +478,7 @@ func TestConversationLookup(t *testing.T) {
 	cv := f.convs[4]
 	query := `query($id: ID, $number: String) {
   conversation(id: $id, number: $number) {
-    id number subject status mailboxId mailboxName assignee customerEmail helpScoutUrl createdAt deletedAt
+    id number subject status mailboxId mailboxName assignee customerEmail helpScoutUrl createdAt deletedAt firstReplyAt
     customer { email name }
     events(first: 500) { totalCount nodes { id conversationId ticketNumber helpScoutUrl } }
   }
@@ -512,6 +512,7 @@ func TestConversationLookup(t *testing.T) {
 					HelpScoutURL          string `json:"helpScoutUrl"`
 					CreatedAt             time.Time
 					DeletedAt             *time.Time
+					FirstReplyAt          *time.Time
 					Customer              *struct{ Email, Name string }
 					Events                struct {
 						TotalCount int
@@ -540,6 +541,8 @@ func TestConversationLookup(t *testing.T) {
 			require.True(t, cv.CreatedAt.Equal(c.CreatedAt))
 			require.NotNil(t, c.DeletedAt, "the fixture's deleted conversation")
 			require.True(t, cv.DeletedAt.Equal(*c.DeletedAt))
+			require.NotNil(t, c.FirstReplyAt)
+			require.True(t, cv.FirstReplyAt.Equal(*c.FirstReplyAt))
 			require.Equal(t, cv.CustomerEmail, c.CustomerEmail)
 			require.NotNil(t, c.Customer)
 			require.Equal(t, *cv.CustomerEmail, c.Customer.Email)

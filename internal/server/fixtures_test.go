@@ -160,6 +160,7 @@ func buildFixture(t *testing.T, now time.Time) *fixture {
 		if i == 4 {
 			// Deleted in HelpScout: the row and its history stay.
 			cv.Status, cv.DeletedAt = db.ConversationClosed, ptr(created.Add(time.Hour))
+			cv.FirstReplyAt = ptr(created.Add(30 * time.Minute))
 		}
 		f.convs = append(f.convs, cv)
 	}

@@ -94,6 +94,12 @@ func newInvestigation(t *testing.T) *investigation {
 		// A ticket whose conversation HelpScout deleted since.
 		{name: "dlTicket", at: at.Add(2 * m), email: "deleted@example.com", typ: tc, status: ok, ref: "f-dl", subject: "Gone",
 			convID: 555004, number: 4324},
+		// Tickets whose conversations HelpScout reported on: one answered,
+		// one still unassigned.
+		{name: "rpTicket", at: at.Add(2 * m), email: "answered@example.com", typ: tc, status: ok, ref: "f-rp", subject: "Thanks",
+			convID: 555005, number: 4325},
+		{name: "unTicket", at: at.Add(2 * m), email: "waiting@example.com", typ: tc, status: ok, ref: "f-un", subject: "Hello?",
+			convID: 555006, number: 4326},
 		// A failed customer update that a retry fixed, and no ticket.
 		{name: "cuFail", at: at.Add(-30 * m), email: "updated@example.com", typ: db.EventCustomerUpdated, status: db.StatusFailed,
 			code: db.CodeValidationFailed, message: "phones[0].type is invalid"},
@@ -164,9 +170,14 @@ func newInvestigation(t *testing.T) *investigation {
 		}
 	}
 	require.NoError(t, store.Insert(ctx, e.bdb, retries))
-	require.NoError(t, db.NewConversationStore(e.bdb).Insert(ctx, e.bdb, []*db.Conversation{{
-		ID: 555004, Number: 4324, Subject: "Gone", Status: db.ConversationClosed, MailboxID: 1, CustomerEmail: ptr("deleted@example.com"),
-		CreatedAt: at.Add(2 * m), UpdatedAt: at.Add(time.Hour), DeletedAt: ptr(at.Add(time.Hour))}}))
+	require.NoError(t, db.NewConversationStore(e.bdb).Insert(ctx, e.bdb, []*db.Conversation{
+		{ID: 555004, Number: 4324, Subject: "Gone", Status: db.ConversationClosed, MailboxID: 1, CustomerEmail: ptr("deleted@example.com"),
+			CreatedAt: at.Add(2 * m), UpdatedAt: at.Add(time.Hour), DeletedAt: ptr(at.Add(time.Hour))},
+		{ID: 555005, Number: 4325, Subject: "Thanks", Status: db.ConversationPending, MailboxID: 1, CustomerEmail: ptr("answered@example.com"),
+			Assignee: ptr("Sam Agent"), CreatedAt: at.Add(2 * m), UpdatedAt: at.Add(time.Hour), FirstReplyAt: ptr(at.Add(40 * m))},
+		{ID: 555006, Number: 4326, Subject: "Hello?", Status: db.ConversationActive, MailboxID: 1, CustomerEmail: ptr("waiting@example.com"),
+			CreatedAt: at.Add(2 * m), UpdatedAt: at.Add(2 * m)},
+	}))
 	for i, r := range rows {
 		inv.names[fmt.Sprint(r.ID)] = events[i].name
 	}
@@ -316,6 +327,10 @@ func TestMissingTicketInvestigation(t *testing.T) {
 			[]string{"form submission logs"}},
 		{"ticket created, conversation deleted since", "deleted@example.com", nil, "TICKET_CREATED", true, []string{"dlTicket"}, []string{"dlTicket"},
 			[]string{"555004", "#4324", "deleted at " + inv.at.Add(time.Hour).Format(time.RFC3339), "trash", "createTicket"}},
+		{"ticket created and answered", "answered@example.com", nil, "TICKET_CREATED", true, []string{"rpTicket"}, []string{"rpTicket"},
+			[]string{"555005", "An agent first replied at " + inv.at.Add(40*time.Minute).Format(time.RFC3339), "pending in HelpScout"}},
+		{"ticket created, unassigned and unanswered", "waiting@example.com", nil, "TICKET_CREATED", true, []string{"unTicket"}, []string{"unTicket"},
+			[]string{"555006", "active and unassigned", "no agent reply reported yet", "assign it and answer"}},
 		{"failed attempt retried successfully after the window", "retried@example.com", nil, "TICKET_CREATED", true, []string{"rtFail"}, []string{"rtFail"},
 			[]string{"555002", "#4322", "retry"}},
 		{"two forms: one ticket, one failure", "multi@example.com", nil, "SYNC_FAILED", true, []string{"mfTicket", "mfFail"}, []string{"mfTicket", "mfFail"},

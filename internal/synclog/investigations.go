@@ -208,17 +208,17 @@ func (s *Service) InvestigateMissingTicket(ctx context.Context, email string, at
 	if err != nil {
 		return nil, err
 	}
-	deleted, err := s.deletedConversations(ctx, rep.Tickets, later)
+	convs, err := s.ticketConversations(ctx, rep.Tickets, later)
 	if err != nil {
 		return nil, err
 	}
-	rep.Verdict, rep.Explanation = verdict(rep, unsettled, known, later, deleted)
+	rep.Verdict, rep.Explanation = verdict(rep, unsettled, known, later, convs)
 	return rep, nil
 }
 
-// deletedConversations returns when HelpScout deleted each conversation
-// the tickets (or their later attempts) created, for those it deleted.
-func (s *Service) deletedConversations(ctx context.Context, tickets []*db.SyncEvent, later map[int64]*db.SyncEvent) (map[int64]time.Time, error) {
+// ticketConversations returns the stored conversations that the tickets
+// (or their later attempts) created, by id.
+func (s *Service) ticketConversations(ctx context.Context, tickets []*db.SyncEvent, later map[int64]*db.SyncEvent) (map[int64]*db.Conversation, error) {
 	var ids []int64
 	for _, e := range tickets {
 		if e.ConversationID != nil {
@@ -230,7 +230,7 @@ func (s *Service) deletedConversations(ctx context.Context, tickets []*db.SyncEv
 			ids = append(ids, *e.ConversationID)
 		}
 	}
-	out := map[int64]time.Time{}
+	out := map[int64]*db.Conversation{}
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -239,9 +239,7 @@ func (s *Service) deletedConversations(ctx context.Context, tickets []*db.SyncEv
 		return nil, err
 	}
 	for _, c := range cs {
-		if c.DeletedAt != nil {
-			out[c.ID] = *c.DeletedAt
-		}
+		out[c.ID] = c
 	}
 	return out, nil
 }
@@ -311,7 +309,7 @@ func laterThan(a, b *db.SyncEvent) bool {
 //
 // unsettled are the window's failed and pending events, oldest first, read
 // only when the window holds no ticket attempt.
-func verdict(rep *MissingTicketReport, unsettled []*db.SyncEvent, known bool, later map[int64]*db.SyncEvent, deleted map[int64]time.Time) (MissingTicketVerdict, string) {
+func verdict(rep *MissingTicketReport, unsettled []*db.SyncEvent, known bool, later map[int64]*db.SyncEvent, convs map[int64]*db.Conversation) (MissingTicketVerdict, string) {
 	span := fmt.Sprintf("between %s and %s", rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339))
 	var created, open []outcome
 	for _, o := range outcomes(rep.Tickets, later) {
@@ -331,13 +329,11 @@ func verdict(rep *MissingTicketReport, unsettled []*db.SyncEvent, known bool, la
 		if len(created) > 1 {
 			msg += fmt.Sprintf(" %d tickets were created in the window; this is the latest.", len(created))
 		}
+		var cv *db.Conversation
 		if id := o.last.ConversationID; id != nil {
-			if at, ok := deleted[*id]; ok {
-				return VerdictTicketCreated, msg + fmt.Sprintf(" HelpScout reported the conversation deleted at %s: restore it from HelpScout's trash, or create the ticket again (createTicket).",
-					at.UTC().Format(time.RFC3339))
-			}
+			cv = convs[*id]
 		}
-		return VerdictTicketCreated, msg + " Check the mailbox and assignee in HelpScout; the ticket may have been filed, merged or marked as spam."
+		return VerdictTicketCreated, msg + ticketState(cv)
 	}
 	var others string
 	if n := len(created); n > 0 {
@@ -394,6 +390,29 @@ func describeTicket(e *db.SyncEvent) string {
 		msg += ", " + *u
 	}
 	return msg
+}
+
+// ticketState says what HelpScout's webhooks have reported of a created
+// ticket's conversation since, and what to do; cv is nil when the log
+// holds no row for it.
+func ticketState(cv *db.Conversation) string {
+	const check = " Check the mailbox and assignee in HelpScout; the ticket may have been filed, merged or marked as spam."
+	switch {
+	case cv == nil:
+		return check
+	case cv.DeletedAt != nil:
+		return fmt.Sprintf(" HelpScout reported the conversation deleted at %s: restore it from HelpScout's trash, or create the ticket again (createTicket).",
+			cv.DeletedAt.UTC().Format(time.RFC3339))
+	case cv.Placeholder:
+		// Only what our own create sent: no webhook about it yet.
+		return check
+	case cv.FirstReplyAt != nil:
+		return fmt.Sprintf(" An agent first replied at %s; the conversation is %s in HelpScout.",
+			cv.FirstReplyAt.UTC().Format(time.RFC3339), strings.ToLower(string(cv.Status)))
+	case cv.Assignee != nil && *cv.Assignee != "":
+		return fmt.Sprintf(" It is assigned to %s and %s in HelpScout, with no agent reply reported yet.", *cv.Assignee, strings.ToLower(string(cv.Status)))
+	}
+	return fmt.Sprintf(" It is %s and unassigned in HelpScout, with no agent reply reported yet: assign it and answer the customer.", strings.ToLower(string(cv.Status)))
 }
 
 // refusedData reports whether an error code means HelpScout refused the

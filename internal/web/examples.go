@@ -29,10 +29,11 @@ func DefaultExamples() []Example {
 # a customer email (the search also takes a ticket number, a
 # conversation id or an event id), newest first. Match occurredAt
 # with the form submission (sourceRef is the submission id); on
-# SUCCESS, helpScoutUrl opens the ticket in HelpScout; on FAILED,
-# errorCode and errorMessage say why. No event at all: the form
-# may have failed before the sync, or the customer used another
-# email address.
+# SUCCESS, helpScoutUrl opens the ticket in HelpScout, and
+# conversation says whether it was assigned and answered there (as
+# HelpScout's webhooks reported); on FAILED, errorCode and
+# errorMessage say why. No event at all: the form may have failed
+# before the sync, or the customer used another email address.
 query CheckTicketCreated($email: String!, $first: Int = 20) {
   syncEvents(filter: {search: $email, types: [TICKET_CREATED]}, first: $first) {
     totalCount
@@ -48,6 +49,11 @@ query CheckTicketCreated($email: String!, $first: Int = 20) {
       conversationId
       ticketNumber
       helpScoutUrl
+      conversation {
+        status
+        assignee
+        firstReplyAt
+      }
       errorCode
       errorMessage
       sourceRef
@@ -170,8 +176,10 @@ query MonitorIntegrationHealth($within: RelativeRange = LAST_48_HOURS) {
 #   conversation(id: "2716453210") { ... }
 #
 # null means the integration never created or heard of that
-# conversation. deletedAt is set when HelpScout deleted it: the
-# link then leads nowhere until it is restored from the trash.
+# conversation. firstReplyAt is when an agent first answered, and
+# deletedAt is set when HelpScout deleted it (the link then leads
+# nowhere until it is restored from the trash), as HelpScout's
+# webhooks reported.
 query FindConversation($number: String!) {
   conversation(number: $number) {
     id
@@ -183,6 +191,7 @@ query FindConversation($number: String!) {
     customerEmail
     createdAt
     updatedAt
+    firstReplyAt
     deletedAt
     helpScoutUrl
     events(first: 20) {

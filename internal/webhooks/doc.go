@@ -27,7 +27,8 @@
 //     convo.deleted body holds only the id: the stored row is kept,
 //     marked CLOSED with deletedAt set, since the history of a deleted
 //     ticket must stay searchable; a later convo.* about it (restored from
-//     the trash) clears deletedAt.
+//     the trash) clears deletedAt. convo.agent.reply.created also sets
+//     firstReplyAt, the earliest reply reported.
 //     - customer.* is CUSTOMER_UPDATED, with the customer's first email;
 //     customer.created/updated upsert a customer row per email (name,
 //     HelpScout id). customer.deleted keeps the rows and records the event.

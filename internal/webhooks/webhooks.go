@@ -262,6 +262,10 @@ func delivery(k kind, event string, body []byte, now time.Time) (db.Delivery, er
 	case kindConversation:
 		e.Type = db.EventConversationUpdated
 		err = conversationDelivery(&d, body, now)
+		if err == nil && event == "convo.agent.reply.created" && d.Conversation != nil {
+			// The reply is the conversation's latest change.
+			d.AgentReplyAt = d.Conversation.UpdatedAt
+		}
 	case kindConversationDeleted:
 		e.Type = db.EventConversationUpdated
 		var id int64

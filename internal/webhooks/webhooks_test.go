@@ -381,6 +381,49 @@ func TestConversationDeletedKeepsRow(t *testing.T) {
 	require.Equal(t, db.ConversationActive, cv.Status)
 }
 
+// TestAgentReplySetsFirstReply: convo.agent.reply.created deliveries set
+// the conversation's first reply to the earliest reply reported, in
+// whatever order they come.
+func TestAgentReplySetsFirstReply(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	c, body := b.conversation(t, "answered@example.com", func(*helpscoutsim.Conversation) {})
+	status, err := b.sim.SendWebhook(ctx, b.hook, "convo.created", body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+	convs := db.NewConversationStore(b.bdb)
+	cv, err := convs.Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.Nil(t, cv.FirstReplyAt, "no reply yet")
+
+	base := time.Now().UTC().Truncate(time.Second).Add(time.Hour)
+	reply := func(at time.Time) {
+		t.Helper()
+		var v map[string]any
+		require.NoError(t, json.Unmarshal(body, &v))
+		v["userUpdatedAt"] = at.Format(time.RFC3339)
+		status, err := b.sim.SendWebhook(ctx, b.hook, "convo.agent.reply.created", v)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status)
+	}
+	steps := []struct {
+		name      string
+		at, first time.Time
+	}{
+		{"first reply", base, base},
+		{"a later reply", base.Add(10 * time.Minute), base},
+		{"an earlier reply delivered late", base.Add(-5 * time.Minute), base.Add(-5 * time.Minute)},
+	}
+	for _, st := range steps {
+		reply(st.at)
+		cv, err := convs.Get(ctx, c.ID)
+		require.NoError(t, err)
+		require.NotNil(t, cv.FirstReplyAt, st.name)
+		require.True(t, st.first.Equal(*cv.FirstReplyAt), "%s: first reply %s, want %s", st.name, cv.FirstReplyAt, st.first)
+	}
+}
+
 func TestCustomerUpdated(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
