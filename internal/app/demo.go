@@ -158,8 +158,44 @@ func (d *demoTraffic) step(ctx context.Context) error {
 		}, "demo-shop")
 		return err
 	default:
+		if d.rng.IntN(2) == 0 {
+			return d.answerConversation(ctx)
+		}
 		return d.closeConversation(ctx)
 	}
+}
+
+// demoAgents are the support agents who answer the demo's conversations.
+var demoAgents = []helpscoutsim.User{
+	{ID: 501, First: "Sofia", Last: "Rossi", Email: "sofia@support.example.com"},
+	{ID: 502, First: "Noah", Last: "Becker", Email: "noah@support.example.com"},
+}
+
+// answerConversation has an agent take and answer a random open simulated
+// conversation and sends the convo.agent.reply.created webhook HelpScout
+// would send.
+func (d *demoTraffic) answerConversation(ctx context.Context) error {
+	var open []helpscoutsim.Conversation
+	for _, c := range d.sim.Conversations() {
+		if c.Status == "active" {
+			open = append(open, c)
+		}
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	agent := demoAgents[d.rng.IntN(len(demoAgents))]
+	c := open[d.rng.IntN(len(open))]
+	_, ok := d.sim.UpdateConversation(c.ID, func(c *helpscoutsim.Conversation) {
+		if c.Assignee == nil {
+			c.Assignee = &agent
+		}
+		c.Status = "pending"
+	})
+	if !ok {
+		return nil
+	}
+	return d.sendConversationWebhook(ctx, c.ID, "convo.agent.reply.created")
 }
 
 // showcaseStep sends a contact form of the showcase customer, or every
@@ -204,11 +240,17 @@ func (d *demoTraffic) closeConversation(ctx context.Context) error {
 	if _, ok := d.sim.UpdateConversation(c.ID, func(c *helpscoutsim.Conversation) { c.Status = "closed" }); !ok {
 		return nil
 	}
-	body, ok := d.sim.ConversationJSON(c.ID)
+	return d.sendConversationWebhook(ctx, c.ID, "convo.status")
+}
+
+// sendConversationWebhook sends the simulated conversation id as HelpScout
+// sends it with event.
+func (d *demoTraffic) sendConversationWebhook(ctx context.Context, id int64, event string) error {
+	body, ok := d.sim.ConversationJSON(id)
 	if !ok {
 		return nil
 	}
-	status, err := d.sim.SendWebhook(ctx, d.webhookURL, "convo.status", body)
+	status, err := d.sim.SendWebhook(ctx, d.webhookURL, event, body)
 	if err != nil {
 		return fmt.Errorf("error sending the demo webhook: %w", err)
 	}

@@ -78,6 +78,7 @@ type conversation struct {
 	cust       int32
 	created    int64
 	updated    int64
+	firstReply int64 // the earliest agent reply, 0 for none
 	openPos    int32 // position in generator.open, -1 when closed
 }
 
@@ -971,6 +972,9 @@ func (g *generator) apply(o *op, t int64) int32 {
 			cv.assignee = o.param
 		case whAgentReply:
 			cv.assignee = o.param
+			if cv.firstReply == 0 || t < cv.firstReply {
+				cv.firstReply = t
+			}
 			g.setStatus(o.conv, db.ConversationPending)
 		case whCustomerReply, whReopened:
 			g.setStatus(o.conv, db.ConversationActive)

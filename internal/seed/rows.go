@@ -245,6 +245,11 @@ func (g *generator) writeConversations(w io.Writer) error {
 		r.text(g.customers[cv.cust].email)
 		r.time(cv.created)
 		r.time(cv.updated)
+		if cv.firstReply != 0 {
+			r.time(cv.firstReply)
+		} else {
+			r.null()
+		}
 		r.end()
 		if _, err := w.Write(r.b); err != nil {
 			return err

@@ -186,7 +186,7 @@ func load(ctx context.Context, conn bun.Conn, opts Options) (Stats, error) {
 		return Stats{}, fmt.Errorf("generated %d events instead of %d", g.stats.Events, opts.Events)
 	}
 	err = copyFrom(ctx, conn, `COPY conversations (id, number, subject, status, mailbox_id, mailbox_name,
-		assignee, customer_email, created_at, updated_at) FROM STDIN`, g.writeConversations)
+		assignee, customer_email, created_at, updated_at, first_reply_at) FROM STDIN`, g.writeConversations)
 	if err != nil {
 		return Stats{}, fmt.Errorf("error copying conversations: %w", err)
 	}

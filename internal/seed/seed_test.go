@@ -247,6 +247,10 @@ func checkData(t *testing.T, bdb *bun.DB, now time.Time, days int) {
 		WHERE conversation_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.id = e.conversation_id AND c.number = e.ticket_number)`)
 	expectZero(t, bdb, "conversation events without conversation",
 		"SELECT count(*) FROM sync_events WHERE type IN ('CONVERSATION_SYNCED', 'CONVERSATION_UPDATED') AND conversation_id IS NULL")
+	expectZero(t, bdb, "first replies other than the earliest agent-reply webhook", `SELECT count(*) FROM conversations c
+		LEFT JOIN (SELECT conversation_id, min(occurred_at) AS first FROM sync_events
+			WHERE details->>'event' = 'convo.agent.reply.created' AND status = 'SUCCESS' GROUP BY 1) r ON r.conversation_id = c.id
+		WHERE c.first_reply_at IS DISTINCT FROM r.first`)
 	expectZero(t, bdb, "conversations not created by their ticket", `SELECT count(*) FROM conversations c
 		WHERE NOT EXISTS (SELECT 1 FROM sync_events e WHERE e.conversation_id = c.id AND e.type = 'TICKET_CREATED'
 			AND e.status = 'SUCCESS' AND e.occurred_at = c.created_at AND e.customer_email = c.customer_email)
