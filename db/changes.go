@@ -225,6 +225,9 @@ func (f EventFilter) Matches(e *SyncEvent) bool {
 	if f.ConversationID != nil && (e.ConversationID == nil || *e.ConversationID != *f.ConversationID) {
 		return false
 	}
+	if len(f.Sources) > 0 && !contains(f.Sources, e.Source) {
+		return false
+	}
 	if s := f.Search; s != nil {
 		if !s.matches(e.CustomerEmail, e.ID, e.ConversationID, e.TicketNumber) {
 			return false

@@ -77,6 +77,9 @@ const (
 	SourceManual         EventSource = "MANUAL"
 )
 
+// EventSources lists every source.
+var EventSources = []EventSource{SourceContactForm, SourceCustomerUpdate, SourceWebhook, SourceBatch, SourceManual}
+
 // ConversationStatus is a conversation's status in HelpScout.
 type ConversationStatus string
 

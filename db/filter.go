@@ -43,6 +43,9 @@ type EventFilter struct {
 	CustomerEmail *string
 	// ConversationID restricts to one HelpScout conversation.
 	ConversationID *int64
+	// Sources restricts to events these sources started. The rollups do
+	// not keep the source, so counts and summaries read the events.
+	Sources []EventSource
 }
 
 // Search is a parsed search-box text.
@@ -117,7 +120,7 @@ func (s *Search) broad() bool { return s != nil && s.Email != "" && !s.Resolved 
 // needsRawRows reports whether the filter has conditions that rollups do
 // not carry, so that counts must come from the events themselves.
 func (f EventFilter) needsRawRows() bool {
-	return f.Search != nil || f.CustomerEmail != nil || f.ConversationID != nil
+	return f.Search != nil || f.CustomerEmail != nil || f.ConversationID != nil || len(f.Sources) > 0
 }
 
 // likeEscaper escapes the wildcards of LIKE (and its escape character).
@@ -169,6 +172,9 @@ func (w *where) addRecordConditions(f EventFilter) {
 	}
 	if f.ConversationID != nil {
 		w.add("conversation_id = ?", *f.ConversationID)
+	}
+	if len(f.Sources) > 0 {
+		w.add("source IN (?)", bun.In(f.Sources))
 	}
 	w.addSearch(f.Search, false)
 }

@@ -75,7 +75,7 @@ func rollRandomEvent(rng *rand.Rand, convs []int64) *db.SyncEvent {
 		Type:      db.EventTypes[rng.IntN(len(db.EventTypes))],
 		Status:    db.EventStatuses[rng.IntN(len(db.EventStatuses))],
 		Direction: db.Directions[rng.IntN(len(db.Directions))],
-		Attempt:   1, Source: db.SourceBatch,
+		Attempt:   1, Source: db.EventSources[rng.IntN(len(db.EventSources))],
 	}
 	if e.Type != db.EventError {
 		e.CustomerEmail = rptr(rollEmails[rng.IntN(len(rollEmails))])
@@ -121,6 +121,9 @@ func rollRawCount(t *testing.T, bdb *bun.DB, f db.EventFilter) int64 {
 	}
 	if f.ConversationID != nil {
 		add("conversation_id = ?", *f.ConversationID)
+	}
+	if len(f.Sources) > 0 {
+		add("source IN (?)", bun.In(f.Sources))
 	}
 	if s := f.Search; s != nil {
 		c := "coalesce(position(? in customer_email), 0) > 0"
@@ -199,6 +202,9 @@ func rollRandomFilter(rng *rand.Rand, l *rollLog, closed bool) db.EventFilter {
 	if rng.IntN(10) < 3 {
 		f.ErrorCodes = rollSubset(rng, db.ErrorCodes)
 	}
+	if rng.IntN(10) < 2 {
+		f.Sources = rollSubset(rng, db.EventSources)
+	}
 	switch rng.IntN(12) {
 	case 0:
 		f.Search = db.ParseSearch(strings.ToUpper(rollEmails[rng.IntN(len(rollEmails))][:4]))
@@ -221,7 +227,7 @@ func rollRandomFilter(rng *rand.Rand, l *rollLog, closed bool) db.EventFilter {
 }
 
 func rollDescribe(f db.EventFilter) string {
-	s := fmt.Sprintf("from=%v to=%v types=%v statuses=%v directions=%v codes=%v", f.From, f.To, f.Types, f.Statuses, f.Directions, f.ErrorCodes)
+	s := fmt.Sprintf("from=%v to=%v types=%v statuses=%v directions=%v codes=%v sources=%v", f.From, f.To, f.Types, f.Statuses, f.Directions, f.ErrorCodes, f.Sources)
 	if f.Search != nil {
 		s += fmt.Sprintf(" search=%+v", *f.Search)
 		if f.Search.Number != nil {
@@ -369,6 +375,9 @@ func rollMatches(f db.EventFilter, e *db.SyncEvent) bool {
 		return false
 	}
 	if f.ConversationID != nil && (e.ConversationID == nil || *e.ConversationID != *f.ConversationID) {
+		return false
+	}
+	if len(f.Sources) > 0 && !slices.Contains(f.Sources, e.Source) {
 		return false
 	}
 	if s := f.Search; s != nil {

@@ -2528,6 +2528,11 @@ input SyncEventFilter {
   "Only failures with these error codes."
   errorCodes: [ErrorCode!]
   """
+  Only events these sources started: MANUAL for what Administrators did by hand
+  (retries, tickets), WEBHOOK for what HelpScout reported, and so on.
+  """
+  sources: [EventSource!]
+  """
   One search box: a customer email (case-insensitive, exact or partial), a HelpScout
   conversation id, a ticket number or an event id. A bare number (1234) matches all
   of these; a number with a leading # (#1234, as HelpScout shows tickets) matches
@@ -13096,7 +13101,7 @@ func (ec *executionContext) unmarshalInputSyncEventFilter(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"from", "to", "within", "timeZone", "types", "statuses", "directions", "errorCodes", "search"}
+	fieldsInOrder := [...]string{"from", "to", "within", "timeZone", "types", "statuses", "directions", "errorCodes", "sources", "search"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13159,6 +13164,13 @@ func (ec *executionContext) unmarshalInputSyncEventFilter(ctx context.Context, o
 				return it, err
 			}
 			it.ErrorCodes = data
+		case "sources":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sources"))
+			data, err := ec.unmarshalOEventSource2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐEventSourceᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sources = data
 		case "search":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -17238,6 +17250,42 @@ var (
 		db.CodeUnknown:              "UNKNOWN",
 	}
 )
+
+func (ec *executionContext) unmarshalOEventSource2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐEventSourceᚄ(ctx context.Context, v any) ([]db.EventSource, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]db.EventSource, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNEventSource2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐEventSource(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOEventSource2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐEventSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []db.EventSource) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEventSource2githubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐEventSource(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
 
 func (ec *executionContext) unmarshalOEventStatus2ᚕgithubᚗcomᚋkivalogicᚋhelpscoutᚑlogᚋdbᚐEventStatusᚄ(ctx context.Context, v any) ([]db.EventStatus, error) {
 	if v == nil {

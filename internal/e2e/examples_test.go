@@ -185,6 +185,13 @@ var exampleChecks = map[string]func(t *testing.T, data map[string]any){
 			require.GreaterOrEqual(t, at(t, g, "count"), float64(2))
 		}
 	},
+	"AuditManualActions": func(t *testing.T, data map[string]any) {
+		nodes := list(t, data, "syncEvents.nodes")
+		require.NotEmpty(t, nodes, "the demo data holds retries by hand")
+		for _, n := range nodes {
+			require.NotEmpty(t, at(t, n, "actor"), "every action by hand names who")
+		}
+	},
 	"WhoAmI": func(t *testing.T, data map[string]any) {
 		require.Equal(t, "KIVA_ADMIN", at(t, data, "viewer.role"))
 		require.Equal(t, true, at(t, data, "viewer.canDiagnose"))

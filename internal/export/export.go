@@ -229,7 +229,7 @@ func i64(n *int64) string {
 // filterParams are the query parameters that choose and order the rows;
 // params adds the token for download links.
 var (
-	filterParams = []string{"from", "to", "within", "timeZone", "type", "status", "direction", "errorCode", "search", "order"}
+	filterParams = []string{"from", "to", "within", "timeZone", "type", "status", "direction", "errorCode", "source", "search", "order"}
 	params       = append(slices.Clone(filterParams), "access_token")
 	// singleParams take one value; the others are lists.
 	singleParams = []string{"from", "to", "within", "timeZone", "search", "order", "access_token"}
@@ -237,7 +237,8 @@ var (
 
 // graphQLNames maps the GraphQL filter's plural field names, which people
 // carry over from the API, to the export's parameters.
-var graphQLNames = map[string]string{"types": "type", "statuses": "status", "directions": "direction", "errorCodes": "errorCode"}
+var graphQLNames = map[string]string{"types": "type", "statuses": "status", "directions": "direction", "errorCodes": "errorCode",
+	"sources": "source"}
 
 // ParseQuery reads the filter and order from query parameters. A parameter
 // it does not know is refused rather than ignored, since ignoring a
@@ -297,6 +298,9 @@ func ParseQuery(q url.Values) (*synclog.FilterInput, bool, error) {
 		return nil, false, err
 	}
 	if in.ErrorCodes, err = enumList(q, "errorCode", db.ErrorCodes); err != nil {
+		return nil, false, err
+	}
+	if in.Sources, err = enumList(q, "source", db.EventSources); err != nil {
 		return nil, false, err
 	}
 	if q.Has("search") {

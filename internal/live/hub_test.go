@@ -175,7 +175,7 @@ func TestFilters(t *testing.T) {
 	rateLimited := newEvent("rate", db.EventCustomerUpdated, db.StatusFailed, "carol@example.com")
 	rateLimited.ErrorCode = &code
 	incoming := newEvent("incoming", db.EventConversationUpdated, db.StatusSuccess, "dave@example.com")
-	incoming.Direction = db.DirectionFromHelpScout
+	incoming.Direction, incoming.Source = db.DirectionFromHelpScout, db.SourceWebhook
 	events := []*db.SyncEvent{
 		newEvent("ann", db.EventTicketCreated, db.StatusPending, "ann@example.com"),
 		withConv, rateLimited, incoming,
@@ -197,6 +197,7 @@ func TestFilters(t *testing.T) {
 		{"status", db.EventFilter{Statuses: []db.EventStatus{db.StatusFailed}}, []string{"rate", "noemail"}},
 		{"direction", db.EventFilter{Directions: []db.Direction{db.DirectionFromHelpScout}}, []string{"incoming"}},
 		{"error code", db.EventFilter{ErrorCodes: []db.ErrorCode{db.CodeRateLimited}}, []string{"rate"}},
+		{"source", db.EventFilter{Sources: []db.EventSource{db.SourceWebhook, db.SourceManual}}, []string{"incoming"}},
 		{"time range", db.EventFilter{From: &from}, []string{"rate", "incoming", "noemail"}},
 		{"customer", db.EventFilter{CustomerEmail: new("Carol@Example.com")}, []string{"rate"}},
 		{"conversation", db.EventFilter{ConversationID: &conv}, []string{"conv"}},

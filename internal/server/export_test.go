@@ -105,6 +105,7 @@ func TestCSVExport(t *testing.T) {
 			ref{from: &exFrom, to: &exTo}, true, 50},
 		{"direction and error codes", url.Values{"direction": {"TO_HELPSCOUT"}, "errorCode": {"RATE_LIMITED,TIMEOUT", "UNKNOWN"}},
 			ref{directions: []db.Direction{db.DirectionToHelpScout}, codes: []db.ErrorCode{db.CodeRateLimited, db.CodeTimeout, db.CodeUnknown}}, false, 2},
+		{"sources", url.Values{"source": {"MANUAL,WEBHOOK"}}, ref{sources: []db.EventSource{db.SourceManual, db.SourceWebhook}}, false, 1},
 		{"formula-looking customers", url.Values{"search": {"evil.test"}}, ref{search: ptr("evil.test")}, false, 4},
 		{"nothing", url.Values{"search": {"nobody@nowhere.test"}}, ref{search: ptr("nobody@nowhere.test")}, false, 0},
 	}
@@ -234,6 +235,7 @@ func TestCSVExportBadParameters(t *testing.T) {
 		{"unknown type in a list", url.Values{"type": {"TICKET_CREATED,NOPE"}}, "type"},
 		{"unknown direction", url.Values{"direction": {"SIDEWAYS"}}, "direction"},
 		{"unknown error code", url.Values{"errorCode": {"OOPS"}}, "errorCode"},
+		{"unknown source", url.Values{"source": {"FAX"}}, "source"},
 		{"malformed from", url.Values{"from": {"yesterday"}}, "from"},
 		{"malformed to", url.Values{"to": {"2026-13-01"}}, "to"},
 		{"unknown within", url.Values{"within": {"LAST_YEAR"}}, "within"},
@@ -309,7 +311,7 @@ func TestCSVExportUnknownParameter(t *testing.T) {
 	}{
 		{url.Values{"types": {"TICKET_CREATED"}}, "types", "types: not a parameter of the export: use type (repeatable or comma-separated)"},
 		{url.Values{"errorCodes": {"RATE_LIMITED"}}, "errorCodes", "errorCodes: not a parameter of the export: use errorCode (repeatable or comma-separated)"},
-		{url.Values{"limit": {"5"}}, "limit", "limit: not a parameter of the export, which takes from, to, within, timeZone, type, status, direction, errorCode, search, order"},
+		{url.Values{"limit": {"5"}}, "limit", "limit: not a parameter of the export, which takes from, to, within, timeZone, type, status, direction, errorCode, source, search, order"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.argument, func(t *testing.T) {

@@ -408,6 +408,7 @@ type ref struct {
 	statuses   []db.EventStatus
 	directions []db.Direction
 	codes      []db.ErrorCode
+	sources    []db.EventSource
 	search     *string
 	email      *string
 	conv       *int64
@@ -430,6 +431,9 @@ func (r ref) match(e *db.SyncEvent) bool {
 		return false
 	}
 	if len(r.codes) > 0 && (e.ErrorCode == nil || !slices.Contains(r.codes, *e.ErrorCode)) {
+		return false
+	}
+	if len(r.sources) > 0 && !slices.Contains(r.sources, e.Source) {
 		return false
 	}
 	if r.email != nil && (e.CustomerEmail == nil || *e.CustomerEmail != strings.ToLower(*r.email)) {

@@ -98,6 +98,7 @@ type FilterInput struct {
 	Statuses   []db.EventStatus
 	Directions []db.Direction
 	ErrorCodes []db.ErrorCode
+	Sources    []db.EventSource
 	Search     *string
 	// TimeZone is the IANA zone whose midnights start TODAY and YESTERDAY.
 	TimeZone *string
@@ -183,7 +184,7 @@ func (in *FilterInput) Resolve(now time.Time, argument string) (db.EventFilter, 
 		return f, err
 	}
 	f.From, f.To = utc(from), utc(to)
-	f.Types, f.Statuses, f.Directions, f.ErrorCodes = in.Types, in.Statuses, in.Directions, in.ErrorCodes
+	f.Types, f.Statuses, f.Directions, f.ErrorCodes, f.Sources = in.Types, in.Statuses, in.Directions, in.ErrorCodes, in.Sources
 	for _, t := range in.Types {
 		if !validEnum(t, db.EventTypes) {
 			return f, apperr.BadInput(prefix+"types", "unknown event type %q", t)
@@ -202,6 +203,11 @@ func (in *FilterInput) Resolve(now time.Time, argument string) (db.EventFilter, 
 	for _, c := range in.ErrorCodes {
 		if !validEnum(c, db.ErrorCodes) {
 			return f, apperr.BadInput(prefix+"errorCodes", "unknown error code %q", c)
+		}
+	}
+	for _, s := range in.Sources {
+		if !validEnum(s, db.EventSources) {
+			return f, apperr.BadInput(prefix+"sources", "unknown source %q", s)
 		}
 	}
 	if in.Search != nil {

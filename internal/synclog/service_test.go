@@ -94,9 +94,10 @@ func TestFilterResolve(t *testing.T) {
 		}},
 		{name: "exactly 366 days", in: &synclog.FilterInput{From: &a, To: ptr(a.Add(synclog.MaxRange))}},
 		{name: "lists", in: &synclog.FilterInput{Types: []db.EventType{db.EventError}, Statuses: db.EventStatuses,
-			Directions: db.Directions, ErrorCodes: db.ErrorCodes}, check: func(t *testing.T, f db.EventFilter) {
+			Directions: db.Directions, ErrorCodes: db.ErrorCodes, Sources: []db.EventSource{db.SourceManual}}, check: func(t *testing.T, f db.EventFilter) {
 			require.Equal(t, []db.EventType{db.EventError}, f.Types)
 			require.Equal(t, db.ErrorCodes, f.ErrorCodes)
+			require.Equal(t, []db.EventSource{db.SourceManual}, f.Sources)
 		}},
 		{name: "search number", in: &synclog.FilterInput{Search: ptr("  #42 ")}, check: func(t *testing.T, f db.EventFilter) {
 			require.NotNil(t, f.Search)
@@ -115,6 +116,7 @@ func TestFilterResolve(t *testing.T) {
 		{name: "unknown status", in: &synclog.FilterInput{Statuses: []db.EventStatus{"MAYBE"}}, argument: "filter.statuses"},
 		{name: "unknown direction", in: &synclog.FilterInput{Directions: []db.Direction{"UP"}}, argument: "filter.directions"},
 		{name: "unknown error code", in: &synclog.FilterInput{ErrorCodes: []db.ErrorCode{"OOPS"}}, argument: "filter.errorCodes"},
+		{name: "unknown source", in: &synclog.FilterInput{Sources: []db.EventSource{"FAX"}}, argument: "filter.sources"},
 		{name: "201 characters of search", in: &synclog.FilterInput{Search: ptr(strings.Repeat("ü", 201))}, argument: "filter.search"},
 		{name: "search not UTF-8", in: &synclog.FilterInput{Search: ptr("ab\xff")}, argument: "filter.search"},
 	}

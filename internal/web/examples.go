@@ -361,6 +361,37 @@ query DuplicateTickets {
 `,
 		},
 		{
+			Name: "Audit what was done by hand",
+			Query: `# Audit what was done by hand: the retries and tickets that
+# Administrators started (source MANUAL), newest first, with who
+# (actor), what they retried (retryOf) and what they corrected
+# (details.corrected). The same filter exports as CSV:
+#   GET /export/sync-events.csv?source=MANUAL&within=LAST_30_DAYS
+query AuditManualActions($within: RelativeRange = LAST_30_DAYS) {
+  syncEvents(filter: {sources: [MANUAL], within: $within}, first: 50) {
+    totalCount
+    nodes {
+      id
+      occurredAt
+      actor
+      type
+      status
+      customerEmail
+      ticketNumber
+      retryOf {
+        id
+        errorCode
+      }
+      details
+    }
+  }
+}
+`,
+			Variables: `{
+  "within": "LAST_30_DAYS"
+}`,
+		},
+		{
 			Name: "Who am I",
 			Query: `# Who am I: whose token is in the Headers tab, with which role,
 # until when, and may it retry failed syncs (Administrator) or

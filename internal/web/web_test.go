@@ -358,8 +358,8 @@ func loadSchema(t *testing.T) *ast.Schema {
 func TestDefaultExamplesMatchSchema(t *testing.T) {
 	schema := loadSchema(t)
 	examples := DefaultExamples()
-	if len(examples) != 10 {
-		t.Errorf("%d examples, want 10 (the Quick Reference tasks, the two investigations, who am I, paging)", len(examples))
+	if len(examples) != 11 {
+		t.Errorf("%d examples, want 11 (the Quick Reference tasks, the two investigations, the audit, who am I, paging)", len(examples))
 	}
 	names := map[string]bool{}
 	operations := map[string]bool{}
