@@ -100,6 +100,8 @@ func newInvestigation(t *testing.T) *investigation {
 			convID: 555005, number: 4325},
 		{name: "unTicket", at: at.Add(2 * m), email: "waiting@example.com", typ: tc, status: ok, ref: "f-un", subject: "Hello?",
 			convID: 555006, number: 4326},
+		{name: "clTicket", at: at.Add(2 * m), email: "closed@example.com", typ: tc, status: ok, ref: "f-cl", subject: "Bye",
+			convID: 555007, number: 4327},
 		// A failed customer update that a retry fixed, and no ticket.
 		{name: "cuFail", at: at.Add(-30 * m), email: "updated@example.com", typ: db.EventCustomerUpdated, status: db.StatusFailed,
 			code: db.CodeValidationFailed, message: "phones[0].type is invalid"},
@@ -177,6 +179,8 @@ func newInvestigation(t *testing.T) *investigation {
 			Assignee: ptr("Sam Agent"), CreatedAt: at.Add(2 * m), UpdatedAt: at.Add(time.Hour), FirstReplyAt: ptr(at.Add(40 * m))},
 		{ID: 555006, Number: 4326, Subject: "Hello?", Status: db.ConversationActive, MailboxID: 1, CustomerEmail: ptr("waiting@example.com"),
 			CreatedAt: at.Add(2 * m), UpdatedAt: at.Add(2 * m)},
+		{ID: 555007, Number: 4327, Subject: "Bye", Status: db.ConversationClosed, MailboxID: 1, CustomerEmail: ptr("closed@example.com"),
+			Assignee: ptr("Sam Agent"), CreatedAt: at.Add(2 * m), UpdatedAt: at.Add(time.Hour)},
 	}))
 	for i, r := range rows {
 		inv.names[fmt.Sprint(r.ID)] = events[i].name
@@ -331,6 +335,8 @@ func TestMissingTicketInvestigation(t *testing.T) {
 			[]string{"555005", "An agent first replied at " + inv.at.Add(40*time.Minute).Format(time.RFC3339), "pending in HelpScout"}},
 		{"ticket created, unassigned and unanswered", "waiting@example.com", nil, "TICKET_CREATED", true, []string{"unTicket"}, []string{"unTicket"},
 			[]string{"555006", "active and unassigned", "no agent reply reported yet", "assign it and answer"}},
+		{"ticket created, closed without a reply", "closed@example.com", nil, "TICKET_CREATED", true, []string{"clTicket"}, []string{"clTicket"},
+			[]string{"555007", "closed in HelpScout with no agent reply reported", "closed by mistake"}},
 		{"failed attempt retried successfully after the window", "retried@example.com", nil, "TICKET_CREATED", true, []string{"rtFail"}, []string{"rtFail"},
 			[]string{"555002", "#4322", "retry"}},
 		{"two forms: one ticket, one failure", "multi@example.com", nil, "SYNC_FAILED", true, []string{"mfTicket", "mfFail"}, []string{"mfTicket", "mfFail"},

@@ -409,6 +409,10 @@ func ticketState(cv *db.Conversation) string {
 	case cv.FirstReplyAt != nil:
 		return fmt.Sprintf(" An agent first replied at %s; the conversation is %s in HelpScout.",
 			cv.FirstReplyAt.UTC().Format(time.RFC3339), strings.ToLower(string(cv.Status)))
+	case cv.Status == db.ConversationSpam:
+		return " HelpScout marked it as spam, with no agent reply reported: if the customer is real, mark it as not spam in HelpScout and answer."
+	case cv.Status == db.ConversationClosed:
+		return " It is closed in HelpScout with no agent reply reported: check whether it was answered outside HelpScout or closed by mistake."
 	case cv.Assignee != nil && *cv.Assignee != "":
 		return fmt.Sprintf(" It is assigned to %s and %s in HelpScout, with no agent reply reported yet.", *cv.Assignee, strings.ToLower(string(cv.Status)))
 	}
