@@ -72,6 +72,27 @@ func TestRetryWithCorrections(t *testing.T) {
 		require.Equal(t, "Hopper", hc.LastName)
 	})
 
+	t.Run("customer history without a job", func(t *testing.T) {
+		email := "history-fix@example.com"
+		code := db.CodeValidationFailed
+		failed := &db.SyncEvent{OccurredAt: time.Now().UTC().Add(-time.Hour), Type: db.EventCustomerSynced, Status: db.StatusFailed,
+			Direction: db.DirectionToHelpScout, CustomerEmail: &email, ErrorCode: &code, Attempt: 1, Source: db.SourceCustomerUpdate,
+			Details: map[string]any{"firstName": "Ada", "lastName": strings.Repeat("L", 41), "fields": []string{"firstName", "lastName"}}}
+		require.NoError(t, upsertCustomer(ctx, b.bdb, email, nil, failed.OccurredAt))
+		require.NoError(t, db.NewEventStore(b.bdb).Insert(ctx, b.bdb, []*db.SyncEvent{failed}))
+
+		next, err := svc.Retry(ctx, failed.ID, &Corrections{LastName: strp("Lovelace")}, admin)
+		require.NoError(t, err)
+		require.NotNil(t, next.JobID, "a job rebuilt from the event")
+		require.Equal(t, []string{"lastName"}, next.Details["corrected"])
+		done := b.waitFinished(t, next.ID, 10*time.Second)
+		require.Equal(t, db.StatusSuccess, done.Status, "error: %v", done.ErrorMessage)
+		hc, ok := b.sim.CustomerByEmail(email)
+		require.True(t, ok)
+		require.Equal(t, "Ada", hc.FirstName)
+		require.Equal(t, "Lovelace", hc.LastName)
+	})
+
 	t.Run("character HelpScout refuses", func(t *testing.T) {
 		f := form("fix-3", "nul@example.com")
 		f.Message = "bad \x00 byte"
