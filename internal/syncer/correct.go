@@ -23,9 +23,6 @@ type correctedField struct {
 	maxLen   int
 }
 
-// customerFieldNames are the names of the fields customer records hold.
-var customerFieldNames = []string{"firstName", "lastName", "jobTitle", "location", "organization", "background", "phone"}
-
 // correct applies fix to the job of a failed attempt and to next, the
 // attempt that will send it: the job's record and email, the event's email
 // and details, and the customer row of a corrected email or name. Each
@@ -81,8 +78,10 @@ func (s *Service) correct(ctx context.Context, tx bun.Tx, job *db.SyncJob, next 
 			{"phone", fix.Phone, &rec.Phone, false, maxFieldLen},
 		}
 		apply = func() (any, string, *string) {
-			for _, k := range customerFieldNames {
-				delete(next.Details, k)
+			// customerDetails writes the fields that are set: those unset
+			// since go.
+			for _, f := range fields {
+				delete(next.Details, f.name)
 			}
 			delete(next.Details, "fields")
 			for k, v := range customerDetails(rec) {

@@ -91,9 +91,7 @@ func (s *Service) recordUsage(ctx context.Context, res helpscout.Result) {
 	rows = append(s.usage.rows, rows...)
 	s.usage.rows = nil
 	s.usage.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), usageWriteTimeout)
-	defer cancel()
-	if err := db.NewUsageStore(s.db).Add(ctx, rows); err != nil {
+	if err := s.storeUsage(ctx, rows); err != nil {
 		s.usage.mu.Lock()
 		kept := db.MergeUsageMinutes(append(s.usage.rows, rows...))
 		if n := len(kept) - maxUsageBacklog; n > 0 {
@@ -121,14 +119,20 @@ func (s *Service) flushUsage() {
 	for _, r := range rows {
 		calls += r.Calls
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), usageWriteTimeout)
-	defer cancel()
-	if err := db.NewUsageStore(s.db).Add(ctx, rows); err != nil {
+	if err := s.storeUsage(context.Background(), rows); err != nil {
 		s.log.Error().Err(err).Int("minutes", len(rows)).Int("calls", calls).
 			Msg("the API usage kept since a database outage could not be stored before stopping: apiUsage will not count these calls")
 		return
 	}
 	s.log.Info().Int("minutes", len(rows)).Int("calls", calls).Msg("stored the API usage kept since a database outage")
+}
+
+// storeUsage adds rows to the stored per-minute usage, within
+// usageWriteTimeout whether or not ctx has ended.
+func (s *Service) storeUsage(ctx context.Context, rows []db.APIUsageMinute) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), usageWriteTimeout)
+	defer cancel()
+	return db.NewUsageStore(s.db).Add(ctx, rows)
 }
 
 // usageUnits are the date_trunc units of the bucket widths.
