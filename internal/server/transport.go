@@ -279,20 +279,17 @@ func aJSON(kind string) string {
 }
 
 // requestErrorStatus is the status of a response refused before the
-// operation ran, which has no data: 400 with
-// application/graphql-response+json, as the GraphQL over HTTP
-// specification asks, and 422 with application/json, as gqlgen answers
-// there. The exception is a persisted query the server does not hold yet,
-// answered 200: the client then sends the whole document, and some clients
-// stop using persisted queries after a 400.
+// operation ran, which has no data. The GraphQL over HTTP specification
+// asks for 400 with application/graphql-response+json, and for 200 with
+// application/json, where a client reads the errors from the body, as it
+// would for a field error. A persisted query the server does not hold yet
+// is answered 200 in both: the client then sends the whole document, and
+// some clients stop using persisted queries after a 400.
 func requestErrorStatus(errs gqlerror.List, ct string) int {
-	if len(errs) == 1 && errs[0].Extensions["code"] == "PERSISTED_QUERY_NOT_FOUND" {
-		return http.StatusOK
-	}
-	if ct == contentTypeGraphQLResponse {
+	if ct == contentTypeGraphQLResponse && !(len(errs) == 1 && errs[0].Extensions["code"] == "PERSISTED_QUERY_NOT_FOUND") {
 		return http.StatusBadRequest
 	}
-	return http.StatusUnprocessableEntity
+	return http.StatusOK
 }
 
 // operationNotFound says which operations a document holds when the

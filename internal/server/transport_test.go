@@ -88,13 +88,13 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		badStatus int
 	}{
 		{"application/graphql-response+json", "application/graphql-response+json", http.StatusBadRequest},
-		{"application/json", "application/json", http.StatusUnprocessableEntity},
+		{"application/json", "application/json", http.StatusOK},
 		{"application/graphql-response+json, application/json;q=0.9", "application/graphql-response+json", http.StatusBadRequest},
-		{"", "application/json", http.StatusUnprocessableEntity},
-		{"application/graphql-response+json;q=0, application/json", "application/json", http.StatusUnprocessableEntity},
+		{"", "application/json", http.StatusOK},
+		{"application/graphql-response+json;q=0, application/json", "application/json", http.StatusOK},
 		{"application/json;q=0.5, application/graphql-response+json", "application/graphql-response+json", http.StatusBadRequest},
-		{"application/json, application/graphql-response+json", "application/json", http.StatusUnprocessableEntity},
-		{"application/graphql-response+json;q=0.5, */*", "application/json", http.StatusUnprocessableEntity},
+		{"application/json, application/graphql-response+json", "application/json", http.StatusOK},
+		{"application/graphql-response+json;q=0.5, */*", "application/json", http.StatusOK},
 		{"application/json;q=0, */*", "application/graphql-response+json", http.StatusBadRequest},
 	}
 	for _, a := range accepts {
@@ -356,7 +356,7 @@ func TestOversizedRequests(t *testing.T) {
 			req:     gqlRequest{Query: `{ viewer { role } }`, Variables: map[string]any{"pad": strings.Repeat("x", server.MaxRequestBody)}}},
 		{name: "body under the limit", status: http.StatusOK,
 			req: gqlRequest{Query: `{ viewer { role } }`, Variables: map[string]any{"pad": strings.Repeat("x", server.MaxRequestBody-200)}}},
-		{name: "document over the token limit", status: http.StatusUnprocessableEntity, code: "GRAPHQL_PARSE_FAILED",
+		{name: "document over the token limit", status: http.StatusOK, code: "GRAPHQL_PARSE_FAILED",
 			message: "exceeded token limit of 2000", req: gqlRequest{Query: manyFields(tokenLimit - 4)}},
 		{name: "document at the token limit", status: http.StatusOK, req: gqlRequest{Query: manyFields(tokenLimit - 5)}},
 	}
