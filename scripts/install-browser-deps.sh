@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# install-browser-deps.sh: installs what the browser tests (package
-# internal/e2e) need: Debian's Chromium at /usr/bin/chromium, and the npm
-# package playwright-core, pinned by scripts/browser/package-lock.json, in
-# .cache/browser-tools (or $BROWSER_TOOLS). Idempotent: when both are in
-# place it prints one line and returns at once.
+# install-browser-deps.sh: installs what the browser tests and the GraphQL
+# over HTTP audit (package internal/e2e) need: Debian's Chromium at
+# /usr/bin/chromium, and the npm packages playwright-core and graphql-http,
+# pinned by scripts/browser/package-lock.json, in .cache/browser-tools (or
+# $BROWSER_TOOLS). Idempotent: when all are in place it prints one line and
+# returns at once.
 #
 # Usage: scripts/install-browser-deps.sh
 set -euo pipefail
@@ -44,12 +45,13 @@ fi
 # committed one and the package is there.
 if ! cmp -s "$spec/package-lock.json" "$tools/package-lock.json" ||
 	! cmp -s "$spec/package.json" "$tools/package.json" ||
-	[[ ! -s "$tools/node_modules/playwright-core/package.json" ]]; then
+	[[ ! -s "$tools/node_modules/playwright-core/package.json" ]] ||
+	[[ ! -s "$tools/node_modules/graphql-http/package.json" ]]; then
 	command -v npm >/dev/null || { echo "browser deps: npm not found (Node.js 20+ is needed)" >&2; exit 1; }
 	mkdir -p "$tools"
 	cp "$spec/package.json" "$spec/package-lock.json" "$tools/"
 	quietly npm ci --prefix "$tools" --no-audit --no-fund --ignore-scripts --loglevel=error
-	did+=("installed playwright-core into ${tools#"$root"/}")
+	did+=("installed playwright-core and graphql-http into ${tools#"$root"/}")
 fi
 
 version="$(node -p 'require(process.argv[1]).version' "$tools/node_modules/playwright-core/package.json")"

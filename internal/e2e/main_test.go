@@ -49,6 +49,16 @@ func repoRoot(t *testing.T) string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
+// toolsDir is where scripts/install-browser-deps.sh installs the npm
+// packages: $BROWSER_TOOLS, else .cache/browser-tools.
+func toolsDir(t *testing.T) string {
+	t.Helper()
+	if tools := os.Getenv("BROWSER_TOOLS"); tools != "" {
+		return tools
+	}
+	return filepath.Join(repoRoot(t), ".cache", "browser-tools")
+}
+
 // requireBrowser fails the test when Chromium or playwright-core is missing.
 func requireBrowser(t *testing.T) {
 	t.Helper()
@@ -56,10 +66,7 @@ func requireBrowser(t *testing.T) {
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
 	}
-	tools := os.Getenv("BROWSER_TOOLS")
-	if tools == "" {
-		tools = filepath.Join(repoRoot(t), ".cache", "browser-tools")
-	}
+	tools := toolsDir(t)
 	var missing []string
 	if _, err := exec.LookPath("node"); err != nil {
 		missing = append(missing, "node (Node.js 20+)")

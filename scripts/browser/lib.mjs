@@ -1,6 +1,6 @@
-// Shared helpers of the browser scripts: load playwright-core from the
-// folder scripts/install-browser-deps.sh installs it into, and launch
-// Debian's Chromium headless with no network of its own.
+// Shared helpers of the Node.js scripts of internal/e2e: load the npm
+// packages from the folder scripts/install-browser-deps.sh installs them
+// into, and launch Debian's Chromium headless with no network of its own.
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -16,14 +16,19 @@ function missing(what) {
   process.exit(EXIT_MISSING);
 }
 
-/** The playwright-core module installed in .cache/browser-tools (or $BROWSER_TOOLS). */
-export function playwright() {
+/** The npm package name installed in .cache/browser-tools (or $BROWSER_TOOLS). */
+export function installed(name) {
   const tools = process.env.BROWSER_TOOLS || path.join(root, '.cache', 'browser-tools');
   try {
-    return createRequire(path.join(tools, 'package.json'))('playwright-core');
+    return createRequire(path.join(tools, 'package.json'))(name);
   } catch (e) {
-    return missing(`playwright-core is not installed in ${tools}`);
+    return missing(`${name} is not installed in ${tools}`);
   }
+}
+
+/** The playwright-core module. */
+export function playwright() {
+  return installed('playwright-core');
 }
 
 /** Launches headless Chromium ($CHROMIUM, else /usr/bin/chromium). */
