@@ -119,6 +119,10 @@ func NewRouter(d Deps) http.Handler {
 		h = playgroundForBrowsers(h)
 	}
 	r.Handle("/graphql", d.Issuer.Middleware(h))
+	if gqlOpts.Introspection {
+		// The same schema introspection shows, as a file.
+		r.Method(http.MethodGet, "/schema.graphql", schemaHandler(graph.NewExecutableSchema(graph.Config{}).Schema()))
+	}
 	// Download links carry their token in access_token; nothing else may.
 	r.Handle("/export/sync-events.csv", d.Issuer.DownloadMiddleware(export.Handler(d.Service, d.Log, d.StopExports)))
 	if d.Webhooks != nil {
