@@ -137,8 +137,14 @@ type duplicateRow struct {
 }
 
 // duplicateRows finds the tickets of both kinds of duplicate groups in one
-// pass over the successful tickets of [from, to), reading their narrow
-// columns only. One window pass over each submission's tickets gives how
+// pass over the successful tickets of [from, to) that ticket_repeats lists
+// for window: every ticket of a submission with more than one, and the
+// tickets with another of the same email and subject at most window away.
+// Leaving out the others changes no group: a ticket left out belongs to a
+// submission of its own, so it is that submission's first, and it is more
+// than window away from every ticket of its email and subject, so it is in
+// no chain, and the tickets around it are as near to or as far from their
+// neighbours without it. One window pass over each submission's tickets gives how
 // many it has (SAME_SUBMISSION groups are those of more than one) and
 // which is its first with an email and a subject (each submission counts
 // once by email and subject). A first ticket with no other ticket of the
@@ -150,14 +156,16 @@ func (s *EventStore) duplicateRows(ctx context.Context, from, to time.Time, wind
 	var rows []duplicateRow
 	err := s.db.NewRaw(`
 		WITH t AS (
-			SELECT id, occurred_at, source, source_ref, customer_email, details->>'subject' AS subject,
+			SELECT e.id, e.occurred_at, e.source, e.source_ref, e.customer_email, e.details->>'subject' AS subject,
 			       count(*) OVER submission AS copies,
-			       row_number() OVER (submission ORDER BY occurred_at, id) AS pos,
-			       count(*) FILTER (WHERE customer_email IS NOT NULL AND details->>'subject' IS NOT NULL)
-			           OVER (submission ORDER BY occurred_at, id ROWS UNBOUNDED PRECEDING) AS nth
-			FROM sync_events
-			WHERE type = ?0 AND status = ?1 AND occurred_at >= ?2 AND occurred_at < ?3
-			WINDOW submission AS (PARTITION BY source, source_ref)
+			       row_number() OVER (submission ORDER BY e.occurred_at, e.id) AS pos,
+			       count(*) FILTER (WHERE e.customer_email IS NOT NULL AND e.details->>'subject' IS NOT NULL)
+			           OVER (submission ORDER BY e.occurred_at, e.id ROWS UNBOUNDED PRECEDING) AS nth
+			FROM ticket_repeats AS r
+			JOIN sync_events AS e ON e.id = r.event_id
+			WHERE r.occurred_at >= ?2 AND r.occurred_at < ?3 AND (r.same_submission OR r.nearest_gap <= ?4::interval)
+			  AND e.type = ?0 AND e.status = ?1 AND e.occurred_at >= ?2 AND e.occurred_at < ?3
+			WINDOW submission AS (PARTITION BY e.source, e.source_ref)
 		), first AS (
 			SELECT id, occurred_at, customer_email, subject,
 			       occurred_at - lag(occurred_at) OVER w <= ?4::interval AS near_prev,
@@ -170,7 +178,7 @@ func (s *EventStore) duplicateRows(ctx context.Context, from, to time.Time, wind
 			       occurred_at - lag(occurred_at) OVER w <= ?4::interval AS near_prev,
 			       lead(occurred_at) OVER w - occurred_at <= ?4::interval AS near_next
 			FROM (
-				SELECT id, occurred_at, customer_email, lower(regexp_replace(btrim(subject), '\s+', ' ', 'g')) AS subject
+				SELECT id, occurred_at, customer_email, ticket_subject_key(subject) AS subject
 				FROM first
 				WHERE near_prev OR near_next
 			) AS near

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/db/dbtest"
@@ -177,7 +178,48 @@ func TestDuplicateTicketsMatchesModel(t *testing.T) {
 			}
 		}
 	}
-	require.NoError(t, store.Insert(ctx, bdb, events))
+	// The tickets arrive as in service, so that each trigger keeping
+	// ticket_repeats is exercised: in batches of one statement, one at a
+	// time, and pending first, made successful or failed later by one
+	// update each, in another order.
+	var later []*db.SyncEvent
+	for i := 0; i < len(events); {
+		batch := events[i:min(i+1+rng.IntN(40), len(events))]
+		i += len(batch)
+		if rng.IntN(3) > 0 {
+			require.NoError(t, store.Insert(ctx, bdb, batch))
+			continue
+		}
+		final := make([]db.EventStatus, len(batch))
+		for j, e := range batch {
+			final[j], e.Status = e.Status, db.StatusPending
+		}
+		require.NoError(t, store.Insert(ctx, bdb, batch))
+		for j, e := range batch {
+			e.Status = final[j]
+		}
+		later = append(later, batch...)
+	}
+	rng.Shuffle(len(later), func(i, j int) { later[i], later[j] = later[j], later[i] })
+	for _, e := range later {
+		_, err := bdb.NewUpdate().Table("sync_events").Set("status = ?", e.Status).Where("id = ?", e.ID).Exec(ctx)
+		require.NoError(t, err)
+	}
+	// Retention takes some away: what ticket_repeats noted about them
+	// must change no group of those that remain.
+	var gone []int64
+	events = slices.DeleteFunc(events, func(e *db.SyncEvent) bool {
+		if rng.IntN(25) == 0 {
+			gone = append(gone, e.ID)
+			return true
+		}
+		return false
+	})
+	_, err := bdb.NewDelete().Table("sync_events").Where("id IN (?)", bun.In(gone)).Exec(ctx)
+	require.NoError(t, err)
+	var noted, tickets int
+	require.NoError(t, bdb.NewRaw(`SELECT (SELECT count(*) FROM ticket_repeats), (SELECT count(*) FROM sync_events WHERE type = 'TICKET_CREATED' AND status = 'SUCCESS')`).Scan(ctx, &noted, &tickets))
+	require.Less(t, noted, tickets, "ticket_repeats leaves out the tickets that repeat nothing")
 
 	norm := func(s string) string {
 		return strings.ToLower(strings.Join(strings.Fields(strings.Trim(s, " ")), " "))
@@ -278,6 +320,9 @@ func TestDuplicateTicketsMatchesModel(t *testing.T) {
 		from := base.Add(time.Duration(rng.Int64N(int64(60 * time.Hour))))
 		to := from.Add(time.Duration(1 + rng.Int64N(int64(90*time.Hour))))
 		window := time.Duration(1+rng.IntN(180)) * time.Minute
+		if rng.IntN(5) == 0 {
+			window = time.Duration(1+rng.IntN(1440)) * time.Minute
+		}
 		limit := 1 + rng.IntN(60)
 		groups, err := store.DuplicateTickets(ctx, from, to, window, limit)
 		require.NoError(t, err)

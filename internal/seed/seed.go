@@ -169,6 +169,13 @@ func load(ctx context.Context, conn bun.Conn, opts Options) (Stats, error) {
 			rebuild = append(rebuild, defs...)
 		}
 	}
+	// The triggers that keep ticket_repeats current look up each batch's
+	// tickets through indexes that a bulk load has dropped, and through
+	// statistics that do not know the rows of this transaction yet: the
+	// load notes its tickets once, at the end, instead.
+	if _, err := conn.ExecContext(ctx, "ALTER TABLE sync_events DISABLE TRIGGER ticket_repeats_insert, DISABLE TRIGGER ticket_repeats_update"); err != nil {
+		return Stats{}, fmt.Errorf("error pausing the ticket repeat triggers: %w", err)
+	}
 	g := newGenerator(ctx, opts, b)
 
 	for done := 0; done < opts.Events; {
@@ -203,6 +210,9 @@ func load(ctx context.Context, conn bun.Conn, opts Options) (Stats, error) {
 			return Stats{}, fmt.Errorf("error rebuilding an index (%s): %w", def, err)
 		}
 	}
+	if err := noteTicketRepeats(ctx, conn, b.eventID); err != nil {
+		return Stats{}, err
+	}
 	// The ids were set explicitly; move the identity past them.
 	if _, err := conn.ExecContext(ctx,
 		"SELECT setval(pg_get_serial_sequence('sync_events', 'id'), (SELECT max(id) FROM sync_events))"); err != nil {
@@ -215,6 +225,24 @@ func load(ctx context.Context, conn bun.Conn, opts Options) (Stats, error) {
 	st.Customers = g.newCustomers()
 	st.Conversations = len(g.convs)
 	return st, nil
+}
+
+// noteTicketRepeats records in ticket_repeats what the successful tickets
+// loaded from event id first on repeat, with the statistics brought up to
+// date first (ANALYZE in the transaction counts its own rows), and turns
+// the triggers that keep it current back on.
+func noteTicketRepeats(ctx context.Context, conn bun.Conn, first int64) error {
+	if _, err := conn.ExecContext(ctx, "ANALYZE sync_events"); err != nil {
+		return fmt.Errorf("error analysing the events: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT ticket_repeats_note(array(
+		SELECT id FROM sync_events WHERE id >= ? AND type = 'TICKET_CREATED' AND status = 'SUCCESS'))`, first); err != nil {
+		return fmt.Errorf("error noting repeated tickets: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "ALTER TABLE sync_events ENABLE TRIGGER ticket_repeats_insert, ENABLE TRIGGER ticket_repeats_update"); err != nil {
+		return fmt.Errorf("error resuming the ticket repeat triggers: %w", err)
+	}
+	return nil
 }
 
 // dropIndexes drops the indexes of table that enforce no constraint, and

@@ -224,6 +224,31 @@ func checkData(t *testing.T, bdb *bun.DB, now time.Time, days int) {
 		FROM sync_events GROUP BY 1, 2, 3, 4, 5) AS e
 		FULL JOIN sync_event_hourly h USING (bucket, type, status, direction, error_code)
 		WHERE e.n IS DISTINCT FROM h.n`)
+	// ticket_repeats, noted once at the end of the load, is what the
+	// definition gives over all the tickets.
+	expectZero(t, bdb, "ticket_repeats differs from its definition", `WITH t AS (
+			SELECT id, occurred_at, source, source_ref, customer_email, ticket_subject_key(details->>'subject') AS subject
+			FROM sync_events WHERE type = 'TICKET_CREATED' AND status = 'SUCCESS'
+		), want AS (
+			SELECT id, bool_or(same) AS same_submission, min(gap) AS gap FROM (
+				SELECT id, copies > 1 AS same, NULL::interval AS gap
+				FROM (SELECT id, count(*) OVER (PARTITION BY source, source_ref) AS copies FROM t WHERE source_ref IS NOT NULL) AS s
+				UNION ALL
+				SELECT id, false, least(occurred_at - lag(occurred_at) OVER w, lead(occurred_at) OVER w - occurred_at)
+				FROM t WHERE customer_email IS NOT NULL AND subject IS NOT NULL
+				WINDOW w AS (PARTITION BY customer_email, subject ORDER BY occurred_at, id)
+			) AS u
+			GROUP BY id
+			HAVING bool_or(same) OR min(gap) <= interval '1 day'
+		)
+		SELECT count(*) FROM want AS w FULL JOIN ticket_repeats AS r ON r.event_id = w.id
+		WHERE w.id IS NULL OR r.event_id IS NULL OR w.same_submission <> r.same_submission
+		   OR CASE WHEN w.gap <= interval '1 day' THEN w.gap END IS DISTINCT FROM r.nearest_gap`)
+	expectZero(t, bdb, "ticket repeat triggers left off",
+		"SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'ticket_repeats_%' AND tgenabled = 'D'")
+	if n := queryInt(t, bdb, "SELECT count(*) FROM ticket_repeats WHERE same_submission"); n == 0 {
+		t.Error("no ticket noted as a repeat of its submission")
+	}
 	expectZero(t, bdb, "event emails without a customer",
 		"SELECT count(*) FROM sync_events e WHERE customer_email IS NOT NULL AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.email = e.customer_email)")
 	expectZero(t, bdb, "retries not of an earlier failed attempt of the same operation", `SELECT count(*)
