@@ -22,22 +22,8 @@ func TestSchemaFile(t *testing.T) {
 	on := newEnv(t)
 	off := newEnvOn(t, on.bdb, func(c *config.Config) { c.Introspection = false })
 
-	get := func(t *testing.T, url string, header http.Header) (*http.Response, string) {
-		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, url, nil)
-		require.NoError(t, err)
-		for k, v := range header {
-			req.Header[k] = v
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp, string(body)
-	}
-
-	resp, body := get(t, on.srv.URL+"/schema.graphql", nil)
+	resp, raw := on.httpGet(t, "/schema.graphql", callerNone)
+	body := string(raw)
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 	require.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
 	etag := resp.Header.Get("ETag")
@@ -72,10 +58,17 @@ func TestSchemaFile(t *testing.T) {
 	}
 	require.NotNil(t, served.Directives["hasRole"], "the role directive is declared")
 
-	again, rest := get(t, on.srv.URL+"/schema.graphql", http.Header{"If-None-Match": {etag}})
+	req, err := http.NewRequest(http.MethodGet, on.srv.URL+"/schema.graphql", nil)
+	require.NoError(t, err)
+	req.Header.Set("If-None-Match", etag)
+	again, err := on.srv.Client().Do(req)
+	require.NoError(t, err)
+	rest, err := io.ReadAll(again.Body)
+	require.NoError(t, err)
+	require.NoError(t, again.Body.Close())
 	require.Equal(t, http.StatusNotModified, again.StatusCode)
 	require.Empty(t, rest)
 
-	gone, _ := get(t, off.srv.URL+"/schema.graphql", nil)
+	gone, _ := off.httpGet(t, "/schema.graphql", callerNone)
 	require.Equal(t, http.StatusNotFound, gone.StatusCode)
 }
