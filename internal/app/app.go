@@ -124,7 +124,7 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, log zerolog.Logger) (
 		return nil, err
 	}
 	d.DB = bdb
-	applied, err := migrateWithoutTimeout(ctx, d.DSN)
+	applied, err := migrateWithoutTimeout(ctx, d.DSN, log)
 	if err != nil {
 		_ = d.Close()
 		return nil, err
@@ -139,13 +139,53 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, log zerolog.Logger) (
 // own without the statement timeout of the service's pool: a migration may
 // rewrite or index a table of tens of millions of rows, which takes longer
 // than any request should.
-func migrateWithoutTimeout(ctx context.Context, dsn string) ([]string, error) {
+// While migrations are pending it says which, and how long they have
+// been running (see migrationProgress).
+func migrateWithoutTimeout(ctx context.Context, dsn string, log zerolog.Logger) ([]string, error) {
 	mdb, err := db.Open(ctx, dsn, db.Options{MaxOpenConns: 1})
 	if err != nil {
 		return nil, err
 	}
 	defer mdb.Close()
+	// A new database has no migrations table yet: nothing to report, and
+	// its migrations take a moment.
+	if _, pending, err := db.MigrationState(ctx, mdb); err == nil && len(pending) > 0 {
+		defer migrationProgress(log, pending, migrationLogInterval)()
+	}
 	return db.Migrate(ctx, mdb)
+}
+
+// migrationLogInterval is how often migrationProgress reports.
+var migrationLogInterval = 15 * time.Second
+
+// migrationProgress logs the pending migrations, then every interval how
+// long they have been running, until the returned function is called. A
+// migration over a large log (one that adds a table noting every ticket, an
+// index) can take a minute or more, during which the service does not
+// serve yet, or waits for the replica that holds the migration lock.
+func migrationProgress(log zerolog.Logger, pending []string, interval time.Duration) (stop func()) {
+	log.Info().Strs("pending", pending).Msg("applying migrations")
+	began := time.Now()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				log.Info().Strs("pending", pending).Str("elapsed", time.Since(began).Round(time.Second).String()).
+					Msg("still applying migrations (or waiting for the replica that applies them)")
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
 
 // ensureDatabase creates the named database on the server at adminDSN
