@@ -89,9 +89,10 @@ func dropIfEnded(_ context.Context, cn *pgdriver.Conn) error {
 	return nil
 }
 
-// migrationLockKey is the advisory lock that serialises migrations between
-// replicas starting at the same time.
-const migrationLockKey = 0x48534c4f47 // "HSLOG"
+// MigrationLockKey is the advisory lock that serialises migrations between
+// replicas starting at the same time; pg_locks shows who holds it
+// (objid 0x534c4f47 with classid 0x48).
+const MigrationLockKey = 0x48534c4f47 // "HSLOG"
 
 func newMigrator(bdb *bun.DB) (*migrate.Migrator, error) {
 	migrations := migrate.NewMigrations()
@@ -120,11 +121,11 @@ func Migrate(ctx context.Context, bdb *bun.DB) ([]string, error) {
 		return nil, fmt.Errorf("error reserving a connection for the migration lock: %w", err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", int64(migrationLockKey)); err != nil {
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", int64(MigrationLockKey)); err != nil {
 		return nil, fmt.Errorf("error taking the migration lock: %w", err)
 	}
 	defer func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", int64(migrationLockKey))
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", int64(MigrationLockKey))
 	}()
 	if err := m.Init(ctx); err != nil {
 		return nil, fmt.Errorf("error creating the migrations table: %w", err)

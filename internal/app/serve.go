@@ -247,6 +247,20 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, out io.W
 		return fmt.Errorf("error listening on port %d (another instance running? set PORT): %w", cfg.Port, err)
 	}
 	defer ln.Close()
+	// The port answers from now on (see bootHandler), also while a long
+	// migration runs.
+	boot := newBootHandler("opening the database and applying migrations")
+	srv := &http.Server{
+		Handler:           boot,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      10 * time.Minute, // long CSV exports
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          nil,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	defer srv.Close()
 	database, err := OpenDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -257,6 +271,7 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, out io.W
 		}
 	}()
 	if cfg.Embedded() && cfg.SeedEvents > 0 {
+		boot.setPhase("loading demo data")
 		if err := seedDemo(ctx, database, cfg.SeedEvents, log); err != nil {
 			return err
 		}
@@ -292,16 +307,7 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, out io.W
 		return err
 	}
 	defer stack.Stop()
-	srv := &http.Server{
-		Handler:           stack.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      10 * time.Minute, // long CSV exports
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          nil,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	boot.ready(stack.Handler)
 
 	base := fmt.Sprintf("http://localhost:%d", cfg.Port)
 	log.Info().Str("playground", base+"/").Str("graphql", base+"/graphql").Msg("serving")

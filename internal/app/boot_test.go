@@ -1,0 +1,131 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/db/dbtest"
+	"github.com/kivalogic/helpscout-log/internal/auth"
+	"github.com/kivalogic/helpscout-log/internal/config"
+)
+
+// TestServeAnswersWhileStarting holds the migration lock, as a replica
+// applying a long migration would: meanwhile the port answers that the
+// process is up (/healthz 200) but not ready (/readyz 503, saying why), and
+// a GraphQL request gets 503 UNAVAILABLE with Retry-After. Once the lock
+// is free the service becomes ready and serves.
+func TestServeAnswersWhileStarting(t *testing.T) {
+	dsn, bdb := dbtest.NewDSN(t)
+	ctx := context.Background()
+	conn, err := bdb.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", int64(db.MigrationLockKey))
+	require.NoError(t, err)
+	locked := true
+	defer func() {
+		if locked {
+			_, _ = conn.ExecContext(ctx, "SELECT pg_advisory_unlock(?)", int64(db.MigrationLockKey))
+		}
+	}()
+
+	const secret = "boot-test-secret-0123456789"
+	port := freePort(t)
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{
+			"DATABASE_URL": dsn, "JWT_SECRET": secret, "PORT": strconv.Itoa(port),
+			"SYNC_WORKERS": "0", "SHUTDOWN_TIMEOUT": "4s", "LOG_LEVEL": "error",
+		}[k]
+	})
+	require.NoError(t, err)
+	serveCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- Serve(serveCtx, cfg, zerolog.Nop(), io.Discard) }()
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+
+	get := func(path string) (*http.Response, map[string]any) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			return nil, nil
+		}
+		defer resp.Body.Close()
+		// A body that is not JSON leaves body nil, which the checks below
+		// reject (this runs inside Eventually too, off the test goroutine).
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp, body
+	}
+	// The port is taken before anything else; poll until it answers.
+	var health map[string]any
+	require.Eventually(t, func() bool {
+		resp, body := get("/healthz")
+		health = body
+		return resp != nil && resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 20*time.Millisecond)
+	require.Equal(t, "starting", health["status"])
+	require.Equal(t, "opening the database and applying migrations", health["phase"])
+
+	resp, body := get("/readyz")
+	require.NotNil(t, resp)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Equal(t, "starting: opening the database and applying migrations", body["reason"])
+
+	gql, err := http.Post(base+"/graphql", "application/json", strings.NewReader(`{"query":"{ viewer { role } }"}`))
+	require.NoError(t, err)
+	var refusal struct {
+		Errors []struct {
+			Message    string            `json:"message"`
+			Extensions map[string]string `json:"extensions"`
+		} `json:"errors"`
+	}
+	require.NoError(t, json.NewDecoder(gql.Body).Decode(&refusal))
+	gql.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, gql.StatusCode)
+	require.Equal(t, "5", gql.Header.Get("Retry-After"))
+	require.Len(t, refusal.Errors, 1)
+	require.Equal(t, "UNAVAILABLE", refusal.Errors[0].Extensions["code"])
+	require.Contains(t, refusal.Errors[0].Message, "the service is starting")
+
+	_, err = conn.ExecContext(ctx, "SELECT pg_advisory_unlock(?)", int64(db.MigrationLockKey))
+	require.NoError(t, err)
+	locked = false
+	require.Eventually(t, func() bool {
+		resp, _ := get("/readyz")
+		return resp != nil && resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 20*time.Millisecond)
+	_, body = get("/healthz")
+	require.Equal(t, "ok", body["status"])
+
+	token, err := auth.NewIssuer(secret).Issue("boot-test", auth.RoleManager, time.Hour)
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, base+"/graphql", strings.NewReader(`{"query":"{ viewer { role } }"}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	ok, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	raw, err := io.ReadAll(ok.Body)
+	require.NoError(t, err)
+	ok.Body.Close()
+	require.Equal(t, http.StatusOK, ok.StatusCode)
+	require.JSONEq(t, `{"data":{"viewer":{"role":"MANAGER"}}}`, string(raw))
+
+	stop()
+	select {
+	case err := <-served:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after the context ended")
+	}
+}
