@@ -2,9 +2,20 @@ package app
 
 import (
 	"encoding/json"
+	"html/template"
 	"net/http"
+	"strings"
 	"sync/atomic"
 )
+
+// startingPage is what a browser gets while the service starts.
+var startingPage = template.Must(template.New("starting").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
+<title>HelpScout Log is starting</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;margin:15vh auto;max-width:34em;padding:0 1em;color:#222}</style>
+</head><body><h1>HelpScout Log is starting</h1>
+<p>It is {{.}}. This page reloads by itself until the service is ready.</p></body></html>
+`))
 
 // bootHandler serves the port from the moment the process takes it: while
 // the service opens its database, applies migrations and loads demo data,
@@ -39,8 +50,18 @@ func (b *bootHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	phase := *b.phase.Load()
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	if r.Method == http.MethodGet && (r.URL.Path == "/" || r.URL.Path == "/wall") &&
+		strings.Contains(r.Header.Get("Accept"), "text/html") {
+		// A person opening the playground or the wall screen sees what
+		// the service is doing, and the page reloads until it is ready.
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Retry-After", "2")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = startingPage.Execute(w, phase)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
 	var status int
 	var body any
 	switch r.URL.Path {

@@ -97,6 +97,21 @@ func TestServeAnswersWhileStarting(t *testing.T) {
 	require.Equal(t, "UNAVAILABLE", refusal.Errors[0].Extensions["code"])
 	require.Contains(t, refusal.Errors[0].Message, "the service is starting")
 
+	// A browser opening the playground gets a page that says so and
+	// reloads itself.
+	page, err := http.NewRequest(http.MethodGet, base+"/", nil)
+	require.NoError(t, err)
+	page.Header.Set("Accept", "text/html,application/xhtml+xml")
+	pageResp, err := http.DefaultClient.Do(page)
+	require.NoError(t, err)
+	html, err := io.ReadAll(pageResp.Body)
+	require.NoError(t, err)
+	pageResp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, pageResp.StatusCode)
+	require.Equal(t, "text/html; charset=utf-8", pageResp.Header.Get("Content-Type"))
+	require.Contains(t, string(html), `<meta http-equiv="refresh" content="2">`)
+	require.Contains(t, string(html), "It is opening the database and applying migrations.")
+
 	_, err = conn.ExecContext(ctx, "SELECT pg_advisory_unlock(?)", int64(db.MigrationLockKey))
 	require.NoError(t, err)
 	locked = false
