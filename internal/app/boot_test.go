@@ -16,7 +16,6 @@ import (
 	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/db/dbtest"
 	"github.com/kivalogic/helpscout-log/internal/auth"
-	"github.com/kivalogic/helpscout-log/internal/config"
 )
 
 // TestServeAnswersWhileStarting holds the migration lock, as a replica
@@ -41,13 +40,7 @@ func TestServeAnswersWhileStarting(t *testing.T) {
 
 	const secret = "boot-test-secret-0123456789"
 	port := freePort(t)
-	cfg, err := config.Load(func(k string) string {
-		return map[string]string{
-			"DATABASE_URL": dsn, "JWT_SECRET": secret, "PORT": strconv.Itoa(port),
-			"SYNC_WORKERS": "0", "SHUTDOWN_TIMEOUT": "4s", "LOG_LEVEL": "error",
-		}[k]
-	})
-	require.NoError(t, err)
+	cfg := serveConfig(t, dsn, secret, port)
 	serveCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	served := make(chan error, 1)

@@ -33,6 +33,20 @@ func freePort(t *testing.T) int {
 	return port
 }
 
+// serveConfig is the configuration of a test that runs Serve over the
+// database at dsn on port, with no sync workers.
+func serveConfig(t *testing.T, dsn, secret string, port int) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{
+			"DATABASE_URL": dsn, "JWT_SECRET": secret, "PORT": strconv.Itoa(port),
+			"SYNC_WORKERS": "0", "SHUTDOWN_TIMEOUT": "4s", "LOG_LEVEL": "error",
+		}[k]
+	})
+	require.NoError(t, err)
+	return cfg
+}
+
 // TestServeShutdown stops a serving process (as SIGTERM does) while a live
 // subscription is open: the subscription ends with the cursor to resume
 // from, its WebSocket then closes with 1001 (going away) instead of being
@@ -45,13 +59,7 @@ func TestServeShutdown(t *testing.T) {
 
 	const secret = "shutdown-test-secret-0123456789"
 	port := freePort(t)
-	cfg, err := config.Load(func(k string) string {
-		return map[string]string{
-			"DATABASE_URL": dsn, "JWT_SECRET": secret, "PORT": strconv.Itoa(port),
-			"SYNC_WORKERS": "0", "SHUTDOWN_TIMEOUT": "4s", "LOG_LEVEL": "error",
-		}[k]
-	})
-	require.NoError(t, err)
+	cfg := serveConfig(t, dsn, secret, port)
 	token, err := auth.NewIssuer(secret).Issue("shutdown-test", auth.RoleManager, time.Hour)
 	require.NoError(t, err)
 
