@@ -24,51 +24,60 @@ CREATE FUNCTION ticket_subject_key(subject text) RETURNS text
 -- ticket_repeats_note records what the successful tickets ids repeat, and
 -- what repeats them: the other tickets of their submissions, and the
 -- tickets of the same email and subject within a day of them.
+-- ticket_repeats_note records what the successful tickets ids repeat, and
+-- what repeats them: the other tickets of their submissions, and the
+-- tickets of the same email and subject within a day of them. Every ticket
+-- within a day of a noted one lies in its email span, so each pair closer
+-- than a day is adjacent, or has a closer ticket between, in the window
+-- below. One statement writes the rows in the order of their ids, so that
+-- two transactions noting neighbouring tickets wait for each other instead
+-- of deadlocking.
 CREATE FUNCTION ticket_repeats_note(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF coalesce(cardinality(ids), 0) = 0 THEN
         RETURN;
     END IF;
-
-    INSERT INTO ticket_repeats AS r (event_id, occurred_at, same_submission)
-    SELECT id, occurred_at, true
+    INSERT INTO ticket_repeats AS r (event_id, occurred_at, same_submission, nearest_gap)
+    SELECT id, occurred_at, bool_or(same_submission), min(gap)
     FROM (
-        SELECT e.id, e.occurred_at, count(*) OVER (PARTITION BY e.source, e.source_ref) AS copies
-        FROM sync_events AS e
-        WHERE (e.source, e.source_ref) IN (
-                SELECT source, source_ref FROM sync_events
-                WHERE id = ANY (ids) AND source_ref IS NOT NULL)
-          AND e.type = 'TICKET_CREATED' AND e.status = 'SUCCESS'
-    ) AS s
-    WHERE copies > 1
-    ON CONFLICT (event_id) DO UPDATE SET same_submission = true, occurred_at = excluded.occurred_at;
-
-    -- Every ticket within a day of a noted one lies in its email span, so
-    -- each pair closer than a day is adjacent, or has a closer ticket
-    -- between, in the window below.
-    INSERT INTO ticket_repeats AS r (event_id, occurred_at, nearest_gap)
-    SELECT id, occurred_at, gap
-    FROM (
-        SELECT id, occurred_at,
-               least(occurred_at - lag(occurred_at) OVER w, lead(occurred_at) OVER w - occurred_at) AS gap
+        SELECT id, occurred_at, true AS same_submission, NULL::interval AS gap
         FROM (
-            SELECT e.id, e.occurred_at, e.customer_email, ticket_subject_key(e.details->>'subject') AS subject
+            SELECT e.id, e.occurred_at, count(*) OVER (PARTITION BY e.source, e.source_ref) AS copies
             FROM sync_events AS e
-            JOIN (
-                SELECT customer_email,
-                       min(occurred_at) - interval '1 day' AS lo,
-                       max(occurred_at) + interval '1 day' AS hi
-                FROM sync_events
-                WHERE id = ANY (ids) AND customer_email IS NOT NULL AND details->>'subject' IS NOT NULL
-                GROUP BY customer_email
-            ) AS span ON e.customer_email = span.customer_email AND e.occurred_at BETWEEN span.lo AND span.hi
-            WHERE e.type = 'TICKET_CREATED' AND e.status = 'SUCCESS' AND e.details->>'subject' IS NOT NULL
-        ) AS t
-        WINDOW w AS (PARTITION BY customer_email, subject ORDER BY occurred_at, id)
-    ) AS g
-    WHERE gap <= interval '1 day'
+            WHERE (e.source, e.source_ref) IN (
+                    SELECT source, source_ref FROM sync_events
+                    WHERE id = ANY (ids) AND source_ref IS NOT NULL)
+              AND e.type = 'TICKET_CREATED' AND e.status = 'SUCCESS'
+        ) AS s
+        WHERE copies > 1
+        UNION ALL
+        SELECT id, occurred_at, false, gap
+        FROM (
+            SELECT id, occurred_at,
+                   least(occurred_at - lag(occurred_at) OVER w, lead(occurred_at) OVER w - occurred_at) AS gap
+            FROM (
+                SELECT e.id, e.occurred_at, e.customer_email, ticket_subject_key(e.details->>'subject') AS subject
+                FROM sync_events AS e
+                JOIN (
+                    SELECT customer_email,
+                           min(occurred_at) - interval '1 day' AS lo,
+                           max(occurred_at) + interval '1 day' AS hi
+                    FROM sync_events
+                    WHERE id = ANY (ids) AND customer_email IS NOT NULL AND details->>'subject' IS NOT NULL
+                    GROUP BY customer_email
+                ) AS span ON e.customer_email = span.customer_email AND e.occurred_at BETWEEN span.lo AND span.hi
+                WHERE e.type = 'TICKET_CREATED' AND e.status = 'SUCCESS' AND e.details->>'subject' IS NOT NULL
+            ) AS t
+            WINDOW w AS (PARTITION BY customer_email, subject ORDER BY occurred_at, id)
+        ) AS g
+        WHERE gap <= interval '1 day'
+    ) AS x
+    GROUP BY id, occurred_at
+    ORDER BY id
     ON CONFLICT (event_id) DO UPDATE
-        SET nearest_gap = least(r.nearest_gap, excluded.nearest_gap), occurred_at = excluded.occurred_at;
+        SET same_submission = r.same_submission OR excluded.same_submission,
+            nearest_gap = least(r.nearest_gap, excluded.nearest_gap),
+            occurred_at = excluded.occurred_at;
 END
 $$;
 
