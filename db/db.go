@@ -121,8 +121,8 @@ func Migrate(ctx context.Context, bdb *bun.DB) ([]string, error) {
 		return nil, fmt.Errorf("error reserving a connection for the migration lock: %w", err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", int64(MigrationLockKey)); err != nil {
-		return nil, fmt.Errorf("error taking the migration lock: %w", err)
+	if err := takeMigrationLock(ctx, conn); err != nil {
+		return nil, err
 	}
 	defer func() {
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", int64(MigrationLockKey))
@@ -139,6 +139,32 @@ func Migrate(ctx context.Context, bdb *bun.DB) ([]string, error) {
 		names = append(names, mg.Name)
 	}
 	return names, nil
+}
+
+// migrationLockPoll is how often Migrate tries the migration lock while
+// another replica holds it.
+const migrationLockPoll = 250 * time.Millisecond
+
+// takeMigrationLock takes the migration lock on conn, trying again while
+// another replica holds it, until ctx ends: a process stopped while it
+// waits stops at once, instead of when the other replica is done.
+func takeMigrationLock(ctx context.Context, conn bun.Conn) error {
+	t := time.NewTicker(migrationLockPoll)
+	defer t.Stop()
+	for {
+		var got bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock(?)", int64(MigrationLockKey)).Scan(&got); err != nil {
+			return fmt.Errorf("error taking the migration lock: %w", err)
+		}
+		if got {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped while waiting for the migration lock: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // capMu serialises the changes spareConnection makes to pool caps.

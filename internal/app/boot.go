@@ -39,6 +39,9 @@ func newBootHandler(phase string) *bootHandler {
 // setPhase says what the service is doing while it starts.
 func (b *bootHandler) setPhase(phase string) { b.phase.Store(&phase) }
 
+// currentPhase is what the service is doing while it starts.
+func (b *bootHandler) currentPhase() string { return *b.phase.Load() }
+
 // ready hands every request from now on to h.
 func (b *bootHandler) ready(h http.Handler) { b.handler.Store(&h) }
 
@@ -49,7 +52,7 @@ func (b *bootHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		(*h).ServeHTTP(w, r)
 		return
 	}
-	phase := *b.phase.Load()
+	phase := b.currentPhase()
 	w.Header().Set("Cache-Control", "no-store")
 	if r.Method == http.MethodGet && (r.URL.Path == "/" || r.URL.Path == "/wall") &&
 		strings.Contains(r.Header.Get("Accept"), "text/html") {

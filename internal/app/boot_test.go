@@ -137,3 +137,40 @@ func TestServeAnswersWhileStarting(t *testing.T) {
 		t.Fatal("Serve did not return after the context ended")
 	}
 }
+
+// TestServeStopsWhileStarting: a process stopped while it waits for the
+// migration lock (another replica migrating) stops at once, without an
+// error, instead of when the lock is free.
+func TestServeStopsWhileStarting(t *testing.T) {
+	dsn, bdb := dbtest.NewDSN(t)
+	ctx := context.Background()
+	conn, err := bdb.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", int64(db.MigrationLockKey))
+	require.NoError(t, err)
+	defer func() { _, _ = conn.ExecContext(ctx, "SELECT pg_advisory_unlock(?)", int64(db.MigrationLockKey)) }()
+
+	port := freePort(t)
+	cfg := serveConfig(t, dsn, "boot-stop-secret-0123456789", port)
+	serveCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- Serve(serveCtx, cfg, zerolog.Nop(), io.Discard) }()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	}, 30*time.Second, 20*time.Millisecond, "the service did not answer while starting")
+
+	stop()
+	select {
+	case err := <-served:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve still waits for the migration lock after the stop")
+	}
+}

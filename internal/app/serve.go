@@ -261,9 +261,18 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, out io.W
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	defer srv.Close()
+	// A stop (SIGTERM) while the service starts is not an error: what
+	// was under way rolls back, and the next start takes it up again.
+	stoppedStarting := func(err error) error {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			log.Info().Str("phase", boot.currentPhase()).Msg("stopped while starting")
+			return nil
+		}
+		return err
+	}
 	database, err := OpenDatabase(ctx, cfg, log)
 	if err != nil {
-		return err
+		return stoppedStarting(err)
 	}
 	defer func() {
 		if err := database.Close(); err != nil {
@@ -273,7 +282,7 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, out io.W
 	if cfg.Embedded() && cfg.SeedEvents > 0 {
 		boot.setPhase("loading demo data")
 		if err := seedDemo(ctx, database, cfg.SeedEvents, log); err != nil {
-			return err
+			return stoppedStarting(err)
 		}
 	}
 
