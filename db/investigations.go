@@ -82,58 +82,63 @@ func (s *EventStore) DuplicateTickets(ctx context.Context, from, to time.Time, w
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) == 0 {
-		return []*DuplicateGroup{}, nil
-	}
-	ids := make([]int64, len(rows))
+	// Rows come in groups, each ordered by time; a row that does not
+	// continue the group before it starts a new one. The newest groups
+	// are chosen from these narrow rows, and only their events are read:
+	// a wide window over a long range may group tens of thousands of
+	// tickets, of which a page shows a few.
+	var groups [][]duplicateRow
 	for i, r := range rows {
-		ids[i] = r.ID
+		if i == 0 || !r.Continues || r.Reason != rows[i-1].Reason {
+			groups = append(groups, nil)
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], r)
+	}
+	groups = slices.DeleteFunc(groups, func(g []duplicateRow) bool { return len(g) < 2 })
+	slices.SortFunc(groups, func(a, b []duplicateRow) int {
+		la, lb := a[len(a)-1], b[len(b)-1]
+		if c := lb.OccurredAt.Compare(la.OccurredAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(lb.ID, la.ID)
+	})
+	groups = groups[:min(limit, len(groups))]
+	var ids []int64
+	for _, g := range groups {
+		for _, r := range g {
+			ids = append(ids, r.ID)
+		}
+	}
+	out := []*DuplicateGroup{}
+	if len(ids) == 0 {
+		return out, nil
 	}
 	byID, err := s.byID(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	// Rows come in groups, each ordered by time; a row that does not
-	// continue the group before it starts a new one.
-	var groups []*DuplicateGroup
-	var cur []*SyncEvent
-	var reason DuplicateReason
-	flush := func() {
-		if len(cur) > 1 {
-			groups = append(groups, newDuplicateGroup(reason, cur))
+	for _, g := range groups {
+		events := make([]*SyncEvent, 0, len(g))
+		for _, r := range g {
+			// An event deleted since (retention) leaves its group.
+			if e, ok := byID[r.ID]; ok {
+				events = append(events, e)
+			}
 		}
-		cur = nil
+		if len(events) > 1 {
+			out = append(out, newDuplicateGroup(g[0].Reason, events))
+		}
 	}
-	for _, r := range rows {
-		e, ok := byID[r.ID]
-		if !ok {
-			continue
-		}
-		if !r.Continues || r.Reason != reason {
-			flush()
-		}
-		reason = r.Reason
-		cur = append(cur, e)
-	}
-	flush()
-	slices.SortFunc(groups, func(a, b *DuplicateGroup) int {
-		if c := b.LastAt.Compare(a.LastAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.Events[len(b.Events)-1].ID, a.Events[len(a.Events)-1].ID)
-	})
-	if len(groups) > limit {
-		groups = groups[:limit]
-	}
-	return groups, nil
+	return out, nil
 }
 
 // duplicateRow is one ticket of a duplicate group: Continues says it
 // belongs to the group of the row before it.
 type duplicateRow struct {
-	Reason    DuplicateReason `bun:"reason"`
-	ID        int64           `bun:"id"`
-	Continues bool            `bun:"continues"`
+	Reason     DuplicateReason `bun:"reason"`
+	ID         int64           `bun:"id"`
+	OccurredAt time.Time       `bun:"occurred_at"`
+	Continues  bool            `bun:"continues"`
 }
 
 // duplicateRows finds the tickets of both kinds of duplicate groups in one
@@ -184,7 +189,7 @@ func (s *EventStore) duplicateRows(ctx context.Context, from, to time.Time, wind
 			) AS near
 			WINDOW w AS (PARTITION BY customer_email, subject ORDER BY occurred_at, id)
 		)
-		SELECT reason, id, continues FROM (
+		SELECT reason, id, occurred_at, continues FROM (
 			SELECT ?5 AS reason, source AS k1, source_ref AS k2, occurred_at, id, pos > 1 AS continues
 			FROM t
 			WHERE copies > 1 AND source_ref IS NOT NULL
