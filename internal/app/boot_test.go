@@ -7,15 +7,18 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/db/dbtest"
 	"github.com/kivalogic/helpscout-log/internal/auth"
+	"github.com/kivalogic/helpscout-log/internal/config"
 )
 
 // TestServeAnswersWhileStarting holds the migration lock, as a replica
@@ -25,26 +28,11 @@ import (
 // is free the service becomes ready and serves.
 func TestServeAnswersWhileStarting(t *testing.T) {
 	dsn, bdb := dbtest.NewDSN(t)
-	ctx := context.Background()
-	conn, err := bdb.Conn(ctx)
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", int64(db.MigrationLockKey))
-	require.NoError(t, err)
-	locked := true
-	defer func() {
-		if locked {
-			_, _ = conn.ExecContext(ctx, "SELECT pg_advisory_unlock(?)", int64(db.MigrationLockKey))
-		}
-	}()
+	release := holdMigrationLock(t, bdb)
 
 	const secret = "boot-test-secret-0123456789"
 	port := freePort(t)
-	cfg := serveConfig(t, dsn, secret, port)
-	serveCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- Serve(serveCtx, cfg, zerolog.Nop(), io.Discard) }()
+	stop, served := startServe(t, serveConfig(t, dsn, secret, port))
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 
 	get := func(path string) (*http.Response, map[string]any) {
@@ -105,9 +93,7 @@ func TestServeAnswersWhileStarting(t *testing.T) {
 	require.Contains(t, string(html), `<meta http-equiv="refresh" content="2">`)
 	require.Contains(t, string(html), "It is opening the database and applying migrations.")
 
-	_, err = conn.ExecContext(ctx, "SELECT pg_advisory_unlock(?)", int64(db.MigrationLockKey))
-	require.NoError(t, err)
-	locked = false
+	release()
 	require.Eventually(t, func() bool {
 		resp, _ := get("/readyz")
 		return resp != nil && resp.StatusCode == http.StatusOK
@@ -143,20 +129,10 @@ func TestServeAnswersWhileStarting(t *testing.T) {
 // error, instead of when the lock is free.
 func TestServeStopsWhileStarting(t *testing.T) {
 	dsn, bdb := dbtest.NewDSN(t)
-	ctx := context.Background()
-	conn, err := bdb.Conn(ctx)
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", int64(db.MigrationLockKey))
-	require.NoError(t, err)
-	defer func() { _, _ = conn.ExecContext(ctx, "SELECT pg_advisory_unlock(?)", int64(db.MigrationLockKey)) }()
+	holdMigrationLock(t, bdb)
 
 	port := freePort(t)
-	cfg := serveConfig(t, dsn, "boot-stop-secret-0123456789", port)
-	serveCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- Serve(serveCtx, cfg, zerolog.Nop(), io.Discard) }()
+	stop, served := startServe(t, serveConfig(t, dsn, "boot-stop-secret-0123456789", port))
 	require.Eventually(t, func() bool {
 		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/readyz")
 		if err != nil {
@@ -173,4 +149,37 @@ func TestServeStopsWhileStarting(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve still waits for the migration lock after the stop")
 	}
+}
+
+// holdMigrationLock takes the migration lock on a connection of its own,
+// as a replica applying migrations would, until release or the end of
+// the test.
+func holdMigrationLock(t *testing.T, bdb *bun.DB) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := bdb.Conn(ctx)
+	require.NoError(t, err)
+	_, err = conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", int64(db.MigrationLockKey))
+	require.NoError(t, err)
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			_, err := conn.ExecContext(ctx, "SELECT pg_advisory_unlock(?)", int64(db.MigrationLockKey))
+			require.NoError(t, err)
+			require.NoError(t, conn.Close())
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// startServe runs Serve with cfg until stop or the end of the test;
+// served receives what it returns.
+func startServe(t *testing.T, cfg *config.Config) (stop context.CancelFunc, served <-chan error) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	out := make(chan error, 1)
+	go func() { out <- Serve(ctx, cfg, zerolog.Nop(), io.Discard) }()
+	return stop, out
 }

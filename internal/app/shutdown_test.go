@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kivalogic/helpscout-log/db/dbtest"
@@ -63,10 +61,7 @@ func TestServeShutdown(t *testing.T) {
 	token, err := auth.NewIssuer(secret).Issue("shutdown-test", auth.RoleManager, time.Hour)
 	require.NoError(t, err)
 
-	serveCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- Serve(serveCtx, cfg, zerolog.Nop(), io.Discard) }()
+	stop, served := startServe(t, cfg)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
