@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/vektah/gqlparser/v2/ast"
@@ -13,16 +14,18 @@ import (
 
 // schemaHandler serves the schema in GraphQL's schema definition language,
 // with every description, for code generators and editors that read a
-// schema file rather than introspect. The text is built once; requests
-// get an ETag, so that a tool polling for changes downloads it only when
-// the service changed.
+// schema file rather than introspect. The text is built at the first
+// request, once; requests get an ETag, so that a tool polling for changes
+// downloads it only when the service changed.
 func schemaHandler(schema *ast.Schema) http.Handler {
-	var b bytes.Buffer
-	formatter.NewFormatter(&b, formatter.WithIndent("  ")).FormatSchema(schema)
-	body := b.Bytes()
-	sum := sha256.Sum256(body)
-	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	render := sync.OnceValues(func() ([]byte, string) {
+		var b bytes.Buffer
+		formatter.NewFormatter(&b, formatter.WithIndent("  ")).FormatSchema(schema)
+		sum := sha256.Sum256(b.Bytes())
+		return b.Bytes(), `"` + hex.EncodeToString(sum[:12]) + `"`
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, etag := render()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("ETag", etag)
