@@ -91,7 +91,12 @@ const (
 	kindConversationDeleted
 	kindCustomer
 	kindCustomerDeleted
+	// kindMissingEvent is a signed delivery without an event name.
+	kindMissingEvent
 )
+
+// errMissingEvent is why a signed delivery without an event name is refused.
+var errMissingEvent = errors.New("the " + helpscout.HeaderEvent + " header is missing")
 
 var kinds = map[string]kind{
 	helpscout.EventTest:            kindTest,
@@ -143,11 +148,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, r, event, len(body), sig, secret != "")
 		return
 	}
-	if event == "" {
-		writeError(w, http.StatusBadRequest, string(apperr.BadUserInput), "the "+helpscout.HeaderEvent+" header is missing")
-		return
-	}
 	k, ok := kinds[event]
+	if event == "" {
+		// Signed, so sent with the secret, yet unreadable without its
+		// event name: recorded like an unreadable body.
+		k, ok = kindMissingEvent, true
+	}
 	if !ok {
 		h.opts.Log.Debug().Str("event", clip(event)).Msg("webhook event not used; ignored")
 		writeJSON(w, http.StatusAccepted, map[string]any{"ok": true, "ignored": true})
@@ -171,7 +177,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if perr != nil {
 		h.opts.Log.Warn().Err(perr).Str("event", event).Str("delivery_id", d.ID).Msg("unreadable webhook body")
-		ans["error"] = errorBody(string(apperr.BadUserInput), "the body is not a "+event+" payload; it is logged as an ERROR event")
+		msg := "the body is not a " + event + " payload"
+		if k == kindMissingEvent {
+			msg = errMissingEvent.Error()
+		}
+		ans["error"] = errorBody(string(apperr.BadUserInput), msg+"; it is logged as an ERROR event")
 		writeJSON(w, http.StatusBadRequest, ans)
 		return
 	}
@@ -276,6 +286,8 @@ func delivery(k kind, event string, body []byte, now time.Time) (db.Delivery, er
 	case kindCustomer:
 		e.Type = db.EventCustomerUpdated
 		err = customerDelivery(&d, body)
+	case kindMissingEvent:
+		err = errMissingEvent
 	case kindCustomerDeleted:
 		e.Type = db.EventCustomerUpdated
 		var id int64

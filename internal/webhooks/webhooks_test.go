@@ -47,7 +47,7 @@ type testBundle struct {
 	issuer *auth.Issuer
 }
 
-func setup(t *testing.T) *testBundle {
+func setup(t testing.TB) *testBundle {
 	t.Helper()
 	bdb := dbtest.New(t)
 	cfg := &config.Config{Introspection: true, ComplexityLimit: 5000, LogLevel: zerolog.Disabled,
@@ -67,7 +67,7 @@ func setup(t *testing.T) *testBundle {
 
 // conversation creates a conversation in the simulator, changes it with fn
 // and returns its webhook body.
-func (b *testBundle) conversation(t *testing.T, email string, fn func(*helpscoutsim.Conversation)) (helpscoutsim.Conversation, []byte) {
+func (b *testBundle) conversation(t testing.TB, email string, fn func(*helpscoutsim.Conversation)) (helpscoutsim.Conversation, []byte) {
 	t.Helper()
 	ref, _, err := b.client.CreateConversation(context.Background(), helpscout.ConversationInput{
 		Subject: "Order missing", CustomerEmail: email, CustomerFirstName: "Ann", CustomerLastName: "Lee",
@@ -538,7 +538,7 @@ func TestErrorAnswers(t *testing.T) {
 		{name: "no signature", event: "convo.created", body: `{"id":1}`,
 			status: http.StatusUnauthorized, code: "UNAUTHENTICATED", message: webhooks.MessageSignatureMissing},
 		{name: "no event header", event: "", body: `{"id":1}`, sig: helpscout.Sign(webhookSecret, []byte(`{"id":1}`)),
-			status: http.StatusBadRequest, code: "BAD_USER_INPUT", message: "the X-HelpScout-Event header is missing"},
+			status: http.StatusBadRequest, code: "BAD_USER_INPUT", message: "the X-HelpScout-Event header is missing; it is logged as an ERROR event"},
 		{name: "body too large", event: "convo.created", body: tooLarge, sig: "any",
 			status: http.StatusRequestEntityTooLarge, code: "REQUEST_TOO_LARGE", message: fmt.Sprintf("the body is over the limit of %d bytes", webhooks.MaxBody)},
 		{name: "unreadable body", event: "convo.created", body: unreadable, sig: helpscout.Sign(webhookSecret, []byte(unreadable)),
