@@ -94,13 +94,13 @@ func (q *queryCounter) count(reqID string) int {
 
 // newEnv starts the whole HTTP handler (app.Handler) over a fresh migrated
 // database. cfgMods may change the configuration.
-func newEnv(t *testing.T, cfgMods ...func(*config.Config)) *env {
+func newEnv(t testing.TB, cfgMods ...func(*config.Config)) *env {
 	t.Helper()
 	return newEnvOn(t, dbtest.New(t), cfgMods...)
 }
 
 // newEnvOn starts the handler over an existing database.
-func newEnvOn(t *testing.T, bdb *bun.DB, cfgMods ...func(*config.Config)) *env {
+func newEnvOn(t testing.TB, bdb *bun.DB, cfgMods ...func(*config.Config)) *env {
 	t.Helper()
 	cfg := &config.Config{Introspection: true, ComplexityLimit: 5000, LogLevel: zerolog.Disabled}
 	for _, m := range cfgMods {
