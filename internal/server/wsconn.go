@@ -294,20 +294,45 @@ var (
 // subprotocol closes the connection with the code the protocol gives
 // (see check), and ends the transport's reading quietly.
 func (c *wsConn) NextReader() (int, io.Reader, error) {
-	typ, data, err := c.ws.Read(context.Background())
-	if err != nil {
-		switch websocket.CloseStatus(err) {
-		case websocket.StatusNormalClosure, websocket.StatusNoStatusRcvd:
+	for {
+		typ, data, err := c.ws.Read(context.Background())
+		if err != nil {
+			switch websocket.CloseStatus(err) {
+			case websocket.StatusNormalClosure, websocket.StatusNoStatusRcvd:
+				return int(typ), nil, transport.ErrWebsocketClosed
+			}
+			return int(typ), nil, err
+		}
+		out, code, reason := c.check(data)
+		if code != 0 {
+			_ = c.WriteClose(code, reason)
 			return int(typ), nil, transport.ErrWebsocketClosed
 		}
-		return int(typ), nil, err
+		if out == nil {
+			// Answered or ignored here (see check).
+			if err := c.answerEarly(data); err != nil {
+				return int(typ), nil, err
+			}
+			continue
+		}
+		return int(typ), bytes.NewReader(out), nil
 	}
-	data, code, reason := c.check(data)
-	if code != 0 {
-		_ = c.WriteClose(code, reason)
-		return int(typ), nil, transport.ErrWebsocketClosed
+}
+
+// answerEarly answers a ping that came before connection_init: the
+// transport, waiting for connection_init, would close the connection as a
+// protocol error, while graphql-transport-ws allows a ping at any time.
+// A pong or complete that early needs no answer.
+func (c *wsConn) answerEarly(data []byte) error {
+	var m struct {
+		Type    string          `json:"type"`
+		Payload json.RawMessage `json:"payload,omitempty"`
 	}
-	return int(typ), bytes.NewReader(data), nil
+	if json.Unmarshal(data, &m) != nil || m.Type != "ping" {
+		return nil
+	}
+	m.Type = "pong"
+	return c.WriteJSON(m)
 }
 
 // Close codes of graphql-transport-ws, which the transport does not send
@@ -337,7 +362,9 @@ const (
 //   - Under graphql-transport-ws: a message that is not a JSON object
 //     with a known type, or a subscribe without an id, closes with 4400;
 //     a subscribe before connection_init with 4401; a second
-//     connection_init with 4429.
+//     connection_init with 4429. A ping, pong or complete before
+//     connection_init is no message for the transport (nil, answered by
+//     NextReader): the protocol allows them at any time.
 func (c *wsConn) check(data []byte) ([]byte, int, string) {
 	var m struct {
 		ID      string          `json:"id"`
@@ -353,6 +380,9 @@ func (c *wsConn) check(data []byte) ([]byte, int, string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if transportWS && !c.inited && slices.Contains([]string{"ping", "pong", "complete"}, m.Type) {
+		return nil, 0, ""
+	}
 	switch m.Type {
 	case "connection_init":
 		if c.inited && transportWS {

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,4 +186,29 @@ func requireViewerQuery(t *testing.T, c *wsClient, id string) {
 	end := c.next(t)
 	require.Equal(t, "complete", end.Type)
 	require.Equal(t, id, end.ID)
+}
+
+// TestWebSocketPingBeforeInit: graphql-transport-ws allows a ping at any
+// time, so one sent before connection_init gets its pong (with its
+// payload), a pong or complete that early is ignored, and the connection
+// then initialises as usual.
+func TestWebSocketPingBeforeInit(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t, dbtest.New(t))
+	tok := e.token(t, auth.RoleManager, time.Hour)
+	ctx, cancel := context.WithTimeout(t.Context(), wsWait)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.srv.URL, "http")+"/graphql",
+		&websocket.DialOptions{Subprotocols: []string{protoTransportWS}})
+	require.NoError(t, err)
+	defer conn.CloseNow()
+	for _, m := range []string{`{"type":"pong"}`, `{"type":"complete","id":"1"}`, `{"type":"ping","payload":{"n":1}}`, `{"type":"ping"}`,
+		`{"type":"connection_init","payload":{"Authorization":"Bearer ` + tok + `"}}`} {
+		require.NoError(t, conn.Write(ctx, websocket.MessageText, []byte(m)))
+	}
+	for _, want := range []string{`{"type":"pong","payload":{"n":1}}`, `{"type":"pong"}`, `{"type":"connection_ack"}`} {
+		_, data, err := conn.Read(ctx)
+		require.NoError(t, err)
+		require.JSONEq(t, want, string(data))
+	}
 }
