@@ -120,10 +120,11 @@ var fuzzOps = []fuzzOp{
 }
 
 // fuzzCodes are the error codes a request may meet on a healthy service.
-// INTERNAL, UNAVAILABLE and TIMEOUT never answer what a user typed.
+// INTERNAL, UNAVAILABLE and TIMEOUT never answer what a user typed;
+// FORBIDDEN answers a document that asks for more than the caller may see.
 var fuzzCodes = []string{
 	"BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED",
-	"COMPLEXITY_LIMIT_EXCEEDED", "TOO_MANY_ROOT_FIELDS", "PERSISTED_QUERY_NOT_FOUND",
+	"COMPLEXITY_LIMIT_EXCEEDED", "TOO_MANY_ROOT_FIELDS", "PERSISTED_QUERY_NOT_FOUND", "FORBIDDEN",
 }
 
 // FuzzGraphQLArguments sends every operation of fuzzOps with arguments the

@@ -35,7 +35,7 @@ type liveEnv struct {
 }
 
 // newLiveEnv starts a Stack (handler plus live hub) over bdb.
-func newLiveEnv(t *testing.T, bdb *bun.DB, cfgMods ...func(*config.Config)) *liveEnv {
+func newLiveEnv(t testing.TB, bdb *bun.DB, cfgMods ...func(*config.Config)) *liveEnv {
 	t.Helper()
 	cfg := &config.Config{Introspection: true, ComplexityLimit: 5000, LogLevel: zerolog.Disabled}
 	for _, m := range cfgMods {
@@ -58,7 +58,7 @@ func newLiveEnv(t *testing.T, bdb *bun.DB, cfgMods ...func(*config.Config)) *liv
 	return &liveEnv{bdb: bdb, srv: srv, stack: stack, issuer: issuer}
 }
 
-func (e *liveEnv) token(t *testing.T, role auth.Role, ttl time.Duration) string {
+func (e *liveEnv) token(t testing.TB, role auth.Role, ttl time.Duration) string {
 	t.Helper()
 	tok, err := e.issuer.Issue("live-"+strings.ToLower(string(role)), role, ttl)
 	require.NoError(t, err)
