@@ -257,8 +257,8 @@ func FuzzExportQuery(f *testing.F) {
 }
 
 // requireAnswersInput checks an answer of /graphql to a request that only
-// a user's input shaped.
-func requireAnswersInput(t *testing.T, name string, req []byte, status int, body []byte) {
+// a user's input shaped; extra are codes allowed besides fuzzCodes.
+func requireAnswersInput(t *testing.T, name string, req []byte, status int, body []byte, extra ...string) {
 	t.Helper()
 	require.Less(t, status, 500, "%s: %s answered %d: %s", name, req, status, body)
 	var out struct {
@@ -269,8 +269,52 @@ func requireAnswersInput(t *testing.T, name string, req []byte, status int, body
 	require.True(t, len(out.Data) > 0 || len(out.Errors) > 0, "%s: %s answered neither data nor errors: %s", name, req, body)
 	for _, er := range out.Errors {
 		code, _ := er.Extensions["code"].(string)
-		require.True(t, slices.Contains(fuzzCodes, code), "%s: %s answered an error with code %q: %s", name, req, code, body)
+		require.True(t, slices.Contains(fuzzCodes, code) || slices.Contains(extra, code), "%s: %s answered an error with code %q: %s", name, req, code, body)
 		require.NotEmpty(t, er.Message)
 	}
 	requireNoLeak(t, body)
+}
+
+// FuzzGraphQLGet sends GET /graphql with a query string the fuzzer
+// chooses, under each response type a client may accept, and requires of
+// the answer what FuzzGraphQLArguments does; a mutation may also be
+// refused with METHOD_NOT_ALLOWED.
+//
+//	go test -run '^$' -fuzz FuzzGraphQLGet -fuzztime 5m ./internal/server/
+func FuzzGraphQLGet(f *testing.F) {
+	e := newEnv(f)
+	for _, q := range []string{
+		"query=" + url.QueryEscape("{ viewer { role } }"),
+		"query=" + url.QueryEscape("query($n: Int) { syncEvents(first: $n) { nodes { id } } }") + "&variables=" + url.QueryEscape(`{"n": 2}`),
+		"query=" + url.QueryEscape("mutation { retrySync(id: 1) { id } }"),
+		"query=" + url.QueryEscape("query A { viewer { role } } query B { viewer { subject } }") + "&operationName=B",
+		"query=%7B&variables=%5B",
+		"extensions=" + url.QueryEscape(`{"persistedQuery":{"version":1,"sha256Hash":"abc"}}`),
+		"query=" + url.QueryEscape("{ viewer { role } }") + "&query=x",
+		"", "variables=null", "query=&operationName=",
+	} {
+		for accept := range uint8(4) {
+			f.Add(q, accept)
+		}
+	}
+	accepts := []string{"", "application/json", "application/graphql-response+json", "application/graphql-response+json;q=0.9, application/json;q=0.1"}
+	client := e.srv.Client()
+	f.Fuzz(func(t *testing.T, query string, accept uint8) {
+		if strings.ContainsFunc(query, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == '#' }) {
+			t.Skip("not a query string an HTTP client sends")
+		}
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, e.srv.URL+"/graphql", nil)
+		require.NoError(t, err)
+		req.URL.RawQuery = query
+		if a := accepts[int(accept)%len(accepts)]; a != "" {
+			req.Header.Set("Accept", a)
+		}
+		e.authorize(t, req, callerManager)
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		got, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		requireAnswersInput(t, "GET", []byte(query), resp.StatusCode, got, "METHOD_NOT_ALLOWED")
+	})
 }
