@@ -238,7 +238,7 @@ func (c *Client) requestToken(ctx context.Context, cfg Config) (string, time.Dur
 		if rep.status == http.StatusBadRequest || rep.status == http.StatusUnauthorized || rep.status == http.StatusForbidden {
 			e.Code, e.Transient = codeAuth, false
 		}
-		e.Message = redact(e.Message, cfg.ClientSecret)
+		e.Message, e.LogRef = redact(e.Message, cfg.ClientSecret), redact(e.LogRef, cfg.ClientSecret)
 		return "", 0, call, e
 	}
 	var ans tokenAnswer
@@ -333,6 +333,7 @@ func (c *Client) roundTrip(ctx context.Context, res *Result, op, method, path st
 			return nil, err
 		}
 	}
+	rep.redact(tok, cfg.ClientSecret)
 	if rep.status >= 300 {
 		return rep, responseError(op, method, path, rep)
 	}
@@ -359,6 +360,18 @@ func tokenError(op string, err error) error {
 		return &cp
 	}
 	return err
+}
+
+// redact removes the credentials from an answer: a body or header that
+// echoes the request (as some proxies' error pages do) would otherwise
+// carry them into errors, and errors into the log.
+func (r *reply) redact(credentials ...string) {
+	for _, c := range credentials {
+		if c != "" && bytes.Contains(r.body, []byte(c)) {
+			r.body = bytes.ReplaceAll(r.body, []byte(c), []byte("[redacted]"))
+		}
+		r.logRef = redact(r.logRef, c)
+	}
 }
 
 // redact removes secret from s.
