@@ -252,6 +252,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 	if err := tbl.header(); err != nil {
 		return err
 	}
+	var cells []cell
 	for _, c := range cases {
 		for _, n := range opts.Concurrency {
 			for _, p := range procs {
@@ -268,9 +269,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 				if err != nil {
 					return err
 				}
+				cells = append(cells, cell{name: c.name, conc: n, procs: p, gql: gql, raw: raw})
 			}
 		}
 	}
+	writeTargets(out, cells)
 	return nil
 }
 

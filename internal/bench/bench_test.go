@@ -54,8 +54,14 @@ func TestRunPrintsEveryQuery(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, bytes.HasPrefix(written, []byte{0x1f, 0x8b}), "a gzipped pprof profile")
 
-	progress, table, found := strings.Cut(out.String(), "p99 ratio")
+	progress, rest, found := strings.Cut(out.String(), "p99 ratio")
 	require.True(t, found, "a table in:\n%s", out.String())
+	table, targets, found := strings.Cut(rest, "\nTargets")
+	require.True(t, found, "the targets below the table in:\n%s", out.String())
+	for _, line := range []string{"p99 under 15.00 ms at concurrency 1: ", "p99 within 1.5× of the SQL at concurrency 1: ",
+		"req/s at least 40% of the SQL's above concurrency 1: ", "30-day summary p99 under 50.00 ms: "} {
+		require.Regexp(t, regexp.QuoteMeta(line)+`\d+ of \d+ cells`, targets)
+	}
 	cases, err := buildCases(ctx, newService(bdb))
 	require.NoError(t, err)
 	for _, c := range cases {

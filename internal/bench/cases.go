@@ -116,7 +116,7 @@ func buildCases(ctx context.Context, svc *synclog.Service) ([]benchCase, error) 
 			},
 		},
 		{
-			name:  "summary, last 30 days",
+			name:  summaryCase,
 			query: `query Summary30 { summary(range: {within: LAST_30_DAYS}) { ` + summaryFields + ` } }`,
 			raw:   summary(synclog.Last30Days),
 		},
