@@ -194,10 +194,10 @@ func Load(getenv func(string) string) (*Config, error) {
 		u, err := url.Parse(c.HelpScoutAPIURL)
 		switch {
 		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			errs = append(errs, fmt.Errorf("HELPSCOUT_API_URL: %q is not an http or https URL such as https://api.helpscout.net", c.HelpScoutAPIURL))
+			errs = append(errs, fmt.Errorf("HELPSCOUT_API_URL: %s is not an http or https URL such as https://api.helpscout.net", quoteURL(c.HelpScoutAPIURL, u)))
 		case (u.Path != "" && u.Path != "/") || u.RawQuery != "":
 			// The client adds /v2/... itself.
-			errs = append(errs, fmt.Errorf("HELPSCOUT_API_URL: %q has a path or query; give the API's base URL, such as https://api.helpscout.net", c.HelpScoutAPIURL))
+			errs = append(errs, fmt.Errorf("HELPSCOUT_API_URL: %s has a path or query; give the API's base URL, such as https://api.helpscout.net", quoteURL(c.HelpScoutAPIURL, u)))
 		}
 	}
 	// The runtime reads GOGC itself, before main, and takes a value it
@@ -308,6 +308,18 @@ func validGOGC(v string) bool {
 	}
 	_, err := strconv.ParseInt(v, 10, 32)
 	return err == nil
+}
+
+// quoteURL quotes raw, parsed as u (nil when it does not parse), for an
+// error message, without a password it may hold.
+func quoteURL(raw string, u *url.URL) string {
+	switch {
+	case u != nil:
+		return strconv.Quote(u.Redacted())
+	case strings.Contains(raw, "@"):
+		return "the value (not shown: it may hold a password)"
+	}
+	return strconv.Quote(raw)
 }
 
 func orDefault(v, def string) string {
