@@ -194,12 +194,8 @@ func FuzzGraphQLArguments(f *testing.F) {
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/json")
 		e.authorize(t, req, caller)
-		resp, err := client.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		got, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		requireAnswersInput(t, name, body, resp.StatusCode, got)
+		status, _, got := do(t, client, req)
+		requireAnswersInput(t, name, body, status, got)
 	})
 }
 
@@ -224,25 +220,17 @@ func FuzzExportQuery(f *testing.F) {
 	}
 	client := e.srv.Client()
 	f.Fuzz(func(t *testing.T, query string) {
-		// A request line carries printable ASCII only: anything else is
-		// refused by the HTTP server before the service sees it.
-		if strings.ContainsFunc(query, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == '#' }) {
-			t.Skip("not a query string an HTTP client sends")
-		}
+		skipUnsendable(t, query)
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, e.srv.URL+"/export/sync-events.csv", nil)
 		require.NoError(t, err)
 		req.URL.RawQuery = query
 		e.authorize(t, req, callerManager)
-		resp, err := client.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		got, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		if resp.StatusCode == http.StatusOK {
-			require.Equal(t, "text/csv; charset=utf-8", resp.Header.Get("Content-Type"), "query %q", query)
+		status, header, got := do(t, client, req)
+		if status == http.StatusOK {
+			require.Equal(t, "text/csv; charset=utf-8", header.Get("Content-Type"), "query %q", query)
 			return
 		}
-		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "query %q answered %s", query, got)
+		require.Equal(t, http.StatusBadRequest, status, "query %q answered %s", query, got)
 		var out struct {
 			Error struct {
 				Code    string `json:"code"`
@@ -300,9 +288,7 @@ func FuzzGraphQLGet(f *testing.F) {
 	accepts := []string{"", "application/json", "application/graphql-response+json", "application/graphql-response+json;q=0.9, application/json;q=0.1"}
 	client := e.srv.Client()
 	f.Fuzz(func(t *testing.T, query string, accept uint8) {
-		if strings.ContainsFunc(query, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == '#' }) {
-			t.Skip("not a query string an HTTP client sends")
-		}
+		skipUnsendable(t, query)
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, e.srv.URL+"/graphql", nil)
 		require.NoError(t, err)
 		req.URL.RawQuery = query
@@ -310,11 +296,27 @@ func FuzzGraphQLGet(f *testing.F) {
 			req.Header.Set("Accept", a)
 		}
 		e.authorize(t, req, callerManager)
-		resp, err := client.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		got, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		requireAnswersInput(t, "GET", []byte(query), resp.StatusCode, got, "METHOD_NOT_ALLOWED")
+		status, _, got := do(t, client, req)
+		requireAnswersInput(t, "GET", []byte(query), status, got, "METHOD_NOT_ALLOWED")
 	})
+}
+
+// do sends req and returns the answer's status, headers and body.
+func do(t *testing.T, client *http.Client, req *http.Request) (int, http.Header, []byte) {
+	t.Helper()
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, resp.Header, body
+}
+
+// skipUnsendable skips a query string that no HTTP client sends: a request
+// line carries printable ASCII only, and anything else is refused by the
+// HTTP server before the service sees it.
+func skipUnsendable(t *testing.T, query string) {
+	if strings.ContainsFunc(query, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == '#' }) {
+		t.Skip("not a query string an HTTP client sends")
+	}
 }
