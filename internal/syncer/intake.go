@@ -43,6 +43,19 @@ func checkText(field, v string, required bool, maxLen int) error {
 	return nil
 }
 
+// checkKey is checkText for a submission id, which also refuses what no
+// text column can hold: the id keys the submission's job, so that a second
+// sending is known, and no stand-in for a character may take its place.
+func checkKey(field, v string) error {
+	if err := checkText(field, v, true, maxSubmissionIDLen); err != nil {
+		return err
+	}
+	if p := encodingProblem(field, &v); p != "" {
+		return apperr.BadInput(field, "%s", strings.TrimPrefix(p, field+" "))
+	}
+	return nil
+}
+
 // checkOptional is checkText for an optional value.
 func checkOptional(field string, v *string, maxLen int) error {
 	if v == nil {
@@ -62,7 +75,7 @@ func (s *Service) SubmitContactForm(ctx context.Context, in ContactForm, actor s
 	// of all of them at once.
 	var errs []error
 	for _, c := range []error{
-		checkText("input.submissionId", strings.TrimSpace(in.SubmissionID), true, maxSubmissionIDLen),
+		checkKey("input.submissionId", strings.TrimSpace(in.SubmissionID)),
 		checkText("input.email", strings.TrimSpace(in.Email), true, maxEmailLen),
 		checkText("input.subject", in.Subject, true, maxSubjectLen),
 		checkText("input.message", in.Message, true, maxMessageLen),
@@ -97,7 +110,7 @@ func (s *Service) CreateTicket(ctx context.Context, in ManualTicket, actor strin
 		errs = append(errs, c)
 	}
 	if in.SubmissionID != nil {
-		errs = append(errs, checkText("input.submissionId", id, true, maxSubmissionIDLen))
+		errs = append(errs, checkKey("input.submissionId", id))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -123,6 +136,10 @@ func (s *Service) queueTicket(ctx context.Context, in ContactForm, source db.Eve
 	payload, err := json.Marshal(in)
 	if err != nil {
 		return nil, fmt.Errorf("error encoding contact form %q: %w", in.SubmissionID, err)
+	}
+	name := in.Name
+	if refusal != "" {
+		email, name = storable(email), storablePtr(name)
 	}
 	key := "contact-form:" + in.SubmissionID
 	details := map[string]any{
@@ -192,7 +209,7 @@ func (s *Service) queueTicket(ctx context.Context, in ContactForm, source db.Eve
 		}
 		// The customer row before the event, whose rollup rows every
 		// writer locks last.
-		if err := upsertCustomer(ctx, tx, email, in.Name, now); err != nil {
+		if err := upsertCustomer(ctx, tx, email, name, now); err != nil {
 			return err
 		}
 		e.JobID = &job.ID
@@ -243,6 +260,10 @@ func (s *Service) SyncCustomer(ctx context.Context, in CustomerRecord, actor str
 	if err != nil {
 		return nil, fmt.Errorf("error encoding customer %q: %w", email, err)
 	}
+	name := fullName(in.FirstName, in.LastName)
+	if refusal != "" {
+		email, name = storable(email), storablePtr(name)
+	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var out IntakeResult
 	created := false
@@ -273,7 +294,7 @@ func (s *Service) SyncCustomer(ctx context.Context, in CustomerRecord, actor str
 		if _, err := s.jobs.Insert(ctx, tx, job); err != nil {
 			return err
 		}
-		if err := upsertCustomer(ctx, tx, email, fullName(in.FirstName, in.LastName), now); err != nil {
+		if err := upsertCustomer(ctx, tx, email, name, now); err != nil {
 			return err
 		}
 		e.JobID = &job.ID
@@ -414,6 +435,21 @@ func submissionTag(id string) string {
 // printable replaces NUL characters, which PostgreSQL cannot store in
 // jsonb, by the visible symbol for NUL (U+2400) in what the log shows.
 func printable(s string) string { return strings.ReplaceAll(s, "\x00", "\u2400") }
+
+// storable is s as a text column can hold it: each NUL as U+2400 and each
+// byte that is not UTF-8 as U+FFFD, as a record refused for its encoding
+// is stored (see encodingProblem). The email and name of such a record
+// key and name its rows in the log.
+func storable(s string) string { return strings.ToValidUTF8(printable(s), "\ufffd") }
+
+// storablePtr is storable for an optional value.
+func storablePtr(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	v := storable(*s)
+	return &v
+}
 
 // encodingProblem describes the first of the named values (name, value
 // pairs) that HelpScout would refuse for its encoding (a NUL character or

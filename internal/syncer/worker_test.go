@@ -31,6 +31,9 @@ func TestErrorCodes(t *testing.T) {
 		status    int
 		message   string
 		transient bool
+		// email, when set, is the email the log stores: a stand-in for
+		// each character it cannot.
+		email string
 	}{
 		{name: "invalid email", form: func(f ContactForm) ContactForm { f.Email = "not-an-email"; return f },
 			code: db.CodeInvalidEmail, status: 400, message: "well-formed email"},
@@ -54,6 +57,12 @@ func TestErrorCodes(t *testing.T) {
 			code: db.CodeInvalidEncoding, message: "not valid UTF-8"},
 		{name: "NUL in a customer field", customer: &CustomerRecord{Email: "nul@example.com", Location: strp("a\x00b")},
 			code: db.CodeInvalidEncoding, message: "location contains a NUL character"},
+		{name: "NUL in the name", form: func(f ContactForm) ContactForm { f.Name = strp("Ada\x00"); return f },
+			code: db.CodeInvalidEncoding, message: "name contains a NUL character"},
+		{name: "NUL in the email", form: func(f ContactForm) ContactForm { f.Email = "err\x00@example.com"; return f },
+			code: db.CodeInvalidEncoding, message: "email contains a NUL character", email: "err\u2400@example.com"},
+		{name: "a customer's email not UTF-8", customer: &CustomerRecord{Email: "utf\xff@example.com", FirstName: strp("Ada\x00")},
+			code: db.CodeInvalidEncoding, message: "firstName contains a NUL character", email: "utf\ufffd@example.com"},
 		{name: "unexpected status", faults: helpscoutsim.Faults{Status5xxBurst: 100, BurstStatus: 418},
 			code: db.CodeUnknown, status: 418},
 	}
@@ -92,6 +101,11 @@ func TestErrorCodes(t *testing.T) {
 				require.Equal(t, tc.status, *e.HTTPStatus)
 			}
 			require.NotNil(t, e.DurationMs)
+			if tc.email != "" {
+				require.Equal(t, tc.email, *e.CustomerEmail)
+				_, err := db.NewCustomerStore(b.bdb).GetByEmail(ctx, tc.email)
+				require.NoError(t, err, "the customer's row under the stored email")
+			}
 			if tc.status >= 400 && tc.code != db.CodeAuthenticationFailed {
 				require.NotEmpty(t, e.Details["logRef"], "details: %v", e.Details)
 			}
@@ -271,6 +285,8 @@ func TestIntakeValidation(t *testing.T) {
 		argument string
 	}{
 		{"empty submission id", func(f *ContactForm) { f.SubmissionID = " " }, "input.submissionId"},
+		{"NUL in the submission id", func(f *ContactForm) { f.SubmissionID = "v-\x00" }, "input.submissionId"},
+		{"submission id not UTF-8", func(f *ContactForm) { f.SubmissionID = "v-\xff" }, "input.submissionId"},
 		{"empty email", func(f *ContactForm) { f.Email = "" }, "input.email"},
 		{"empty subject", func(f *ContactForm) { f.Subject = "" }, "input.subject"},
 		{"empty message", func(f *ContactForm) { f.Message = "" }, "input.message"},
