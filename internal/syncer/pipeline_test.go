@@ -40,7 +40,7 @@ type pipeSetup struct {
 	opts func(*Options)
 }
 
-func newPipe(t *testing.T, setup pipeSetup) *pipeBundle {
+func newPipe(t testing.TB, setup pipeSetup) *pipeBundle {
 	t.Helper()
 	sim := helpscoutsim.New(setup.sim)
 	var h http.Handler = sim.Handler()
@@ -71,13 +71,13 @@ func newPipe(t *testing.T, setup pipeSetup) *pipeBundle {
 }
 
 // service returns a new Service (a replica) over the bundle's database.
-func (b *pipeBundle) service(t *testing.T) *Service {
+func (b *pipeBundle) service(t testing.TB) *Service {
 	t.Helper()
 	return New(b.bdb, b.opts)
 }
 
 // start returns a running Service, stopped when the test ends.
-func (b *pipeBundle) start(t *testing.T) *Service {
+func (b *pipeBundle) start(t testing.TB) *Service {
 	t.Helper()
 	s := b.service(t)
 	require.NoError(t, s.Start(context.Background()))
