@@ -62,23 +62,88 @@ func FuzzContactFormPipeline(f *testing.F) {
 			}
 			return
 		}
-		e := b.waitFinished(t, res.Event.ID, 60*time.Second)
-		switch e.Status {
-		case db.StatusSuccess:
-			require.NotNil(t, e.ConversationID, "a ticket without a conversation")
-			require.NotNil(t, e.TicketNumber, "a ticket without a number")
-			raw, ok := b.sim.ConversationJSON(*e.ConversationID)
-			require.True(t, ok, "HelpScout holds no conversation %d", *e.ConversationID)
-			conv, err := helpscout.ParseConversation(raw)
-			require.NoError(t, err)
-			require.Equal(t, *e.TicketNumber, conv.Number)
-		case db.StatusFailed:
-			require.NotNil(t, e.ErrorCode, "a failure without a code")
-			require.True(t, slices.Contains(db.ErrorCodes, *e.ErrorCode), "code %q", *e.ErrorCode)
-			require.NotNil(t, e.ErrorMessage)
-			require.NotEmpty(t, *e.ErrorMessage)
-		default:
-			t.Fatalf("event %d ended %s", e.ID, e.Status)
-		}
+		requireEnded(t, b, b.waitFinished(t, res.Event.ID, 60*time.Second))
 	})
+}
+
+// FuzzRetryCorrections retries a ticket HelpScout refused (a malformed
+// email) with corrections the fuzzer chooses (mask picks the fields sent:
+// email, name, subject, message). The retry is refused with BAD_USER_INPUT
+// naming each correction at fault, or its new attempt, linked to the
+// failed one, ends SUCCESS with a ticket the simulator holds or FAILED
+// with one of the log's codes and a message.
+//
+//	go test -run '^$' -fuzz FuzzRetryCorrections -fuzztime 5m ./internal/syncer/
+func FuzzRetryCorrections(f *testing.F) {
+	b := newPipe(f, pipeSetup{sim: helpscoutsim.Options{RateLimitPerMinute: 1 << 30}})
+	svc := b.start(f)
+	for _, s := range []struct {
+		mask                          uint8
+		email, name, subject, message string
+	}{
+		{1, "ada@example.com", "", "", ""},
+		{15, "ada@example.com", "Ada", "Order", "Where is it?"},
+		{1, "still-not-an-address", "", "", ""},
+		{0, "", "", "", ""},
+		{2, "", "Ada\x00", "", ""},
+		{4, "", "", "   ", ""},
+		{8, "", "", "", strings.Repeat("m", 70000)},
+		{1, "a\x00@example.com", "", "", ""},
+		{1, "\xff@example.com", "", "", ""},
+		{6, "", "\xff", "", ""},
+	} {
+		f.Add(s.mask, s.email, s.name, s.subject, s.message)
+	}
+	var seq atomic.Int64
+	f.Fuzz(func(t *testing.T, mask uint8, email, name, subject, message string) {
+		ctx := context.Background()
+		res, err := svc.SubmitContactForm(ctx, form(fmt.Sprintf("rc-%d-%d", os.Getpid(), seq.Add(1)), "not-an-address"), "service")
+		require.NoError(t, err)
+		failed := b.failedAttempt(t, res, db.CodeInvalidEmail)
+		fix := &Corrections{}
+		for i, v := range []struct {
+			dst **string
+			val string
+		}{{&fix.Email, email}, {&fix.Name, name}, {&fix.Subject, subject}, {&fix.Message, message}} {
+			if mask&(1<<i) != 0 {
+				*v.dst = &v.val
+			}
+		}
+		next, err := svc.Retry(ctx, failed.ID, fix, "admin")
+		if err != nil {
+			for _, e := range flatten(err) {
+				ae, ok := apperr.As(e)
+				require.True(t, ok, "refused with %T: %v", e, e)
+				require.Equal(t, apperr.BadUserInput, ae.Code, "%v", e)
+				require.True(t, ae.Argument == "corrections" || strings.HasPrefix(ae.Argument, "corrections."), "%v", e)
+			}
+			return
+		}
+		require.NotNil(t, next.RetryOfID)
+		require.Equal(t, failed.ID, *next.RetryOfID)
+		requireEnded(t, b, b.waitFinished(t, next.ID, 60*time.Second))
+	})
+}
+
+// requireEnded checks a finished attempt: SUCCESS with a ticket the
+// simulator holds, or FAILED with one of the log's codes and a message.
+func requireEnded(t *testing.T, b *pipeBundle, e *db.SyncEvent) {
+	t.Helper()
+	switch e.Status {
+	case db.StatusSuccess:
+		require.NotNil(t, e.ConversationID, "a ticket without a conversation")
+		require.NotNil(t, e.TicketNumber, "a ticket without a number")
+		raw, ok := b.sim.ConversationJSON(*e.ConversationID)
+		require.True(t, ok, "HelpScout holds no conversation %d", *e.ConversationID)
+		conv, err := helpscout.ParseConversation(raw)
+		require.NoError(t, err)
+		require.Equal(t, *e.TicketNumber, conv.Number)
+	case db.StatusFailed:
+		require.NotNil(t, e.ErrorCode, "a failure without a code")
+		require.True(t, slices.Contains(db.ErrorCodes, *e.ErrorCode), "code %q", *e.ErrorCode)
+		require.NotNil(t, e.ErrorMessage)
+		require.NotEmpty(t, *e.ErrorMessage)
+	default:
+		t.Fatalf("event %d ended %s", e.ID, e.Status)
+	}
 }
