@@ -147,3 +147,67 @@ func requireEnded(t *testing.T, b *pipeBundle, e *db.SyncEvent) {
 		t.Fatalf("event %d ended %s", e.ID, e.Status)
 	}
 }
+
+// FuzzCustomerRecord sends customer records whose email and fields the
+// fuzzer chooses, for customers HelpScout does not know yet, so that each
+// is sent at once (CUSTOMER_SYNCED). The record is refused at intake with
+// BAD_USER_INPUT naming each field at fault, or its event ends SUCCESS
+// with a customer the simulator holds under the id in its details, or
+// FAILED with one of the log's codes and a message.
+//
+//	go test -run '^$' -fuzz FuzzCustomerRecord -fuzztime 5m ./internal/syncer/
+func FuzzCustomerRecord(f *testing.F) {
+	b := newPipe(f, pipeSetup{sim: helpscoutsim.Options{RateLimitPerMinute: 1 << 30}})
+	svc := b.start(f)
+	for _, s := range [][5]string{
+		{"ann", "Ann", "Lee", "Engineer", "+1 555 0100"},
+		{"bad address", "", "", "", ""},
+		{"ann", strings.Repeat("a", 41), "Lee", "", ""},
+		{"ann", "Ann\x00", "\xff", "", ""},
+		{"ÅNN", "Ånn", "Lée", "漢字", "☎"},
+		{"ann\x00", "Ann", "", "", ""},
+		{"", "", "", "", ""},
+		{"ann", "=cmd", "+1", "@x", "-2"},
+	} {
+		f.Add(s[0], s[1], s[2], s[3], s[4])
+	}
+	var seq atomic.Int64
+	opt := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	f.Fuzz(func(t *testing.T, local, first, last, title, phone string) {
+		ctx := context.Background()
+		// A fresh address each time: a known customer's record waits for
+		// the next batch.
+		email := fmt.Sprintf("%s-%d-%d@example.com", local, os.Getpid(), seq.Add(1))
+		res, err := svc.SyncCustomer(ctx, CustomerRecord{Email: email, FirstName: opt(first), LastName: opt(last),
+			JobTitle: opt(title), Phone: opt(phone)}, "service")
+		if err != nil {
+			for _, e := range flatten(err) {
+				ae, ok := apperr.As(e)
+				require.True(t, ok, "refused with %T: %v", e, e)
+				require.Equal(t, apperr.BadUserInput, ae.Code, "%v", e)
+				require.True(t, strings.HasPrefix(ae.Argument, "input."), "%v", e)
+			}
+			return
+		}
+		require.Equal(t, db.EventCustomerSynced, res.Event.Type)
+		e := b.waitFinished(t, res.Event.ID, 60*time.Second)
+		switch e.Status {
+		case db.StatusSuccess:
+			id, ok := e.Details["customerId"].(float64)
+			require.True(t, ok, "no customer id in %v", e.Details)
+			_, held := b.sim.CustomerJSON(int64(id))
+			require.True(t, held, "HelpScout holds no customer %v", id)
+		case db.StatusFailed:
+			require.NotNil(t, e.ErrorCode, "a failure without a code")
+			require.True(t, slices.Contains(db.ErrorCodes, *e.ErrorCode), "code %q", *e.ErrorCode)
+			require.NotEmpty(t, *e.ErrorMessage)
+		default:
+			t.Fatalf("event %d ended %s", e.ID, e.Status)
+		}
+	})
+}
