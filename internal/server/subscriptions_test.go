@@ -67,7 +67,7 @@ func (e *liveEnv) token(t testing.TB, role auth.Role, ttl time.Duration) string 
 
 // gqlAs posts a query with a bearer token and returns its data; it fails
 // on errors.
-func (e *liveEnv) gqlAs(t *testing.T, token, query string) json.RawMessage {
+func (e *liveEnv) gqlAs(t testing.TB, token, query string) json.RawMessage {
 	t.Helper()
 	b, err := json.Marshal(gqlRequest{Query: query})
 	require.NoError(t, err)
