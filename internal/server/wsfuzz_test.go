@@ -27,12 +27,7 @@ import (
 //
 //	go test -run '^$' -fuzz FuzzWebSocketMessages -fuzztime 5m ./internal/server/
 func FuzzWebSocketMessages(f *testing.F) {
-	bdb := dbtest.New(f)
-	_, err := seed.Run(f.Context(), bdb, seed.Options{Events: 500, Days: 1, Now: time.Now(), Seed: 19})
-	require.NoError(f, err)
-	e := newLiveEnv(f, bdb)
-	tok := e.token(f, auth.RoleManager, time.Hour)
-	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/graphql"
+	_, tok, url := newWSFuzzEnv(f, 19)
 	sub := func(id, query string, vars string) string {
 		q, _ := json.Marshal(query)
 		return `{"type":"subscribe","id":"` + id + `","payload":{"query":` + string(q) + `,"variables":` + vars + `}}`
@@ -141,12 +136,7 @@ func exchangeWS(t *testing.T, url, tok string, init bool, codes []string, msgs .
 //
 //	go test -run '^$' -fuzz FuzzLiveSubscription -fuzztime 5m ./internal/server/
 func FuzzLiveSubscription(f *testing.F) {
-	bdb := dbtest.New(f)
-	_, err := seed.Run(f.Context(), bdb, seed.Options{Events: 500, Days: 1, Now: time.Now(), Seed: 23})
-	require.NoError(f, err)
-	e := newLiveEnv(f, bdb)
-	tok := e.token(f, auth.RoleManager, time.Hour)
-	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/graphql"
+	e, tok, url := newWSFuzzEnv(f, 23)
 	var list struct {
 		SyncEvents struct {
 			LiveCursor string `json:"liveCursor"`
@@ -198,4 +188,15 @@ func FuzzLiveSubscription(f *testing.F) {
 		exchangeWS(t, url, tok, true, codes,
 			`{"type":"subscribe","id":"1","payload":`+p+`}`, `{"type":"complete","id":"1"}`)
 	})
+}
+
+// newWSFuzzEnv starts the service with live events over a database seeded
+// with 500 events generated from the seed from, and returns it with a Manager token and the
+// WebSocket URL of its GraphQL endpoint.
+func newWSFuzzEnv(f *testing.F, from int64) (*liveEnv, string, string) {
+	bdb := dbtest.New(f)
+	_, err := seed.Run(f.Context(), bdb, seed.Options{Events: 500, Days: 1, Now: time.Now(), Seed: from})
+	require.NoError(f, err)
+	e := newLiveEnv(f, bdb)
+	return e, e.token(f, auth.RoleManager, time.Hour), "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/graphql"
 }

@@ -54,12 +54,7 @@ func FuzzContactFormPipeline(f *testing.F) {
 		id := fmt.Sprintf("%s-%d-%d", ref, os.Getpid(), seq.Add(1))
 		res, err := svc.SubmitContactForm(ctx, ContactForm{SubmissionID: id, Email: email, Name: &name, Subject: subject, Message: message}, "service")
 		if err != nil {
-			for _, e := range flatten(err) {
-				ae, ok := apperr.As(e)
-				require.True(t, ok, "refused with %T: %v", e, e)
-				require.Equal(t, apperr.BadUserInput, ae.Code, "%v", e)
-				require.NotEmpty(t, ae.Argument, "%v", e)
-			}
+			requireRefused(t, err, func(arg string) bool { return arg != "" })
 			return
 		}
 		requireEnded(t, b, b.waitFinished(t, res.Event.ID, 60*time.Second))
@@ -111,12 +106,7 @@ func FuzzRetryCorrections(f *testing.F) {
 		}
 		next, err := svc.Retry(ctx, failed.ID, fix, "admin")
 		if err != nil {
-			for _, e := range flatten(err) {
-				ae, ok := apperr.As(e)
-				require.True(t, ok, "refused with %T: %v", e, e)
-				require.Equal(t, apperr.BadUserInput, ae.Code, "%v", e)
-				require.True(t, ae.Argument == "corrections" || strings.HasPrefix(ae.Argument, "corrections."), "%v", e)
-			}
+			requireRefused(t, err, func(arg string) bool { return arg == "corrections" || strings.HasPrefix(arg, "corrections.") })
 			return
 		}
 		require.NotNil(t, next.RetryOfID)
@@ -186,12 +176,7 @@ func FuzzCustomerRecord(f *testing.F) {
 		res, err := svc.SyncCustomer(ctx, CustomerRecord{Email: email, FirstName: opt(first), LastName: opt(last),
 			JobTitle: opt(title), Phone: opt(phone)}, "service")
 		if err != nil {
-			for _, e := range flatten(err) {
-				ae, ok := apperr.As(e)
-				require.True(t, ok, "refused with %T: %v", e, e)
-				require.Equal(t, apperr.BadUserInput, ae.Code, "%v", e)
-				require.True(t, strings.HasPrefix(ae.Argument, "input."), "%v", e)
-			}
+			requireRefused(t, err, func(arg string) bool { return strings.HasPrefix(arg, "input.") })
 			return
 		}
 		require.Equal(t, db.EventCustomerSynced, res.Event.Type)
@@ -210,4 +195,16 @@ func FuzzCustomerRecord(f *testing.F) {
 			t.Fatalf("event %d ended %s", e.ID, e.Status)
 		}
 	})
+}
+
+// requireRefused checks an intake or retry refused for its input: every
+// error it joins is BAD_USER_INPUT naming an argument that names accepts.
+func requireRefused(t *testing.T, err error, names func(arg string) bool) {
+	t.Helper()
+	for _, e := range flatten(err) {
+		ae, ok := apperr.As(e)
+		require.True(t, ok, "refused with %T: %v", e, e)
+		require.Equal(t, apperr.BadUserInput, ae.Code, "%v", e)
+		require.True(t, names(ae.Argument), "%v", e)
+	}
 }
