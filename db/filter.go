@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/kivalogic/helpscout-log/internal/apperr"
 )
 
 // MinTime and MaxTime bound the times the log takes in filters and
@@ -23,6 +25,29 @@ func CheckTime(t time.Time) error {
 		return fmt.Errorf("%s is outside the years %d to %d", t.Format(time.RFC3339), MinTime.Year(), MaxTime.Year()-1)
 	}
 	return nil
+}
+
+// dateLayout is a calendar date, which a time argument may be.
+const dateLayout = "2006-01-02"
+
+// ParseTime reads a time argument: RFC 3339 (2026-11-27T09:30:00Z), or a
+// date alone (2026-11-27), which means the start of that day in UTC. So a
+// range from one date to the next is that whole day, its end excluded. It
+// refuses a time outside MinTime to MaxTime. Its errors quote s and name
+// no argument: the caller does.
+func ParseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		d, derr := time.Parse(dateLayout, s)
+		if derr != nil {
+			return time.Time{}, fmt.Errorf("%s is neither an RFC 3339 time such as 2026-11-27T09:30:00Z nor a date such as 2026-11-27", apperr.Quote(s))
+		}
+		t = d
+	}
+	if err := CheckTime(t); err != nil {
+		return time.Time{}, err
+	}
+	return t, nil
 }
 
 // EventFilter selects sync events. Every set condition must hold; a slice

@@ -2804,7 +2804,11 @@ gets FORBIDDEN; in both cases only the guarded field resolves to null.
 """
 directive @hasRole("The role the token must carry; a role above it on the ladder passes too." role: Role!) on FIELD_DEFINITION
 
-"""An RFC 3339 timestamp, for example 2026-11-27T09:30:00Z. Always returned in UTC."""
+"""
+An RFC 3339 timestamp, for example 2026-11-27T09:30:00Z. Always returned in UTC.
+An argument may also be a date alone, for example 2026-11-27: the start of that
+day in UTC, so that from 2026-11-27 to 2026-11-28 is the whole day.
+"""
 scalar Time
 
 """An arbitrary JSON object."""

@@ -46,19 +46,12 @@ func MarshalTime(t time.Time) graphql.Marshaler {
 	return graphql.MarshalTime(t.UTC())
 }
 
-// UnmarshalTime reads an RFC 3339 time within the years the log takes
-// (see db.CheckTime).
+// UnmarshalTime reads an RFC 3339 time, or a date for the start of that
+// day in UTC, within the years the log takes (see db.ParseTime).
 func UnmarshalTime(v any) (time.Time, error) {
-	t, err := graphql.UnmarshalTime(v)
-	if err != nil {
-		s, ok := v.(string)
-		if !ok {
-			return time.Time{}, fmt.Errorf("a time is a string in RFC 3339 such as 2026-11-27T09:30:00Z")
-		}
-		return time.Time{}, fmt.Errorf("%s is not an RFC 3339 time such as 2026-11-27T09:30:00Z", apperr.Quote(s))
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, fmt.Errorf("a time is a string in RFC 3339 such as 2026-11-27T09:30:00Z, or a date such as 2026-11-27")
 	}
-	if err := db.CheckTime(t); err != nil {
-		return time.Time{}, err
-	}
-	return t, nil
+	return db.ParseTime(s)
 }

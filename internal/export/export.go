@@ -45,8 +45,9 @@ var header = []string{"Timestamp", "Event ID", "Event Type", "Status", "Directio
 var ErrStopped = errors.New("the server stopped the export as it shut down")
 
 // Handler serves GET /export/sync-events.csv for Managers and above. The
-// query parameters are the sync-event filter: from, to (RFC 3339), within,
-// timeZone (an IANA name; where TODAY and YESTERDAY begin), type, status,
+// query parameters are the sync-event filter: from, to (RFC 3339 or a
+// date), within, timeZone (an IANA name; where TODAY and YESTERDAY begin),
+// type, status,
 // direction, errorCode (each repeatable or comma-separated),
 // search, and order (desc or asc). When stop ends (the server is about to
 // close its connections), exports in flight end their file with a row
@@ -266,11 +267,8 @@ func ParseQuery(q url.Values) (*synclog.FilterInput, bool, error) {
 		dst  **time.Time
 	}{{"from", &in.From}, {"to", &in.To}} {
 		if v := q.Get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
+			t, err := db.ParseTime(v)
 			if err != nil {
-				return nil, false, apperr.BadInput(p.name, "%s is not an RFC 3339 time such as 2026-11-27T00:00:00Z", apperr.Quote(v))
-			}
-			if err := db.CheckTime(t); err != nil {
 				return nil, false, apperr.BadInput(p.name, "%s", err)
 			}
 			*p.dst = &t

@@ -127,6 +127,8 @@ func TestBadInput(t *testing.T) {
 		// it is coerced before the operation runs, so a time that does not
 		// parse is refused like any variable or value that does not coerce.
 		{"malformed time variable", events, map[string]any{"f": map[string]any{"from": "yesterday"}}, "$f.from", ""},
+		{"date that does not exist", events, map[string]any{"f": map[string]any{"from": "2026-02-30"}}, "$f.from", ""},
+		{"date with a time but no zone", events, map[string]any{"f": map[string]any{"from": "2026-02-03T10:00"}}, "$f.from", ""},
 		{"malformed time literal", `{ __typename syncEvents(filter: {from: "yesterday"}) { totalCount } }`, nil, "-filter.from", ""},
 		{"malformed time literal in a list of fields", `{ __typename summary(range: {from: "2026-02-30T00:00:00Z"}) { total } }`, nil, "-range.from", ""},
 		{"string for an Int variable", events, map[string]any{"first": "ten"}, "$first", ""},

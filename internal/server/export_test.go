@@ -83,6 +83,7 @@ func TestCSVExport(t *testing.T) {
 	f.requireSameDay(t)
 	from48, to48 := f.within("LAST_48_HOURS")
 	todayFrom, todayTo := f.within("TODAY")
+	yFrom, yTo := f.within("YESTERDAY")
 	exFrom, exTo := f.now.Add(-50*time.Hour-7*time.Minute), f.now.Add(-6*time.Hour-41*time.Minute)
 
 	cases := []struct {
@@ -103,6 +104,8 @@ func TestCSVExport(t *testing.T) {
 		{"search ticket number", url.Values{"search": {"#1003"}}, ref{search: ptr("#1003")}, false, 1},
 		{"exact range, oldest first", url.Values{"from": {ts(exFrom)}, "to": {ts(exTo)}, "order": {"asc"}},
 			ref{from: &exFrom, to: &exTo}, true, 50},
+		{"yesterday by dates", url.Values{"from": {yFrom.UTC().Format("2006-01-02")}, "to": {yTo.UTC().Format("2006-01-02")}},
+			ref{from: &yFrom, to: &yTo}, false, 10},
 		{"direction and error codes", url.Values{"direction": {"TO_HELPSCOUT"}, "errorCode": {"RATE_LIMITED,TIMEOUT", "UNKNOWN"}},
 			ref{directions: []db.Direction{db.DirectionToHelpScout}, codes: []db.ErrorCode{db.CodeRateLimited, db.CodeTimeout, db.CodeUnknown}}, false, 2},
 		{"sources", url.Values{"source": {"MANUAL,WEBHOOK"}}, ref{sources: []db.EventSource{db.SourceManual, db.SourceWebhook}}, false, 1},
