@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -263,4 +264,90 @@ func TestDatabaseOutageWhileRecording(t *testing.T) {
 	require.Empty(t, b.retriesOf(t, e.ID))
 	require.Equal(t, db.JobDone, b.jobOf(t, e).State)
 	require.Equal(t, 1, b.sim.State().Count("POST /v2/conversations"))
+}
+
+// TestClaimWait checks the waits between claims while they keep failing.
+func TestClaimWait(t *testing.T) {
+	t.Parallel()
+	ms := time.Millisecond
+	cases := []struct {
+		poll     time.Duration
+		failures int
+		want     time.Duration
+	}{
+		{250 * ms, 1, 250 * ms},
+		{250 * ms, 2, 500 * ms},
+		{250 * ms, 3, time.Second},
+		{250 * ms, 5, 4 * time.Second},
+		{250 * ms, 6, maxClaimWait},
+		{250 * ms, 1000, maxClaimWait},
+		{20 * ms, 4, 160 * ms},
+		{10 * time.Second, 1, 10 * time.Second},
+		{10 * time.Second, 7, 10 * time.Second},
+	}
+	for _, tc := range cases {
+		require.Equal(t, tc.want, claimWait(tc.poll, tc.failures), "poll %s, %d failures", tc.poll, tc.failures)
+	}
+}
+
+// TestDatabaseOutageWhileIdle makes the database unreachable while the
+// workers wait for jobs. Each worker logs one error, then claims less and
+// less often (at debug level), says when claiming works again, and goes
+// on with the queue.
+func TestDatabaseOutageWhileIdle(t *testing.T) {
+	t.Parallel()
+	b := newPipe(t, pipeSetup{})
+	svc := b.start(t)
+	ctx := context.Background()
+	end := dbtest.Outage(t, b.dsn)
+
+	type line struct {
+		Level    string  `json:"level"`
+		Message  string  `json:"message"`
+		Worker   *int    `json:"worker"`
+		Failures int     `json:"failures"`
+		RetryIn  float64 `json:"retry_in"`
+	}
+	claims := func() map[int][]line {
+		out := map[int][]line{}
+		for _, s := range strings.Split(b.logs.String(), "\n") {
+			var l line
+			if json.Unmarshal([]byte(s), &l) == nil && l.Worker != nil && strings.HasPrefix(l.Message, "claiming") {
+				out[*l.Worker] = append(out[*l.Worker], l)
+			}
+		}
+		return out
+	}
+	const failures = 5
+	waitFor(t, 20*time.Second, "both workers failing to claim five times", func() bool {
+		c := claims()
+		return len(c) == 2 && len(c[0]) >= failures && len(c[1]) >= failures
+	})
+	for w, lines := range claims() {
+		require.Equal(t, "error", lines[0].Level, "worker %d", w)
+		require.Contains(t, lines[0].Message, "claiming a sync job failed", "worker %d", w)
+		for i, l := range lines[:failures] {
+			if i > 0 {
+				require.Equal(t, "debug", l.Level, "worker %d, failure %d", w, i+1)
+				require.Equal(t, i+1, l.Failures, "worker %d", w)
+			}
+			want := claimWait(20*time.Millisecond, i+1)
+			require.InDelta(t, float64(want.Milliseconds()), l.RetryIn, 0.001, "worker %d, failure %d", w, i+1)
+		}
+	}
+
+	end()
+	waitFor(t, 20*time.Second, "both workers claiming again", func() bool {
+		back := 0
+		for _, lines := range claims() {
+			if lines[len(lines)-1].Message == "claiming sync jobs works again" {
+				back++
+			}
+		}
+		return back == 2
+	})
+	res, err := svc.SubmitContactForm(ctx, form("after-outage-1", "after.outage@example.com"), "service")
+	require.NoError(t, err)
+	e := b.waitFinished(t, res.Event.ID, 20*time.Second)
+	require.Equal(t, db.StatusSuccess, e.Status, "error: %s", ptrValue(e.ErrorMessage))
 }

@@ -49,21 +49,67 @@ func (o *outcome) add(res helpscout.Result) {
 	o.duration += res.Duration
 }
 
+// maxClaimWait caps how long a worker waits before claiming again while
+// claims keep failing (the database is unreachable, say).
+const maxClaimWait = 5 * time.Second
+
+// claimWait is how long a worker waits after its failures-th claim in a
+// row failed: the poll interval, doubled for each further failure, up to
+// maxClaimWait (or the poll interval, when that is longer), so that an
+// outage of the database is neither hammered nor logged many times a
+// second by every worker.
+func claimWait(poll time.Duration, failures int) time.Duration {
+	wait := poll
+	for i := 1; i < failures && wait < maxClaimWait; i++ {
+		wait *= 2
+	}
+	return max(poll, min(wait, maxClaimWait))
+}
+
 // workLoop claims and carries out due jobs until loopCtx ends; calls use
 // callCtx, which outlives loopCtx so that Stop can let attempts finish.
+// While claims fail it waits longer between them (see claimWait), logs
+// the first failure as an error and the others at debug level, and says
+// when claiming works again.
 func (s *Service) workLoop(loopCtx, callCtx context.Context, n int) {
 	t := time.NewTicker(s.opts.PollInterval)
 	defer t.Stop()
+	var (
+		failures int
+		since    time.Time
+	)
 	for {
 		if loopCtx.Err() != nil {
 			return
 		}
 		if !s.paused() {
 			job, err := s.jobs.Claim(loopCtx, s.workerID, s.opts.Lease)
-			switch {
-			case err != nil && loopCtx.Err() == nil:
-				s.log.Error().Err(err).Int("worker", n).Msg("claiming a sync job failed")
-			case job != nil:
+			if err != nil && loopCtx.Err() == nil {
+				failures++
+				wait := claimWait(s.opts.PollInterval, failures)
+				if failures == 1 {
+					since = time.Now()
+					s.log.Error().Err(err).Int("worker", n).Dur("retry_in", wait).
+						Msg("claiming a sync job failed; trying again, less often while it keeps failing")
+				} else {
+					s.log.Debug().Err(err).Int("worker", n).Int("failures", failures).Dur("retry_in", wait).
+						Msg("claiming a sync job failed again")
+				}
+				pause := time.NewTimer(wait)
+				select {
+				case <-loopCtx.Done():
+					pause.Stop()
+					return
+				case <-pause.C:
+				}
+				continue
+			}
+			if err == nil && failures > 0 {
+				s.log.Info().Int("worker", n).Int("failures", failures).Dur("after", time.Since(since)).
+					Msg("claiming sync jobs works again")
+				failures = 0
+			}
+			if job != nil {
 				// Another job may be due: let an idle worker look.
 				s.notify()
 				s.attempt(callCtx, job)
