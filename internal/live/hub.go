@@ -30,6 +30,7 @@ import (
 
 	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/internal/apperr"
+	"github.com/kivalogic/helpscout-log/internal/faillog"
 )
 
 // Channel is the notification channel that writers signal after they
@@ -345,13 +346,14 @@ func (h *Hub) listen(ctx context.Context) {
 		}
 		h.log.Warn().Err(err).Msg("the listening connection broke; reconnecting")
 		_ = ln.Close()
+		var attempts faillog.Run
 		for {
 			if !sleep(ctx, backoff.next()) {
 				return
 			}
 			next, err := h.openListener(ctx)
 			if err != nil {
-				h.log.Warn().Err(err).Msg("error listening again; retrying")
+				attempts.Failed(&h.log, zerolog.WarnLevel).Err(err).Msg("error listening again; retrying")
 				continue
 			}
 			h.mu.Lock()
@@ -365,7 +367,7 @@ func (h *Hub) listen(ctx context.Context) {
 			break
 		}
 		h.reconnects.Add(1)
-		h.log.Info().Msg("listening again; catching up")
+		h.log.Info().Int("failures", attempts.Failures()).Msg("listening again; catching up")
 		h.poke()
 	}
 }
@@ -415,7 +417,10 @@ func (h *Hub) openListener(ctx context.Context) (*pgdriver.Listener, error) {
 func (h *Hub) read(ctx context.Context) {
 	t := time.NewTicker(h.opts.PollInterval)
 	defer t.Stop()
-	var waiting uint64
+	var (
+		waiting uint64
+		reads   faillog.Run
+	)
 	for {
 		if waiting != 0 {
 			if !h.awaitSettled(ctx, waiting) {
@@ -432,9 +437,10 @@ func (h *Hub) read(ctx context.Context) {
 		var err error
 		waiting, err = h.catchUp(ctx)
 		if err != nil && ctx.Err() == nil {
-			h.log.Warn().Err(err).Msg("error reading the change feed; retrying on the next signal")
+			reads.Failed(&h.log, zerolog.WarnLevel).Err(err).Msg("error reading the change feed; retrying on the next signal")
 		}
 		if err == nil {
+			reads.Succeeded(&h.log).Msg("reading the change feed works again")
 			h.noteWaiting(ctx, waiting)
 		}
 	}

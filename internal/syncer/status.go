@@ -7,7 +7,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/internal/faillog"
 	"github.com/kivalogic/helpscout-log/internal/helpscout"
 )
 
@@ -229,6 +232,7 @@ func (s *Service) heartbeatLoop(ctx context.Context, every time.Duration) {
 	started := s.admin.startedAt
 	s.admin.mu.Unlock()
 	ws := db.NewWorkerStore(s.db)
+	var beats, rereads faillog.Run
 	beat := func() {
 		w := &db.WorkerHeartbeat{
 			ID: s.workerID, Hostname: host, Version: s.opts.Version, StartedAt: started,
@@ -236,8 +240,11 @@ func (s *Service) heartbeatLoop(ctx context.Context, every time.Duration) {
 		}
 		bctx, cancel := context.WithTimeout(ctx, every)
 		defer cancel()
-		if err := ws.Beat(bctx, w); err != nil && ctx.Err() == nil {
-			s.log.Warn().Err(err).Msg("error recording heartbeat")
+		switch err := ws.Beat(bctx, w); {
+		case err != nil && ctx.Err() == nil:
+			beats.Failed(&s.log, zerolog.WarnLevel).Err(err).Msg("error recording heartbeat")
+		case err == nil:
+			beats.Succeeded(&s.log).Msg("recording heartbeats works again")
 		}
 	}
 	beat()
@@ -262,8 +269,11 @@ func (s *Service) heartbeatLoop(ctx context.Context, every time.Duration) {
 					s.log.Warn().Err(err).Msg("error pruning silent workers")
 				}
 			}
-			if _, err := s.refresh(ctx, settingsMaxAge-every/2); err != nil && ctx.Err() == nil {
-				s.log.Warn().Err(err).Msg("error re-reading integration settings")
+			switch _, err := s.refresh(ctx, settingsMaxAge-every/2); {
+			case err != nil && ctx.Err() == nil:
+				rereads.Failed(&s.log, zerolog.WarnLevel).Err(err).Msg("error re-reading integration settings")
+			case err == nil:
+				rereads.Succeeded(&s.log).Msg("re-reading integration settings works again")
 			}
 		}
 	}

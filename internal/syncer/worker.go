@@ -12,9 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/uptrace/bun"
 
 	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/internal/faillog"
 	"github.com/kivalogic/helpscout-log/internal/helpscout"
 )
 
@@ -69,15 +71,12 @@ func claimWait(poll time.Duration, failures int) time.Duration {
 // workLoop claims and carries out due jobs until loopCtx ends; calls use
 // callCtx, which outlives loopCtx so that Stop can let attempts finish.
 // While claims fail it waits longer between them (see claimWait), logs
-// the first failure as an error and the others at debug level, and says
-// when claiming works again.
+// the first failure as an error and the others at debug level (see
+// faillog), and says when claiming works again.
 func (s *Service) workLoop(loopCtx, callCtx context.Context, n int) {
 	t := time.NewTicker(s.opts.PollInterval)
 	defer t.Stop()
-	var (
-		failures int
-		since    time.Time
-	)
+	var claims faillog.Run
 	for {
 		if loopCtx.Err() != nil {
 			return
@@ -85,16 +84,10 @@ func (s *Service) workLoop(loopCtx, callCtx context.Context, n int) {
 		if !s.paused() {
 			job, err := s.jobs.Claim(loopCtx, s.workerID, s.opts.Lease)
 			if err != nil && loopCtx.Err() == nil {
-				failures++
-				wait := claimWait(s.opts.PollInterval, failures)
-				if failures == 1 {
-					since = time.Now()
-					s.log.Error().Err(err).Int("worker", n).Dur("retry_in", wait).
-						Msg("claiming a sync job failed; trying again, less often while it keeps failing")
-				} else {
-					s.log.Debug().Err(err).Int("worker", n).Int("failures", failures).Dur("retry_in", wait).
-						Msg("claiming a sync job failed again")
-				}
+				ev := claims.Failed(&s.log, zerolog.ErrorLevel)
+				wait := claimWait(s.opts.PollInterval, claims.Failures())
+				ev.Err(err).Int("worker", n).Dur("retry_in", wait).
+					Msg("claiming a sync job failed; trying again, less often while it keeps failing")
 				pause := time.NewTimer(wait)
 				select {
 				case <-loopCtx.Done():
@@ -104,10 +97,8 @@ func (s *Service) workLoop(loopCtx, callCtx context.Context, n int) {
 				}
 				continue
 			}
-			if err == nil && failures > 0 {
-				s.log.Info().Int("worker", n).Int("failures", failures).Dur("after", time.Since(since)).
-					Msg("claiming sync jobs works again")
-				failures = 0
+			if err == nil {
+				claims.Succeeded(&s.log).Int("worker", n).Msg("claiming sync jobs works again")
 			}
 			if job != nil {
 				// Another job may be due: let an idle worker look.
@@ -587,6 +578,7 @@ func recordCustomerState(ctx context.Context, tx bun.Tx, e *db.SyncEvent, now ti
 func (s *Service) reclaimLoop(ctx context.Context) {
 	t := time.NewTicker(max(s.opts.Lease/3, 100*time.Millisecond))
 	defer t.Stop()
+	var runs faillog.Run
 	for {
 		select {
 		case <-ctx.Done():
@@ -594,8 +586,11 @@ func (s *Service) reclaimLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		n, err := s.reclaim(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.log.Error().Err(err).Msg("reclaiming expired job leases failed")
+		switch {
+		case err != nil && ctx.Err() == nil:
+			runs.Failed(&s.log, zerolog.ErrorLevel).Err(err).Msg("reclaiming expired job leases failed")
+		case err == nil:
+			runs.Succeeded(&s.log).Msg("reclaiming expired job leases works again")
 		}
 		if n > 0 {
 			s.notify()
