@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/kivalogic/helpscout-log/internal/config"
+	"github.com/kivalogic/helpscout-log/internal/faillog"
 	"github.com/kivalogic/helpscout-log/internal/helpscoutsim"
 	"github.com/kivalogic/helpscout-log/internal/seed"
 	"github.com/kivalogic/helpscout-log/internal/syncer"
@@ -104,13 +105,17 @@ func (d *demoTraffic) run(ctx context.Context) {
 	interval := time.Minute / time.Duration(d.perMinute)
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var steps faillog.Run
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := d.step(ctx); err != nil && ctx.Err() == nil {
-				d.log.Warn().Err(err).Msg("demo traffic step failed")
+			switch err := d.step(ctx); {
+			case err != nil && ctx.Err() == nil:
+				steps.Failed(&d.log, zerolog.WarnLevel).Err(err).Msg("demo traffic step failed")
+			case err == nil:
+				steps.Succeeded(&d.log).Msg("demo traffic works again")
 			}
 		}
 	}
