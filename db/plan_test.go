@@ -87,6 +87,67 @@ func TestPlanCoversRangeOnce(t *testing.T) {
 	}
 }
 
+// TestEdges checks which way each raw span is counted: from its events,
+// or from its hour's rollups less the events of the rest of the hour,
+// whichever reads less of the time before now; and that a span and its
+// rest make up its hour.
+func TestEdges(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	at := func(h, m int) *time.Time {
+		v := base.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+		return &v
+	}
+	now := *at(6, 20)
+	cases := []struct {
+		name   string
+		sp     span
+		hourly bool
+	}{
+		{"most of a past hour", span{at(5, 10), at(5, 50)}, true},
+		{"the end of a past hour", span{at(5, 40), at(6, 0)}, false},
+		{"half of a past hour", span{at(5, 0), at(5, 30)}, false},
+		{"the current hour up to now", span{at(6, 0), at(6, 20)}, true},
+		{"the start of the current hour", span{at(6, 0), at(6, 5)}, false},
+		{"the start of a range, late in its hour", span{at(3, 50), at(4, 0)}, false},
+		{"the start of a range, early in its hour", span{at(3, 5), at(4, 0)}, true},
+		{"in the future", span{at(8, 0), at(8, 30)}, false},
+	}
+	for _, tc := range cases {
+		e := edges([]span{tc.sp}, now)
+		if len(e) != 1 {
+			t.Fatalf("%s: %d edges", tc.name, len(e))
+		}
+		if got := !e[0].hour.IsZero(); got != tc.hourly {
+			t.Errorf("%s: from the hourly rollups %v, want %v", tc.name, got, tc.hourly)
+		}
+		if !e[0].lo.Equal(*tc.sp.lo) || !e[0].hi.Equal(*tc.sp.hi) {
+			t.Errorf("%s: the edge covers %s..%s, not its span", tc.name, e[0].lo, e[0].hi)
+		}
+		if !tc.hourly {
+			continue
+		}
+		h := tc.sp.lo.Truncate(time.Hour)
+		if !e[0].hour.Equal(h) {
+			t.Errorf("%s: hour %s, want %s", tc.name, e[0].hour, h)
+		}
+		// The span and its rest, in order, cover the hour once.
+		parts := slices.Clone(e[0].rest)
+		parts = append(parts, tc.sp)
+		slices.SortFunc(parts, func(a, b span) int { return a.lo.Compare(*b.lo) })
+		cur := h
+		for _, p := range parts {
+			if !p.lo.Equal(cur) || !p.hi.After(*p.lo) {
+				t.Fatalf("%s: parts %v do not lie end to end from %s", tc.name, parts, h)
+			}
+			cur = *p.hi
+		}
+		if !cur.Equal(h.Add(time.Hour)) {
+			t.Errorf("%s: parts end at %s, not at the end of the hour", tc.name, cur)
+		}
+	}
+}
+
 // TestStartOfDay checks local day starts against PostgreSQL's
 // date_trunc('day', t, zone), including days whose midnight a change of
 // clock skips and days of 23 and 25 hours.

@@ -122,7 +122,8 @@ func (s *Summary) Health() Health {
 
 // RollupStore answers counts and summaries from the hourly rollups that
 // triggers keep current, reading raw events only for the partial hours at
-// the edges of a range and for filters that rollups do not carry.
+// the edges of a range (or the rest of those hours, see edges) and for
+// filters that rollups do not carry.
 type RollupStore struct {
 	db *bun.DB
 }
@@ -192,6 +193,56 @@ func plan(from, to *time.Time, daily bool) (raw, hourly, days []span) {
 	return raw, hourly, []span{{dLo, dHi}}
 }
 
+// edge is how groupedCounts counts a raw span of a plan, which lies within
+// one hour: from the events in it, or, when that reads more events, from
+// the hour's rollups less the events of the rest of the hour (rest).
+type edge struct {
+	span
+	// hour is the start of the span's hour when the hour's rollups are
+	// used; zero when the span is read from the events.
+	hour time.Time
+	// rest is the rest of the hour, to subtract: one or two spans.
+	rest []span
+}
+
+// edges chooses, for each raw span of a plan, the way to count it that
+// reads fewer events: those in the span, or those in the rest of its hour
+// (subtracted from the hour's rollups, which triggers keep exact within
+// any snapshot). Nothing has happened after now, so a range that ends now
+// costs nothing at that end: its last hour is the hour's rollups less the
+// events after now, of which there are none. Each way reads the time the
+// span or its rest covers before now.
+func edges(raw []span, now time.Time) []edge {
+	before := func(lo, hi time.Time) time.Duration {
+		if hi.After(now) {
+			hi = now
+		}
+		return max(hi.Sub(lo), 0)
+	}
+	out := make([]edge, 0, len(raw))
+	for _, sp := range raw {
+		h := sp.lo.UTC().Truncate(time.Hour)
+		end := h.Add(time.Hour)
+		var rest []span
+		if h.Before(*sp.lo) {
+			rest = append(rest, span{&h, sp.lo})
+		}
+		if sp.hi.Before(end) {
+			rest = append(rest, span{sp.hi, &end})
+		}
+		restCost := time.Duration(0)
+		for _, r := range rest {
+			restCost += before(*r.lo, *r.hi)
+		}
+		if restCost < before(*sp.lo, *sp.hi) {
+			out = append(out, edge{span: sp, hour: h, rest: rest})
+		} else {
+			out = append(out, edge{span: sp})
+		}
+	}
+	return out
+}
+
 // spansCond returns a condition that col lies in any of the spans.
 func spansCond(col string, spans []span) (string, []any) {
 	var ors []string
@@ -236,6 +287,16 @@ func groupedCounts(f EventFilter, daily bool) (string, []any) {
 			FROM sync_events WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5`, w.args
 	}
 	rawSpans, hourly, days := plan(f.From, f.To, daily)
+	var raw, minus []edge
+	for _, e := range edges(rawSpans, time.Now()) {
+		if e.hour.IsZero() {
+			raw = append(raw, e)
+		} else {
+			hour, end := e.hour, e.hour.Add(time.Hour)
+			hourly = append(hourly, span{&hour, &end})
+			minus = append(minus, e)
+		}
+	}
 	var parts []string
 	var args []any
 	for _, src := range []struct {
@@ -252,15 +313,20 @@ func groupedCounts(f EventFilter, daily bool) (string, []any) {
 		parts = append(parts, `SELECT bucket, type, status, direction, error_code, n FROM `+src.table+` WHERE `+w.sql())
 		args = append(args, w.args...)
 	}
-	// Each raw span lies within one hour, so its bucket is a constant.
-	for _, sp := range rawSpans {
+	// Each raw span lies within one hour, so its bucket is a constant. The
+	// rest of an hour taken from the rollups counts negatively.
+	for _, e := range slices.Concat(raw, minus) {
+		spans, count := []span{e.span}, "count(*)"
+		if !e.hour.IsZero() {
+			spans, count = e.rest, "-count(*)"
+		}
 		w := conditions()
-		c, a := spansCond("occurred_at", []span{sp})
+		c, a := spansCond("occurred_at", spans)
 		w.add(c, a...)
 		parts = append(parts, `SELECT ?::timestamptz AS bucket, type, status, direction,
-			coalesce(error_code, '') AS error_code, count(*) AS n
+			coalesce(error_code, '') AS error_code, `+count+` AS n
 			FROM sync_events WHERE `+w.sql()+` GROUP BY 2, 3, 4, 5`)
-		args = append(args, sp.lo.UTC().Truncate(time.Hour))
+		args = append(args, e.lo.UTC().Truncate(time.Hour))
 		args = append(args, w.args...)
 	}
 	return strings.Join(parts, "\nUNION ALL\n"), args
