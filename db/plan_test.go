@@ -6,16 +6,19 @@ import (
 	"time"
 )
 
+// planAt returns the instant h hours and m minutes after midnight UTC of a
+// fixed day, for the ranges of the plan tests.
+func planAt(h, m int) *time.Time {
+	v := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC).Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+	return &v
+}
+
 // TestPlanCoversRangeOnce checks that the parts of a range (raw spans,
 // hourly and daily buckets) are aligned, lie end to end without overlap,
 // cover exactly the range, and that every raw span lies within one hour.
 func TestPlanCoversRangeOnce(t *testing.T) {
 	t.Parallel()
-	base := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
-	at := func(h, m int) *time.Time {
-		v := base.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
-		return &v
-	}
+	at := planAt
 	cases := []struct {
 		name     string
 		from, to *time.Time
@@ -93,11 +96,7 @@ func TestPlanCoversRangeOnce(t *testing.T) {
 // rest make up its hour.
 func TestEdges(t *testing.T) {
 	t.Parallel()
-	base := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
-	at := func(h, m int) *time.Time {
-		v := base.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
-		return &v
-	}
+	at := planAt
 	now := *at(6, 20)
 	cases := []struct {
 		name   string
