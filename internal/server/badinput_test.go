@@ -227,6 +227,34 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// TestSameDateRange: one date given as both ends of a range is refused,
+// naming from, and the message says which dates cover that whole day.
+func TestSameDateRange(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cases := []struct {
+		name, query, argument, field string
+		vars                         map[string]any
+	}{
+		{"list", `query($f: SyncEventFilter) { syncEvents(filter: $f) { totalCount } }`, "filter.from", "syncEvents",
+			map[string]any{"f": map[string]any{"from": "2026-11-20", "to": "2026-11-20"}}},
+		{"summary", `query($r: TimeRangeInput) { summary(range: $r) { total } }`, "range.from", "summary",
+			map[string]any{"r": map[string]any{"from": "2026-11-20", "to": "2026-11-20T00:00:00Z"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			resp := f.gql(t, callerManager, tc.query, tc.vars)
+			require.Len(t, resp.Errors, 1, "body: %s", resp.Body)
+			e := resp.Errors[0]
+			require.Equal(t, "BAD_USER_INPUT", e.code())
+			require.Equal(t, tc.argument, e.argument())
+			require.Contains(t, e.Message, "for the whole day, give from 2026-11-20 and to 2026-11-21", "message: %s", e.Message)
+			require.Equal(t, "null", string(resp.dataMap(t)[tc.field]))
+		})
+	}
+}
+
 // TestRefusedBeforeRunning: requests refused before any field runs answer
 // with no data, 400 for application/graphql-response+json (200 for
 // application/json, save a request with no query), BAD_USER_INPUT and the

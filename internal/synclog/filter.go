@@ -134,8 +134,7 @@ func resolveRange(from, to *time.Time, within *RelativeRange, loc *time.Location
 	}
 	if from != nil && to != nil {
 		if !from.Before(*to) {
-			return nil, nil, apperr.BadInput(prefix+"from", "must be before to (from %s, to %s)",
-				from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+			return nil, nil, rangeOrderError(prefix+"from", *from, *to)
 		}
 		if to.Sub(*from) > MaxRange {
 			return nil, nil, apperr.BadInput(prefix+"to", "the range spans %s; at most %d days are allowed",
@@ -247,4 +246,17 @@ func utc(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+// rangeOrderError refuses a range whose from (the argument) is not before
+// its to. When both are the same midnight in UTC, as when one date is
+// given for both, it says that to is excluded and which date to give for
+// that whole day.
+func rangeOrderError(argument string, from, to time.Time) error {
+	from, to = from.UTC(), to.UTC()
+	if from.Equal(to) && from.Equal(from.Truncate(24*time.Hour)) {
+		return apperr.BadInput(argument, "must be before to, which is excluded (both are %s): for the whole day, give from %s and to %s",
+			from.Format(time.RFC3339), from.Format("2006-01-02"), from.AddDate(0, 0, 1).Format("2006-01-02"))
+	}
+	return apperr.BadInput(argument, "must be before to (from %s, to %s)", from.Format(time.RFC3339), to.Format(time.RFC3339))
 }

@@ -57,7 +57,7 @@ func (s *Service) Period(rng *TimeRangeInput, def RelativeRange, max time.Durati
 		to = t.UTC()
 	}
 	if !from.Before(to) {
-		return from, to, nil, apperr.BadInput(argument+".from", "must be before %s", to.Format(time.RFC3339))
+		return from, to, nil, rangeOrderError(argument+".from", from, to)
 	}
 	if to.Sub(from) > max {
 		return from, to, nil, apperr.BadInput(argument, "the period spans %s; at most %s are allowed", humanDays(to.Sub(from)), humanDays(max))
