@@ -90,59 +90,83 @@ func TestPlanCoversRangeOnce(t *testing.T) {
 	}
 }
 
-// TestEdges checks which way each raw span is counted: from its events,
-// or from its hour's rollups less the events of the rest of the hour,
-// whichever reads less of the time before now; and that a span and its
-// rest make up its hour.
+// TestEdges checks how the raw spans of a plan are read: their whole five
+// minutes from the five-minute rollups, and each piece left at their ends
+// from its events, or from its five minutes' rollups less the events of
+// the rest of them, whichever reads less of the time before now; and that
+// the whole five minutes, the pieces and the rests subtracted make up the
+// span.
 func TestEdges(t *testing.T) {
 	t.Parallel()
-	at := planAt
-	now := *at(6, 20)
+	at := func(h, m, s int) time.Time {
+		return planAt(h, m).Add(time.Duration(s) * time.Second)
+	}
+	now := at(6, 21, 0)
+	type piece struct {
+		lo, hi time.Time
+		rollup bool // read from the five-minute rollups less the rest
+	}
 	cases := []struct {
 		name   string
-		sp     span
-		hourly bool
+		lo, hi time.Time
+		fives  [][2]time.Time
+		pieces []piece
 	}{
-		{"most of a past hour", span{at(5, 10), at(5, 50)}, true},
-		{"the end of a past hour", span{at(5, 40), at(6, 0)}, false},
-		{"half of a past hour", span{at(5, 0), at(5, 30)}, false},
-		{"the current hour up to now", span{at(6, 0), at(6, 20)}, true},
-		{"the start of the current hour", span{at(6, 0), at(6, 5)}, false},
-		{"the start of a range, late in its hour", span{at(3, 50), at(4, 0)}, false},
-		{"the start of a range, early in its hour", span{at(3, 5), at(4, 0)}, true},
-		{"in the future", span{at(8, 0), at(8, 30)}, false},
+		{"whole five minutes only", at(5, 10, 0), at(5, 50, 0),
+			[][2]time.Time{{at(5, 10, 0), at(5, 50, 0)}}, nil},
+		{"the start of a range, late in its five minutes", at(3, 14, 0), at(4, 0, 0),
+			[][2]time.Time{{at(3, 15, 0), at(4, 0, 0)}}, []piece{{at(3, 14, 0), at(3, 15, 0), false}}},
+		{"the start of a range, early in its five minutes", at(3, 11, 0), at(4, 0, 0),
+			[][2]time.Time{{at(3, 15, 0), at(4, 0, 0)}}, []piece{{at(3, 11, 0), at(3, 15, 0), true}}},
+		{"the current hour up to now", at(6, 0, 0), now,
+			[][2]time.Time{{at(6, 0, 0), at(6, 20, 0)}}, []piece{{at(6, 20, 0), now, true}}},
+		{"inside five minutes, most of them", at(5, 30, 30), at(5, 34, 30),
+			nil, []piece{{at(5, 30, 30), at(5, 34, 30), true}}},
+		{"inside five minutes, little of them", at(5, 31, 0), at(5, 32, 0),
+			nil, []piece{{at(5, 31, 0), at(5, 32, 0), false}}},
+		{"two pieces split at five minutes", at(5, 33, 0), at(5, 36, 0),
+			nil, []piece{{at(5, 33, 0), at(5, 35, 0), false}, {at(5, 35, 0), at(5, 36, 0), false}}},
+		{"in the future", at(8, 1, 0), at(8, 4, 0),
+			nil, []piece{{at(8, 1, 0), at(8, 4, 0), false}}},
 	}
 	for _, tc := range cases {
-		e := edges([]span{tc.sp}, now)
-		if len(e) != 1 {
-			t.Fatalf("%s: %d edges", tc.name, len(e))
+		fives, pieces := edges([]span{{&tc.lo, &tc.hi}}, now)
+		var gotFives [][2]time.Time
+		for _, f := range fives {
+			gotFives = append(gotFives, [2]time.Time{*f.lo, *f.hi})
 		}
-		if got := !e[0].hour.IsZero(); got != tc.hourly {
-			t.Errorf("%s: from the hourly rollups %v, want %v", tc.name, got, tc.hourly)
+		if !slices.EqualFunc(gotFives, tc.fives, func(a, b [2]time.Time) bool { return a[0].Equal(b[0]) && a[1].Equal(b[1]) }) {
+			t.Errorf("%s: whole five minutes %v, want %v", tc.name, gotFives, tc.fives)
 		}
-		if !e[0].lo.Equal(*tc.sp.lo) || !e[0].hi.Equal(*tc.sp.hi) {
-			t.Errorf("%s: the edge covers %s..%s, not its span", tc.name, e[0].lo, e[0].hi)
+		if len(pieces) != len(tc.pieces) {
+			t.Fatalf("%s: %d pieces, want %d", tc.name, len(pieces), len(tc.pieces))
 		}
-		if !tc.hourly {
-			continue
-		}
-		h := tc.sp.lo.Truncate(time.Hour)
-		if !e[0].hour.Equal(h) {
-			t.Errorf("%s: hour %s, want %s", tc.name, e[0].hour, h)
-		}
-		// The span and its rest, in order, cover the hour once.
-		parts := slices.Clone(e[0].rest)
-		parts = append(parts, tc.sp)
-		slices.SortFunc(parts, func(a, b span) int { return a.lo.Compare(*b.lo) })
-		cur := h
-		for _, p := range parts {
-			if !p.lo.Equal(cur) || !p.hi.After(*p.lo) {
-				t.Fatalf("%s: parts %v do not lie end to end from %s", tc.name, parts, h)
+		for i, p := range pieces {
+			w := tc.pieces[i]
+			if !p.lo.Equal(w.lo) || !p.hi.Equal(w.hi) || !p.bucket.IsZero() != w.rollup {
+				t.Errorf("%s: piece %d is %s..%s (rollup %v), want %s..%s (rollup %v)",
+					tc.name, i, p.lo, p.hi, !p.bucket.IsZero(), w.lo, w.hi, w.rollup)
 			}
-			cur = *p.hi
-		}
-		if !cur.Equal(h.Add(time.Hour)) {
-			t.Errorf("%s: parts end at %s, not at the end of the hour", tc.name, cur)
+			if p.bucket.IsZero() {
+				continue
+			}
+			// The piece and its rest, in order, cover its five minutes once.
+			b := p.lo.Truncate(fiveMinutes)
+			if !p.bucket.Equal(b) {
+				t.Errorf("%s: bucket %s, want %s", tc.name, p.bucket, b)
+			}
+			parts := append(slices.Clone(p.rest), p.span)
+			slices.SortFunc(parts, func(a, b span) int { return a.lo.Compare(*b.lo) })
+			cur := b
+			for _, q := range parts {
+				if !q.lo.Equal(cur) || !q.hi.After(*q.lo) {
+					t.Fatalf("%s: parts %v do not lie end to end from %s", tc.name, parts, b)
+				}
+				cur = *q.hi
+			}
+			if !cur.Equal(b.Add(fiveMinutes)) {
+				t.Errorf("%s: parts end at %s, not at the end of the five minutes", tc.name, cur)
+			}
 		}
 	}
 }

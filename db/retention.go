@@ -106,11 +106,11 @@ func (s *RetentionStore) Count(ctx context.Context, cutoff time.Time) (Pruned, e
 	return c, nil
 }
 
-// DropEmptyRollups deletes the hourly and daily rollup rows before cutoff
+// DropEmptyRollups deletes the rollup rows (five-minute, hourly, daily) before cutoff
 // that count nothing any more: those of deleted events.
 func (s *RetentionStore) DropEmptyRollups(ctx context.Context, cutoff time.Time) (int64, error) {
 	var n int64
-	for _, table := range []string{"sync_event_hourly", "sync_event_daily"} {
+	for _, table := range []string{"sync_event_5min", "sync_event_hourly", "sync_event_daily"} {
 		res, err := s.db.NewRaw("DELETE FROM ? WHERE bucket < ? AND n = 0", bun.Ident(table), cutoff).Exec(ctx)
 		if err != nil {
 			return n, fmt.Errorf("error deleting empty rollups: %w", err)

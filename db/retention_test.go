@@ -102,7 +102,7 @@ func TestRetentionPrunes(t *testing.T) {
 	require.NoError(t, err)
 	require.Positive(t, dropped)
 	var empty int
-	require.NoError(t, bdb.NewRaw("SELECT (SELECT count(*) FROM sync_event_hourly WHERE n = 0) + (SELECT count(*) FROM sync_event_daily WHERE n = 0)").Scan(ctx, &empty))
+	require.NoError(t, bdb.NewRaw("SELECT (SELECT count(*) FROM sync_event_5min WHERE n = 0) + (SELECT count(*) FROM sync_event_hourly WHERE n = 0) + (SELECT count(*) FROM sync_event_daily WHERE n = 0)").Scan(ctx, &empty))
 	require.Zero(t, empty)
 	dbtest.RequireRollupsMatchEvents(t, bdb, "dropping empty rollups")
 

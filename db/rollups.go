@@ -120,10 +120,10 @@ func (s *Summary) Health() Health {
 	}
 }
 
-// RollupStore answers counts and summaries from the hourly rollups that
-// triggers keep current, reading raw events only for the partial hours at
-// the edges of a range (or the rest of those hours, see edges) and for
-// filters that rollups do not carry.
+// RollupStore answers counts and summaries from the rollups that triggers
+// keep current (daily, hourly and five-minute), reading raw events only
+// for the partial five minutes at the edges of a range (or the rest of
+// them, see edges) and for filters that rollups do not carry.
 type RollupStore struct {
 	db *bun.DB
 }
@@ -193,54 +193,84 @@ func plan(from, to *time.Time, daily bool) (raw, hourly, days []span) {
 	return raw, hourly, []span{{dLo, dHi}}
 }
 
-// edge is how groupedCounts counts a raw span of a plan, which lies within
-// one hour: from the events in it, or, when that reads more events, from
-// the hour's rollups less the events of the rest of the hour (rest).
+// fiveMinutes is the width of the finest rollups (sync_event_5min).
+const fiveMinutes = 5 * time.Minute
+
+// edge is how groupedCounts counts a piece of a raw span of a plan, which
+// lies within one five-minute bucket: from the events in it, or, when that
+// reads more events, from the bucket's rollups less the events of the rest
+// of the bucket (rest).
 type edge struct {
 	span
-	// hour is the start of the span's hour when the hour's rollups are
-	// used; zero when the span is read from the events.
-	hour time.Time
-	// rest is the rest of the hour, to subtract: one or two spans.
+	// bucket is the start of the piece's five minutes when their rollups
+	// are used; zero when the piece is read from the events.
+	bucket time.Time
+	// rest is the rest of the five minutes, to subtract: one or two spans.
 	rest []span
 }
 
-// edges chooses, for each raw span of a plan, the way to count it that
-// reads fewer events: those in the span, or those in the rest of its hour
-// (subtracted from the hour's rollups, which triggers keep exact within
-// any snapshot). Nothing has happened after now, so a range that ends now
-// costs nothing at that end: its last hour is the hour's rollups less the
-// events after now, of which there are none. Each way reads the time the
-// span or its rest covers before now.
-func edges(raw []span, now time.Time) []edge {
+// edges splits the raw spans of a plan, each within one hour, into the
+// whole five minutes they hold (fives), read from the five-minute
+// rollups, and the pieces left at their ends, each within five minutes.
+// A piece is counted whichever way reads fewer events: from its events, or
+// from its five minutes' rollups less the events of the rest of them
+// (which triggers keep exact within any snapshot). Nothing has happened
+// after now, so a range that ends now reads no events at that end. Each
+// way costs the time it reads before now.
+func edges(raw []span, now time.Time) (fives []span, pieces []edge) {
 	before := func(lo, hi time.Time) time.Duration {
 		if hi.After(now) {
 			hi = now
 		}
 		return max(hi.Sub(lo), 0)
 	}
-	out := make([]edge, 0, len(raw))
-	for _, sp := range raw {
-		h := sp.lo.UTC().Truncate(time.Hour)
-		end := h.Add(time.Hour)
+	piece := func(lo, hi time.Time) {
+		b := lo.Truncate(fiveMinutes)
+		end := b.Add(fiveMinutes)
 		var rest []span
-		if h.Before(*sp.lo) {
-			rest = append(rest, span{&h, sp.lo})
+		if b.Before(lo) {
+			rest = append(rest, span{&b, &lo})
 		}
-		if sp.hi.Before(end) {
-			rest = append(rest, span{sp.hi, &end})
+		if hi.Before(end) {
+			rest = append(rest, span{&hi, &end})
 		}
 		restCost := time.Duration(0)
 		for _, r := range rest {
 			restCost += before(*r.lo, *r.hi)
 		}
-		if restCost < before(*sp.lo, *sp.hi) {
-			out = append(out, edge{span: sp, hour: h, rest: rest})
+		if restCost < before(lo, hi) {
+			pieces = append(pieces, edge{span: span{&lo, &hi}, bucket: b, rest: rest})
 		} else {
-			out = append(out, edge{span: sp})
+			pieces = append(pieces, edge{span: span{&lo, &hi}})
 		}
 	}
-	return out
+	for _, sp := range raw {
+		lo, hi := sp.lo.UTC(), sp.hi.UTC()
+		f1 := lo.Truncate(fiveMinutes)
+		if f1.Before(lo) {
+			f1 = f1.Add(fiveMinutes)
+		}
+		f2 := hi.Truncate(fiveMinutes)
+		if !f1.Before(f2) {
+			// No whole five minutes inside: one piece, or two split at
+			// the boundary between them.
+			if f1.Equal(f2) && lo.Before(f1) && f1.Before(hi) {
+				piece(lo, f1)
+				piece(f1, hi)
+			} else {
+				piece(lo, hi)
+			}
+			continue
+		}
+		fives = append(fives, span{&f1, &f2})
+		if lo.Before(f1) {
+			piece(lo, f1)
+		}
+		if f2.Before(hi) {
+			piece(f2, hi)
+		}
+	}
+	return fives, pieces
 }
 
 // spansCond returns a condition that col lies in any of the spans.
@@ -287,13 +317,14 @@ func groupedCounts(f EventFilter, daily bool) (string, []any) {
 			FROM sync_events WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5`, w.args
 	}
 	rawSpans, hourly, days := plan(f.From, f.To, daily)
+	fives, pieces := edges(rawSpans, time.Now())
 	var raw, minus []edge
-	for _, e := range edges(rawSpans, time.Now()) {
-		if e.hour.IsZero() {
+	for _, e := range pieces {
+		if e.bucket.IsZero() {
 			raw = append(raw, e)
 		} else {
-			hour, end := e.hour, e.hour.Add(time.Hour)
-			hourly = append(hourly, span{&hour, &end})
+			b, end := e.bucket, e.bucket.Add(fiveMinutes)
+			fives = append(fives, span{&b, &end})
 			minus = append(minus, e)
 		}
 	}
@@ -302,7 +333,7 @@ func groupedCounts(f EventFilter, daily bool) (string, []any) {
 	for _, src := range []struct {
 		table string
 		spans []span
-	}{{"sync_event_daily", days}, {"sync_event_hourly", hourly}} {
+	}{{"sync_event_daily", days}, {"sync_event_hourly", hourly}, {"sync_event_5min", fives}} {
 		if len(src.spans) == 0 {
 			continue
 		}
@@ -313,11 +344,12 @@ func groupedCounts(f EventFilter, daily bool) (string, []any) {
 		parts = append(parts, `SELECT bucket, type, status, direction, error_code, n FROM `+src.table+` WHERE `+w.sql())
 		args = append(args, w.args...)
 	}
-	// Each raw span lies within one hour, so its bucket is a constant. The
-	// rest of an hour taken from the rollups counts negatively.
+	// Each piece lies within one hour, so its bucket (the hour) is a
+	// constant. The rest of five minutes taken from the rollups counts
+	// negatively.
 	for _, e := range slices.Concat(raw, minus) {
 		spans, count := []span{e.span}, "count(*)"
-		if !e.hour.IsZero() {
+		if !e.bucket.IsZero() {
 			spans, count = e.rest, "-count(*)"
 		}
 		w := conditions()
