@@ -171,6 +171,52 @@ func TestEdges(t *testing.T) {
 	}
 }
 
+// TestPartialDays checks which way the hours of a partial day are read:
+// from the hourly rollups, or as the day's rollup less the hours of the
+// rest of the day, whichever covers less time before now.
+func TestPartialDays(t *testing.T) {
+	t.Parallel()
+	now := *planAt(30, 20) // 06:20 on the second day
+	cases := []struct {
+		name      string
+		lo, hi    *time.Time
+		wholeDay  bool
+		wantMinus int // spans subtracted
+	}{
+		{"the end of a day, from early on", planAt(3, 0), planAt(24, 0), true, 1},
+		{"the end of a day, from late on", planAt(20, 0), planAt(24, 0), false, 0},
+		{"the start of today up to this hour", planAt(24, 0), planAt(30, 0), true, 1},
+		{"the middle of a day", planAt(2, 0), planAt(22, 0), true, 2},
+		{"a few hours of a day", planAt(9, 0), planAt(13, 0), false, 0},
+		{"across midnight", planAt(20, 0), planAt(27, 0), false, 0},
+		{"open start", nil, planAt(5, 0), false, 0},
+	}
+	for _, tc := range cases {
+		keep, days, minus := partialDays([]span{{tc.lo, tc.hi}}, now)
+		if got := len(days) == 1; got != tc.wholeDay {
+			t.Errorf("%s: day's rollup used %v, want %v (keep %v)", tc.name, got, tc.wholeDay, keep)
+			continue
+		}
+		if len(minus) != tc.wantMinus {
+			t.Errorf("%s: %d spans subtracted, want %d", tc.name, len(minus), tc.wantMinus)
+		}
+		if !tc.wholeDay {
+			if len(keep) != 1 {
+				t.Errorf("%s: kept %v", tc.name, keep)
+			}
+			continue
+		}
+		// The day less the subtracted hours is the span.
+		var covered time.Duration
+		for _, m := range minus {
+			covered += m.hi.Sub(*m.lo)
+		}
+		if got := days[0].hi.Sub(*days[0].lo) - covered; got != tc.hi.Sub(*tc.lo) {
+			t.Errorf("%s: the day less the rest covers %s, want %s", tc.name, got, tc.hi.Sub(*tc.lo))
+		}
+	}
+}
+
 // TestStartOfDay checks local day starts against PostgreSQL's
 // date_trunc('day', t, zone), including days whose midnight a change of
 // clock skips and days of 23 and 25 hours.

@@ -273,6 +273,52 @@ func edges(raw []span, now time.Time) (fives []span, pieces []edge) {
 	return fives, pieces
 }
 
+// partialDays chooses, for each hourly span of a plan that lies within one
+// UTC day (the partial days at the ends of a range), the way to count it
+// that reads fewer hours before now: its hours (keep), or the day's rollup
+// (days) less the hours of the rest of the day (minus). Nothing has
+// happened after now, so the partial day at the end of a range that ends
+// now costs its day's rollup and the current hour's.
+func partialDays(hourly []span, now time.Time) (keep, days, minus []span) {
+	before := func(lo, hi time.Time) time.Duration {
+		if hi.After(now) {
+			hi = now
+		}
+		return max(hi.Sub(lo), 0)
+	}
+	const day = 24 * time.Hour
+	for _, sp := range hourly {
+		if sp.lo == nil || sp.hi == nil {
+			keep = append(keep, sp)
+			continue
+		}
+		d := sp.lo.UTC().Truncate(day)
+		end := d.Add(day)
+		if sp.hi.After(end) {
+			keep = append(keep, sp)
+			continue
+		}
+		var rest []span
+		if d.Before(*sp.lo) {
+			rest = append(rest, span{&d, sp.lo})
+		}
+		if sp.hi.Before(end) {
+			rest = append(rest, span{sp.hi, &end})
+		}
+		restCost := time.Duration(0)
+		for _, r := range rest {
+			restCost += before(*r.lo, *r.hi)
+		}
+		if restCost < before(*sp.lo, *sp.hi) {
+			days = append(days, span{&d, &end})
+			minus = append(minus, rest...)
+		} else {
+			keep = append(keep, sp)
+		}
+	}
+	return keep, days, minus
+}
+
 // spansCond returns a condition that col lies in any of the spans.
 func spansCond(col string, spans []span) (string, []any) {
 	var ors []string
@@ -317,7 +363,14 @@ func groupedCounts(f EventFilter, daily bool) (string, []any) {
 			FROM sync_events WHERE ` + w.sql() + ` GROUP BY 1, 2, 3, 4, 5`, w.args
 	}
 	rawSpans, hourly, days := plan(f.From, f.To, daily)
-	fives, pieces := edges(rawSpans, time.Now())
+	now := time.Now()
+	var minusHours []span
+	if daily {
+		var more []span
+		hourly, more, minusHours = partialDays(hourly, now)
+		days = append(days, more...)
+	}
+	fives, pieces := edges(rawSpans, now)
 	var raw, minus []edge
 	for _, e := range pieces {
 		if e.bucket.IsZero() {
@@ -333,7 +386,10 @@ func groupedCounts(f EventFilter, daily bool) (string, []any) {
 	for _, src := range []struct {
 		table string
 		spans []span
-	}{{"sync_event_daily", days}, {"sync_event_hourly", hourly}, {"sync_event_5min", fives}} {
+		// n is the count, negative for the hours a day's rollups count
+		// that are not in the range.
+		n string
+	}{{"sync_event_daily", days, "n"}, {"sync_event_hourly", hourly, "n"}, {"sync_event_hourly", minusHours, "-n"}, {"sync_event_5min", fives, "n"}} {
 		if len(src.spans) == 0 {
 			continue
 		}
@@ -341,7 +397,7 @@ func groupedCounts(f EventFilter, daily bool) (string, []any) {
 		c, a := spansCond("bucket", src.spans)
 		w.add(c, a...)
 		w.addDimensions(f, "error_code")
-		parts = append(parts, `SELECT bucket, type, status, direction, error_code, n FROM `+src.table+` WHERE `+w.sql())
+		parts = append(parts, `SELECT bucket, type, status, direction, error_code, `+src.n+` AS n FROM `+src.table+` WHERE `+w.sql())
 		args = append(args, w.args...)
 	}
 	// Each piece lies within one hour, so its bucket (the hour) is a
