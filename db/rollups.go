@@ -218,27 +218,9 @@ type edge struct {
 // after now, so a range that ends now reads no events at that end. Each
 // way costs the time it reads before now.
 func edges(raw []span, now time.Time) (fives []span, pieces []edge) {
-	before := func(lo, hi time.Time) time.Duration {
-		if hi.After(now) {
-			hi = now
-		}
-		return max(hi.Sub(lo), 0)
-	}
 	piece := func(lo, hi time.Time) {
 		b := lo.Truncate(fiveMinutes)
-		end := b.Add(fiveMinutes)
-		var rest []span
-		if b.Before(lo) {
-			rest = append(rest, span{&b, &lo})
-		}
-		if hi.Before(end) {
-			rest = append(rest, span{&hi, &end})
-		}
-		restCost := time.Duration(0)
-		for _, r := range rest {
-			restCost += before(*r.lo, *r.hi)
-		}
-		if restCost < before(lo, hi) {
+		if rest, ok := restOfBucket(lo, hi, b, fiveMinutes, now); ok {
 			pieces = append(pieces, edge{span: span{&lo, &hi}, bucket: b, rest: rest})
 		} else {
 			pieces = append(pieces, edge{span: span{&lo, &hi}})
@@ -280,12 +262,6 @@ func edges(raw []span, now time.Time) (fives []span, pieces []edge) {
 // happened after now, so the partial day at the end of a range that ends
 // now costs its day's rollup and the current hour's.
 func partialDays(hourly []span, now time.Time) (keep, days, minus []span) {
-	before := func(lo, hi time.Time) time.Duration {
-		if hi.After(now) {
-			hi = now
-		}
-		return max(hi.Sub(lo), 0)
-	}
 	const day = 24 * time.Hour
 	for _, sp := range hourly {
 		if sp.lo == nil || sp.hi == nil {
@@ -298,18 +274,7 @@ func partialDays(hourly []span, now time.Time) (keep, days, minus []span) {
 			keep = append(keep, sp)
 			continue
 		}
-		var rest []span
-		if d.Before(*sp.lo) {
-			rest = append(rest, span{&d, sp.lo})
-		}
-		if sp.hi.Before(end) {
-			rest = append(rest, span{sp.hi, &end})
-		}
-		restCost := time.Duration(0)
-		for _, r := range rest {
-			restCost += before(*r.lo, *r.hi)
-		}
-		if restCost < before(*sp.lo, *sp.hi) {
+		if rest, ok := restOfBucket(*sp.lo, *sp.hi, d, day, now); ok {
 			days = append(days, span{&d, &end})
 			minus = append(minus, rest...)
 		} else {
@@ -317,6 +282,31 @@ func partialDays(hourly []span, now time.Time) (keep, days, minus []span) {
 		}
 	}
 	return keep, days, minus
+}
+
+// restOfBucket returns the rest of the bucket [start, start+width) around
+// [lo, hi), which lies within it: one or two spans. cheaper reports
+// whether counting the bucket's rollup less the rest reads less time
+// before now than counting [lo, hi) itself; nothing has happened after
+// now, so time after it costs nothing.
+func restOfBucket(lo, hi, start time.Time, width time.Duration, now time.Time) (rest []span, cheaper bool) {
+	before := func(lo, hi time.Time) time.Duration {
+		if hi.After(now) {
+			hi = now
+		}
+		return max(hi.Sub(lo), 0)
+	}
+	end := start.Add(width)
+	restCost := time.Duration(0)
+	if start.Before(lo) {
+		rest = append(rest, span{&start, &lo})
+		restCost += before(start, lo)
+	}
+	if hi.Before(end) {
+		rest = append(rest, span{&hi, &end})
+		restCost += before(hi, end)
+	}
+	return rest, restCost < before(lo, hi)
 }
 
 // spansCond returns a condition that col lies in any of the spans.
