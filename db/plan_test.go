@@ -1,6 +1,8 @@
 package db
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -311,5 +313,98 @@ func TestLocalDays(t *testing.T) {
 	}
 	if got := LocalDays(from, from.Add(time.Minute), time.UTC); len(got) != 1 || !got[0].Equal(time.Date(2026, 10, 24, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("LocalDays of one minute = %v", got)
+	}
+}
+
+// TestZonedDayParts checks the parts that count the local days of a range
+// in zones a whole, half and three quarters of an hour from UTC, across
+// changes of clock, for random ranges and instants now: each part of a
+// rollup is aligned to its buckets, events are read in pieces of at most
+// five minutes, and for every local day the parts labelled with it, added
+// and subtracted, cover its share of the range exactly once and nothing
+// else.
+func TestZonedDayParts(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 9))
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	random := func(span time.Duration) time.Time {
+		// Whole minutes most of the time, any microsecond now and then.
+		d := time.Duration(rng.Int64N(int64(span)))
+		if rng.IntN(3) > 0 {
+			d = d.Truncate(time.Minute)
+		}
+		return base.Add(d)
+	}
+	steps := map[string]time.Duration{"sync_event_daily": 24 * time.Hour, "sync_event_hourly": time.Hour, "sync_event_5min": fiveMinutes}
+	for _, name := range []string{"UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns", "Australia/Lord_Howe", "Pacific/Chatham"} {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 40; i++ {
+			from := random(250 * 24 * time.Hour)
+			to := from.Add(time.Duration(rng.Int64N(int64(35 * 24 * time.Hour))))
+			if rng.IntN(4) == 0 {
+				to = from.Add(time.Duration(rng.Int64N(int64(3 * time.Hour))))
+			}
+			if !from.Before(to) {
+				continue
+			}
+			now := random(260 * 24 * time.Hour)
+			days := LocalDays(from, to, loc)
+			raw := rng.IntN(8) == 0
+			parts := zonedDayParts(from, to, days, raw, now)
+			desc := func() string { return fmt.Sprintf("%s, %s to %s, now %s, raw %v", name, from, to, now, raw) }
+			bounds := []time.Time{from, to}
+			byDay := map[time.Time][]dayPart{}
+			for _, p := range parts {
+				if step, ok := steps[p.table]; ok {
+					if raw || !p.lo.Truncate(step).Equal(p.lo) || !p.hi.Truncate(step).Equal(p.hi) {
+						t.Fatalf("%s: %s part %s..%s not aligned to its buckets", desc(), p.table, p.lo, p.hi)
+					}
+				} else if p.table != "" {
+					t.Fatalf("%s: unknown source %q", desc(), p.table)
+				} else if !raw && p.hi.Sub(p.lo.Truncate(fiveMinutes)) > fiveMinutes {
+					t.Fatalf("%s: events read from %s to %s", desc(), p.lo, p.hi)
+				}
+				if !p.lo.Before(p.hi) || (p.sign != 1 && p.sign != -1) {
+					t.Fatalf("%s: part %+v", desc(), p)
+				}
+				byDay[p.day] = append(byDay[p.day], p)
+				bounds = append(bounds, p.lo, p.hi)
+			}
+			bounds = append(bounds, days...)
+			slices.SortFunc(bounds, time.Time.Compare)
+			bounds = slices.CompactFunc(bounds, time.Time.Equal)
+			for d, day := range days {
+				start, end := day, to
+				if start.Before(from) {
+					start = from
+				}
+				if d+1 < len(days) {
+					end = days[d+1]
+				}
+				for j := 0; j+1 < len(bounds); j++ {
+					a, b := bounds[j], bounds[j+1]
+					n := 0
+					for _, p := range byDay[day] {
+						if !a.Before(p.lo) && !p.hi.Before(b) {
+							n += p.sign
+						}
+					}
+					want := 0
+					if !a.Before(start) && !end.Before(b) {
+						want = 1
+					}
+					if n != want {
+						t.Fatalf("%s: day %s counts %s..%s %d times, want %d; parts %+v", desc(), day, a, b, n, want, byDay[day])
+					}
+				}
+				delete(byDay, day)
+			}
+			if len(byDay) > 0 {
+				t.Fatalf("%s: parts labelled with days not in the range: %v", desc(), byDay)
+			}
+		}
 	}
 }

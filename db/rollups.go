@@ -455,65 +455,132 @@ func LocalDays(from, to time.Time, loc *time.Location) []time.Time {
 	}
 }
 
-// zonedDayCounts is groupedCounts for a range cut into days that need not
-// begin on a UTC hour (days as LocalDays gives them). Each day is planned
-// on its own, so an hourly rollup row lies within one day; the parts of
-// days counted from the events are joined to the events as a list of
-// spans, each with the start of its day as its bucket.
-func zonedDayCounts(f EventFilter, days []time.Time) (string, []any) {
-	var los, his, buckets []time.Time
-	var hourly []span
-	for i, lo := range days {
-		day := lo
-		if lo.Before(*f.From) {
-			lo = *f.From
+// dayPart is a span of a local day counted from one source (a rollup
+// table, or the events when table is empty), positively or negatively.
+type dayPart struct {
+	table  string
+	lo, hi time.Time
+	day    time.Time
+	sign   int
+}
+
+// zonedDayParts cuts the local days of a range (starts as LocalDays gives
+// them, the first perhaps before the range) into parts that each source
+// answers, each labelled with the start of its local day. A day's part of
+// a UTC day is counted from that day's rollup less the rest of it when the
+// rest covers less time before now (as in partialDays), otherwise from its
+// hours; the partial hours left over are counted from the five-minute
+// rollups and the events, as the edges of a range are (see edges). In a
+// zone a whole number of hours from UTC a day then reads one daily rollup
+// and two hours; half an hour off, also a few five-minute rollups. With
+// raw set, every part is read from the events.
+func zonedDayParts(from, to time.Time, days []time.Time, raw bool, now time.Time) []dayPart {
+	const utcDay = 24 * time.Hour
+	var parts []dayPart
+	// within adds [lo, hi), which lies within one UTC day, from its hours,
+	// five minutes and events.
+	within := func(lo, hi, day time.Time, sign int) {
+		rawSpans, hourly, _ := plan(&lo, &hi, false)
+		for _, sp := range hourly {
+			if sp.lo.Before(*sp.hi) {
+				parts = append(parts, dayPart{"sync_event_hourly", *sp.lo, *sp.hi, day, sign})
+			}
 		}
-		hi := *f.To
+		fives, pieces := edges(rawSpans, now)
+		for _, sp := range fives {
+			parts = append(parts, dayPart{"sync_event_5min", *sp.lo, *sp.hi, day, sign})
+		}
+		for _, e := range pieces {
+			if e.bucket.IsZero() {
+				parts = append(parts, dayPart{"", *e.lo, *e.hi, day, sign})
+				continue
+			}
+			parts = append(parts, dayPart{"sync_event_5min", e.bucket, e.bucket.Add(fiveMinutes), day, sign})
+			for _, r := range e.rest {
+				parts = append(parts, dayPart{"", *r.lo, *r.hi, day, -sign})
+			}
+		}
+	}
+	for i, day := range days {
+		lo, hi := day, to
+		if lo.Before(from) {
+			lo = from
+		}
 		if i+1 < len(days) {
 			hi = days[i+1]
 		}
-		raw := []span{{&lo, &hi}}
-		if !f.needsRawRows() {
-			var h []span
-			raw, h, _ = plan(&lo, &hi, false)
-			for _, sp := range h {
-				if n := len(hourly); n > 0 && hourly[n-1].hi.Equal(*sp.lo) {
-					hourly[n-1].hi = sp.hi
-				} else {
-					hourly = append(hourly, sp)
-				}
+		if raw {
+			parts = append(parts, dayPart{"", lo, hi, day, 1})
+			continue
+		}
+		for d := lo.UTC().Truncate(utcDay); d.Before(hi); d = d.Add(utcDay) {
+			a, b := lo, hi
+			if a.Before(d) {
+				a = d
+			}
+			if end := d.Add(utcDay); b.After(end) {
+				b = end
+			}
+			if a.Equal(d) && b.Equal(d.Add(utcDay)) {
+				parts = append(parts, dayPart{"sync_event_daily", d, b, day, 1})
+				continue
+			}
+			rest, cheaper := restOfBucket(a, b, d, utcDay, now)
+			if !cheaper {
+				within(a, b, day, 1)
+				continue
+			}
+			parts = append(parts, dayPart{"sync_event_daily", d, d.Add(utcDay), day, 1})
+			for _, r := range rest {
+				within(*r.lo, *r.hi, day, -1)
 			}
 		}
-		for _, sp := range raw {
-			los, his, buckets = append(los, sp.lo.UTC()), append(his, sp.hi.UTC()), append(buckets, day)
-		}
 	}
-	var parts []string
+	return parts
+}
+
+// zonedDayCounts is groupedCounts for a range cut into days that need not
+// begin on a UTC hour (days as LocalDays gives them): its rows' buckets
+// are the starts of their local days. The parts of each source (see
+// zonedDayParts) are joined to it as arrays, each part read by its own
+// range scan: a plain join of the spans and the table, whose row count the
+// planner cannot estimate, may scan the whole table instead.
+func zonedDayCounts(f EventFilter, days []time.Time) (string, []any) {
+	parts := zonedDayParts(*f.From, *f.To, days, f.needsRawRows(), time.Now())
+	bySource := map[string][]dayPart{}
+	for _, p := range parts {
+		bySource[p.table] = append(bySource[p.table], p)
+	}
+	var sql []string
 	var args []any
-	if len(los) > 0 {
+	for _, table := range []string{"sync_event_daily", "sync_event_hourly", "sync_event_5min", ""} {
+		ps := bySource[table]
+		if len(ps) == 0 {
+			continue
+		}
+		los, his, labels, signs := make([]time.Time, len(ps)), make([]time.Time, len(ps)), make([]time.Time, len(ps)), make([]int, len(ps))
+		for i, p := range ps {
+			los[i], his[i], labels[i], signs[i] = p.lo.UTC(), p.hi.UTC(), p.day.UTC(), p.sign
+		}
+		args = append(args, pgdialect.Array(los), pgdialect.Array(his), pgdialect.Array(labels), pgdialect.Array(signs))
 		w := &where{}
 		w.addDimensions(f, "error_code")
-		w.addRecordConditions(f)
-		// Each span is read by its own range scan: a plain join of the
-		// spans and the events, whose row count the planner cannot
-		// estimate, may scan the whole table instead.
-		parts = append(parts, `SELECT s.day AS bucket, e.type, e.status, e.direction, e.error_code, count(*) AS n
-			FROM unnest(?::timestamptz[], ?::timestamptz[], ?::timestamptz[]) AS s(lo, hi, day)
+		if table == "" {
+			w.addRecordConditions(f)
+			sql = append(sql, `SELECT s.day AS bucket, e.type, e.status, e.direction, e.error_code, sum(s.sign) AS n
+			FROM unnest(?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::int[]) AS s(lo, hi, day, sign)
 			CROSS JOIN LATERAL (SELECT type, status, direction, coalesce(error_code, '') AS error_code
 				FROM sync_events WHERE occurred_at >= s.lo AND occurred_at < s.hi AND `+w.sql()+` OFFSET 0) AS e
 			GROUP BY 1, 2, 3, 4, 5`)
-		args = append(args, pgdialect.Array(los), pgdialect.Array(his), pgdialect.Array(buckets))
+		} else {
+			sql = append(sql, `SELECT s.day AS bucket, r.type, r.status, r.direction, r.error_code, r.n * s.sign AS n
+			FROM unnest(?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::int[]) AS s(lo, hi, day, sign)
+			CROSS JOIN LATERAL (SELECT type, status, direction, error_code, n
+				FROM `+table+` WHERE bucket >= s.lo AND bucket < s.hi AND `+w.sql()+` OFFSET 0) AS r`)
+		}
 		args = append(args, w.args...)
 	}
-	if len(hourly) > 0 {
-		w := &where{}
-		c, a := spansCond("bucket", hourly)
-		w.add(c, a...)
-		w.addDimensions(f, "error_code")
-		parts = append(parts, `SELECT bucket, type, status, direction, error_code, n FROM sync_event_hourly WHERE `+w.sql())
-		args = append(args, w.args...)
-	}
-	return strings.Join(parts, "\nUNION ALL\n"), args
+	return strings.Join(sql, "\nUNION ALL\n"), args
 }
 
 // Count returns how many events match f.
@@ -580,12 +647,10 @@ func (s *RollupStore) Summarize(ctx context.Context, f EventFilter, bucket TimeB
 		tb = "date_trunc('day', bucket)"
 		q, args = groupedCounts(f, true)
 	default:
-		// Every row of q lies within one day of loc, so the day it
-		// belongs to is the last day start at or before its bucket.
+		// The rows of q are labelled with the starts of their days.
 		days = LocalDays(*f.From, *f.To, loc)
 		q, args = zonedDayCounts(f, days)
-		tb = "(?::timestamptz[])[width_bucket(bucket, ?::timestamptz[])]"
-		args = append([]any{pgdialect.Array(days), pgdialect.Array(days)}, args...)
+		tb = "bucket"
 	}
 	// GROUPING() numbers the sets: type+status (1), error_code (2),
 	// bucket+status (3), direction+status (4).

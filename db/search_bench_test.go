@@ -2,6 +2,8 @@ package db_test
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -80,12 +82,21 @@ func BenchmarkSearchEach(b *testing.B) {
 }
 
 // seededMonth is a fresh database holding 30 days of a seeded log of
-// 300,000 events, vacuumed and analysed, and the start of those 30 days.
+// 300,000 events (or as many as BENCH_EVENTS says), vacuumed and analysed,
+// and the start of those 30 days.
 func seededMonth(b *testing.B) (*bun.DB, time.Time) {
 	ctx := context.Background()
+	events := 300000
+	if v := os.Getenv("BENCH_EVENTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("BENCH_EVENTS=%q: want a positive number of events", v)
+		}
+		events = n
+	}
 	bdb := dbtest.New(b)
 	now := time.Now()
-	if _, err := seed.Run(ctx, bdb, seed.Options{Events: 300000, Days: 30, Now: now, Seed: 11}); err != nil {
+	if _, err := seed.Run(ctx, bdb, seed.Options{Events: events, Days: 30, Now: now, Seed: 11}); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := bdb.ExecContext(ctx, "VACUUM ANALYZE"); err != nil {

@@ -1,0 +1,40 @@
+package db_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/kivalogic/helpscout-log/db"
+)
+
+// BenchmarkZonedSummary summarizes the last 30 days of a seeded log in
+// daily buckets, in UTC (the baseline, whose days have daily rollups), in a
+// zone a whole number of hours from UTC, and in zones half and three
+// quarters of an hour off, whose days begin inside an hour:
+//
+//	go test -run '^$' -bench ZonedSummary -benchtime 50x ./db/
+func BenchmarkZonedSummary(b *testing.B) {
+	ctx := context.Background()
+	bdb, _ := seededMonth(b)
+	store := db.NewRollupStore(bdb)
+	for _, zone := range []string{"UTC", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu"} {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(zone, func(b *testing.B) {
+			for b.Loop() {
+				to := time.Now()
+				from := to.Add(-30 * 24 * time.Hour)
+				sum, err := store.Summarize(ctx, db.EventFilter{From: &from, To: &to}, db.BucketDay, loc)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if sum.Total == 0 || len(sum.Timeline) < 30 {
+					b.Fatalf("%d events in %d days", sum.Total, len(sum.Timeline))
+				}
+			}
+		})
+	}
+}
