@@ -145,6 +145,8 @@ type duplicateRow struct {
 // pass over the successful tickets of [from, to) that ticket_repeats lists
 // for window: every ticket of a submission with more than one, and the
 // tickets with another of the same email and subject at most window away.
+// Those rows hold all it groups by (submission, email, subject key), so
+// the events themselves are not read.
 // Leaving out the others changes no group: a ticket left out belongs to a
 // submission of its own, so it is that submission's first, and it is more
 // than window away from every ticket of its email and subject, so it is in
@@ -154,52 +156,46 @@ type duplicateRow struct {
 // which is its first with an email and a subject (each submission counts
 // once by email and subject). A first ticket with no other ticket of the
 // same email within the window cannot be in a group, so only the others
-// have their subject normalized and are chained per email and subject:
-// a ticket of that email between two of a chain would be within the window
+// are chained per email and subject: a ticket of that email between two of a chain would be within the window
 // of one of them.
 func (s *EventStore) duplicateRows(ctx context.Context, from, to time.Time, window time.Duration) ([]duplicateRow, error) {
 	var rows []duplicateRow
 	err := s.db.NewRaw(`
 		WITH t AS (
-			SELECT e.id, e.occurred_at, e.source, e.source_ref, e.customer_email, e.details->>'subject' AS subject,
+			SELECT event_id AS id, occurred_at, source, source_ref, customer_email, subject_key AS subject,
 			       count(*) OVER submission AS copies,
-			       row_number() OVER (submission ORDER BY e.occurred_at, e.id) AS pos,
-			       count(*) FILTER (WHERE e.customer_email IS NOT NULL AND e.details->>'subject' IS NOT NULL)
-			           OVER (submission ORDER BY e.occurred_at, e.id ROWS UNBOUNDED PRECEDING) AS nth
-			FROM ticket_repeats AS r
-			JOIN sync_events AS e ON e.id = r.event_id
-			WHERE r.occurred_at >= ?2 AND r.occurred_at < ?3 AND (r.same_submission OR r.nearest_gap <= ?4::interval)
-			  AND e.type = ?0 AND e.status = ?1 AND e.occurred_at >= ?2 AND e.occurred_at < ?3
-			WINDOW submission AS (PARTITION BY e.source, e.source_ref)
+			       row_number() OVER (submission ORDER BY occurred_at, event_id) AS pos,
+			       count(*) FILTER (WHERE customer_email IS NOT NULL AND subject_key IS NOT NULL)
+			           OVER (submission ORDER BY occurred_at, event_id ROWS UNBOUNDED PRECEDING) AS nth
+			FROM ticket_repeats
+			WHERE occurred_at >= ?0 AND occurred_at < ?1 AND (same_submission OR nearest_gap <= ?2::interval)
+			WINDOW submission AS (PARTITION BY source, source_ref)
 		), first AS (
 			SELECT id, occurred_at, customer_email, subject,
-			       occurred_at - lag(occurred_at) OVER w <= ?4::interval AS near_prev,
-			       lead(occurred_at) OVER w - occurred_at <= ?4::interval AS near_next
+			       occurred_at - lag(occurred_at) OVER w <= ?2::interval AS near_prev,
+			       lead(occurred_at) OVER w - occurred_at <= ?2::interval AS near_next
 			FROM t
 			WHERE customer_email IS NOT NULL AND subject IS NOT NULL AND (nth = 1 OR source_ref IS NULL)
 			WINDOW w AS (PARTITION BY customer_email ORDER BY occurred_at, id)
 		), chained AS (
 			SELECT id, occurred_at, customer_email, subject,
-			       occurred_at - lag(occurred_at) OVER w <= ?4::interval AS near_prev,
-			       lead(occurred_at) OVER w - occurred_at <= ?4::interval AS near_next
-			FROM (
-				SELECT id, occurred_at, customer_email, ticket_subject_key(subject) AS subject
-				FROM first
-				WHERE near_prev OR near_next
-			) AS near
+			       occurred_at - lag(occurred_at) OVER w <= ?2::interval AS near_prev,
+			       lead(occurred_at) OVER w - occurred_at <= ?2::interval AS near_next
+			FROM first
+			WHERE near_prev OR near_next
 			WINDOW w AS (PARTITION BY customer_email, subject ORDER BY occurred_at, id)
 		)
 		SELECT reason, id, occurred_at, continues FROM (
-			SELECT ?5 AS reason, source AS k1, source_ref AS k2, occurred_at, id, pos > 1 AS continues
+			SELECT ?3 AS reason, source AS k1, source_ref AS k2, occurred_at, id, pos > 1 AS continues
 			FROM t
 			WHERE copies > 1 AND source_ref IS NOT NULL
 			UNION ALL
-			SELECT ?6, customer_email, subject, occurred_at, id, coalesce(near_prev, false)
+			SELECT ?4, customer_email, subject, occurred_at, id, coalesce(near_prev, false)
 			FROM chained
 			WHERE near_prev OR near_next
 		) AS g
 		ORDER BY reason, k1, k2, occurred_at, id`,
-		EventTicketCreated, StatusSuccess, from, to, interval(window), DuplicateSameSubmission, DuplicateSameEmailAndSubject).
+		from, to, interval(window), DuplicateSameSubmission, DuplicateSameEmailAndSubject).
 		Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("error finding duplicate tickets: %w", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -205,6 +206,58 @@ func TestDuplicateTicketsMatchesModel(t *testing.T) {
 		_, err := bdb.NewUpdate().Table("sync_events").Set("status = ?", e.Status).Where("id = ?", e.ID).Exec(ctx)
 		require.NoError(t, err)
 	}
+	// Tickets already successful change afterwards, alone or several in
+	// one statement: some fail on a second look, others change their
+	// subject, email, submission or time.
+	var changes []*db.SyncEvent
+	for _, e := range events {
+		if e.Type == db.EventTicketCreated && e.Status == db.StatusSuccess && rng.IntN(12) == 0 {
+			changes = append(changes, e)
+		}
+	}
+	for len(changes) > 0 {
+		batch := changes[:min(1+rng.IntN(3), len(changes))]
+		changes = changes[len(batch):]
+		var ids []int64
+		set := ""
+		var arg any
+		switch rng.IntN(5) {
+		case 0:
+			set, arg = "status = ?", db.StatusFailed
+			for _, e := range batch {
+				e.Status = db.StatusFailed
+			}
+		case 1:
+			subject := subjects[rng.IntN(len(subjects)-1)]
+			set, arg = "details = jsonb_build_object('subject', ?::text)", subject
+			for _, e := range batch {
+				e.Details = map[string]any{"subject": subject}
+			}
+		case 2:
+			email := emails[rng.IntN(len(emails)-1)]
+			set, arg = "customer_email = ?", email
+			for _, e := range batch {
+				e.CustomerEmail = rptr(email)
+			}
+		case 3:
+			ref := fmt.Sprintf("form-%d", 1+rng.IntN(refs))
+			set, arg = "source_ref = ?", ref
+			for _, e := range batch {
+				e.SourceRef = &ref
+			}
+		default:
+			d := time.Duration(rng.IntN(120)-60) * time.Minute
+			set, arg = "occurred_at = occurred_at + ?::interval", fmt.Sprintf("%d seconds", int(d.Seconds()))
+			for _, e := range batch {
+				e.OccurredAt = e.OccurredAt.Add(d)
+			}
+		}
+		for _, e := range batch {
+			ids = append(ids, e.ID)
+		}
+		_, err := bdb.NewUpdate().Table("sync_events").Set(set, arg).Where("id IN (?)", bun.In(ids)).Exec(ctx)
+		require.NoError(t, err)
+	}
 	// Retention takes some away: what ticket_repeats noted about them
 	// must change no group of those that remain.
 	var gone []int64
@@ -220,6 +273,12 @@ func TestDuplicateTicketsMatchesModel(t *testing.T) {
 	var noted, tickets int
 	require.NoError(t, bdb.NewRaw(`SELECT (SELECT count(*) FROM ticket_repeats), (SELECT count(*) FROM sync_events WHERE type = 'TICKET_CREATED' AND status = 'SUCCESS')`).Scan(ctx, &noted, &tickets))
 	require.Less(t, noted, tickets, "ticket_repeats leaves out the tickets that repeat nothing")
+	var stale int
+	require.NoError(t, bdb.NewRaw(`SELECT count(*) FROM ticket_repeats AS r JOIN sync_events AS e ON e.id = r.event_id
+		WHERE NOT (e.type = 'TICKET_CREATED' AND e.status = 'SUCCESS')
+		   OR (r.occurred_at, r.source, r.source_ref, r.customer_email, r.subject_key)
+		      IS DISTINCT FROM (e.occurred_at, e.source, e.source_ref, e.customer_email, ticket_subject_key(e.details->>'subject'))`).Scan(ctx, &stale))
+	require.Zero(t, stale, "ticket_repeats rows of events that are no successful tickets, or with values of their events that changed")
 
 	norm := func(s string) string {
 		return strings.ToLower(strings.Join(strings.Fields(strings.Trim(s, " ")), " "))
@@ -343,4 +402,75 @@ func TestDuplicateTicketsMatchesModel(t *testing.T) {
 		}
 	}
 	require.Greater(t, nonEmpty, 40, "ranges that hold groups")
+}
+
+// TestTicketRepeatsKeysMigration runs the migration that gives
+// ticket_repeats the values the duplicate search groups by over rows
+// written before it: the row of a ticket that failed since goes, the
+// others take their events' values, and the search finds the groups.
+func TestTicketRepeatsKeysMigration(t *testing.T) {
+	t.Parallel()
+	bdb := dbtest.New(t)
+	ctx := context.Background()
+	store := db.NewEventStore(bdb)
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	ticket := func(ref, email, subject string, after time.Duration) *db.SyncEvent {
+		return &db.SyncEvent{OccurredAt: at.Add(after), Type: db.EventTicketCreated, Status: db.StatusSuccess,
+			Direction: db.DirectionToHelpScout, Attempt: 1, Source: db.SourceContactForm, SourceRef: &ref,
+			CustomerEmail: &email, Details: map[string]any{"subject": subject}}
+	}
+	events := []*db.SyncEvent{
+		ticket("form-1", "ann@example.com", "Refund", 0),
+		ticket("form-1", "ann@example.com", "Refund", time.Minute),
+		ticket("form-2", "bob@example.com", "Order  late", 0),
+		ticket("form-3", "bob@example.com", "order late", 3*time.Minute),
+		ticket("form-4", "cy@example.org", "Hello", 0),
+		ticket("form-4", "cy@example.org", "Hello", time.Minute),
+	}
+	require.NoError(t, store.Insert(ctx, bdb, events))
+	// The state the earlier version left: no keys, and the row of a
+	// ticket that failed after it was noted.
+	_, err := bdb.ExecContext(ctx, `ALTER TABLE ticket_repeats DROP COLUMN source, DROP COLUMN source_ref,
+		DROP COLUMN customer_email, DROP COLUMN subject_key`)
+	require.NoError(t, err)
+	_, err = bdb.ExecContext(ctx, `ALTER TABLE sync_events DISABLE TRIGGER ticket_repeats_update`)
+	require.NoError(t, err)
+	_, err = bdb.ExecContext(ctx, `UPDATE sync_events SET status = 'FAILED' WHERE id = ?`, events[5].ID)
+	require.NoError(t, err)
+	_, err = bdb.ExecContext(ctx, `ALTER TABLE sync_events ENABLE TRIGGER ticket_repeats_update`)
+	require.NoError(t, err)
+
+	sql, err := os.ReadFile("migrations/20261127000014_ticket_repeats_keys.tx.up.sql")
+	require.NoError(t, err)
+	_, err = bdb.ExecContext(ctx, string(sql))
+	require.NoError(t, err)
+
+	type row struct {
+		EventID       int64   `bun:"event_id"`
+		SourceRef     *string `bun:"source_ref"`
+		CustomerEmail *string `bun:"customer_email"`
+		SubjectKey    *string `bun:"subject_key"`
+	}
+	var rows []row
+	require.NoError(t, bdb.NewRaw(`SELECT event_id, source_ref, customer_email, subject_key FROM ticket_repeats ORDER BY event_id`).Scan(ctx, &rows))
+	s := func(v string) *string { return &v }
+	require.Equal(t, []row{
+		{events[0].ID, s("form-1"), s("ann@example.com"), s("refund")},
+		{events[1].ID, s("form-1"), s("ann@example.com"), s("refund")},
+		{events[2].ID, s("form-2"), s("bob@example.com"), s("order late")},
+		{events[3].ID, s("form-3"), s("bob@example.com"), s("order late")},
+		{events[4].ID, s("form-4"), s("cy@example.org"), s("hello")},
+	}, rows)
+
+	groups, err := store.DuplicateTickets(ctx, at.Add(-time.Hour), at.Add(time.Hour), 10*time.Minute, 10)
+	require.NoError(t, err)
+	var got [][]int64
+	for _, g := range groups {
+		var ids []int64
+		for _, e := range g.Events {
+			ids = append(ids, e.ID)
+		}
+		got = append(got, ids)
+	}
+	require.ElementsMatch(t, [][]int64{{events[0].ID, events[1].ID}, {events[2].ID, events[3].ID}}, got)
 }

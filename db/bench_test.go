@@ -38,3 +38,28 @@ func BenchmarkZonedSummary(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDuplicateTickets searches the last 30 days of a seeded log for
+// duplicate tickets with the default window of 10 minutes, with 4 hours
+// and with the widest, a day, which groups most of the tickets
+// ticket_repeats lists:
+//
+//	go test -run '^$' -bench DuplicateTickets -benchtime 10x ./db/
+func BenchmarkDuplicateTickets(b *testing.B) {
+	ctx := context.Background()
+	bdb, from := seededMonth(b)
+	store := db.NewEventStore(bdb)
+	for _, window := range []time.Duration{10 * time.Minute, 4 * time.Hour, 24 * time.Hour} {
+		b.Run(window.String(), func(b *testing.B) {
+			for b.Loop() {
+				groups, err := store.DuplicateTickets(ctx, from, time.Now(), window, 50)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(groups) == 0 {
+					b.Fatal("no duplicate tickets found")
+				}
+			}
+		})
+	}
+}
