@@ -147,42 +147,44 @@ type duplicateRow struct {
 // tickets with another of the same email and subject at most window away.
 // Those rows hold all it groups by (submission, email, subject key), so
 // the events themselves are not read.
+//
 // Leaving out the others changes no group: a ticket left out belongs to a
 // submission of its own, so it is that submission's first, and it is more
 // than window away from every ticket of its email and subject, so it is in
 // no chain, and the tickets around it are as near to or as far from their
-// neighbours without it. One window pass over each submission's tickets gives how
-// many it has (SAME_SUBMISSION groups are those of more than one) and
-// which is its first with an email and a subject (each submission counts
-// once by email and subject). A first ticket with no other ticket of the
-// same email within the window cannot be in a group, so only the others
-// are chained per email and subject: a ticket of that email between two of a chain would be within the window
-// of one of them.
+// neighbours without it. Every ticket of a submission with more than one
+// is marked same_submission (noting any of them marks them all), so an
+// unmarked ticket is alone in its submission: only the marked ones need a
+// window pass over their submission, which gives how many tickets it has
+// (SAME_SUBMISSION groups are those of more than one) and which is its
+// first with an email and a subject (each submission counts once by email
+// and subject). The first tickets are then chained per email and subject.
 func (s *EventStore) duplicateRows(ctx context.Context, from, to time.Time, window time.Duration) ([]duplicateRow, error) {
 	var rows []duplicateRow
 	err := s.db.NewRaw(`
-		WITH t AS (
-			SELECT event_id AS id, occurred_at, source, source_ref, customer_email, subject_key AS subject,
-			       count(*) OVER submission AS copies,
-			       row_number() OVER (submission ORDER BY occurred_at, event_id) AS pos,
-			       count(*) FILTER (WHERE customer_email IS NOT NULL AND subject_key IS NOT NULL)
-			           OVER (submission ORDER BY occurred_at, event_id ROWS UNBOUNDED PRECEDING) AS nth
+		WITH r AS (
+			SELECT event_id AS id, occurred_at, source, source_ref, customer_email, subject_key AS subject, same_submission
 			FROM ticket_repeats
 			WHERE occurred_at >= ?0 AND occurred_at < ?1 AND (same_submission OR nearest_gap <= ?2::interval)
+		), t AS (
+			SELECT id, occurred_at, source, source_ref, customer_email, subject,
+			       count(*) OVER submission AS copies,
+			       row_number() OVER (submission ORDER BY occurred_at, id) AS pos,
+			       count(*) FILTER (WHERE customer_email IS NOT NULL AND subject IS NOT NULL)
+			           OVER (submission ORDER BY occurred_at, id ROWS UNBOUNDED PRECEDING) AS nth
+			FROM r
+			WHERE same_submission
 			WINDOW submission AS (PARTITION BY source, source_ref)
-		), first AS (
+			UNION ALL
+			SELECT id, occurred_at, source, source_ref, customer_email, subject, 1, 1, 1
+			FROM r
+			WHERE NOT same_submission
+		), chained AS (
 			SELECT id, occurred_at, customer_email, subject,
 			       occurred_at - lag(occurred_at) OVER w <= ?2::interval AS near_prev,
 			       lead(occurred_at) OVER w - occurred_at <= ?2::interval AS near_next
 			FROM t
 			WHERE customer_email IS NOT NULL AND subject IS NOT NULL AND (nth = 1 OR source_ref IS NULL)
-			WINDOW w AS (PARTITION BY customer_email ORDER BY occurred_at, id)
-		), chained AS (
-			SELECT id, occurred_at, customer_email, subject,
-			       occurred_at - lag(occurred_at) OVER w <= ?2::interval AS near_prev,
-			       lead(occurred_at) OVER w - occurred_at <= ?2::interval AS near_next
-			FROM first
-			WHERE near_prev OR near_next
 			WINDOW w AS (PARTITION BY customer_email, subject ORDER BY occurred_at, id)
 		)
 		SELECT reason, id, occurred_at, continues FROM (
