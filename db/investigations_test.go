@@ -385,13 +385,8 @@ func TestDuplicateTicketsMatchesModel(t *testing.T) {
 		limit := 1 + rng.IntN(60)
 		groups, err := store.DuplicateTickets(ctx, from, to, window, limit)
 		require.NoError(t, err)
-		var got [][]int64
+		got := groupEventIDs(groups)
 		for _, g := range groups {
-			var ids []int64
-			for _, e := range g.Events {
-				ids = append(ids, e.ID)
-			}
-			got = append(got, ids)
 			require.Equal(t, len(g.Events), g.Count)
 			require.True(t, g.FirstAt.Equal(g.Events[0].OccurredAt))
 			require.True(t, g.LastAt.Equal(g.Events[len(g.Events)-1].OccurredAt))
@@ -464,13 +459,18 @@ func TestTicketRepeatsKeysMigration(t *testing.T) {
 
 	groups, err := store.DuplicateTickets(ctx, at.Add(-time.Hour), at.Add(time.Hour), 10*time.Minute, 10)
 	require.NoError(t, err)
-	var got [][]int64
+	require.ElementsMatch(t, [][]int64{{events[0].ID, events[1].ID}, {events[2].ID, events[3].ID}}, groupEventIDs(groups))
+}
+
+// groupEventIDs returns the event ids of each group, in order.
+func groupEventIDs(groups []*db.DuplicateGroup) [][]int64 {
+	var out [][]int64
 	for _, g := range groups {
-		var ids []int64
+		ids := make([]int64, 0, len(g.Events))
 		for _, e := range g.Events {
 			ids = append(ids, e.ID)
 		}
-		got = append(got, ids)
+		out = append(out, ids)
 	}
-	require.ElementsMatch(t, [][]int64{{events[0].ID, events[1].ID}, {events[2].ID, events[3].ID}}, got)
+	return out
 }
