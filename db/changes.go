@@ -126,6 +126,26 @@ func (s *ChangeStore) Head(ctx context.Context) (ChangePos, error) {
 	return ChangePos{XID: rows[0].XID, Seq: rows[0].Seq}, nil
 }
 
+// Tail returns the position of the latest committed change, settled or
+// not, or the zero position when the log is empty. Changes at or before
+// it that are not settled yet were committed, or were being written by a
+// transaction already running, when Tail was read.
+func (s *ChangeStore) Tail(ctx context.Context) (ChangePos, error) {
+	var rows []struct {
+		XID uint64 `bun:"xid"`
+		Seq int64  `bun:"seq"`
+	}
+	err := s.db.NewRaw(`SELECT e.change_xid::text AS xid, e.change_seq AS seq FROM sync_events AS e
+		ORDER BY e.change_xid DESC, e.change_seq DESC LIMIT 1`).Scan(ctx, &rows)
+	if err != nil {
+		return ChangePos{}, fmt.Errorf("error reading the change feed tail: %w", err)
+	}
+	if len(rows) == 0 {
+		return ChangePos{}, nil
+	}
+	return ChangePos{XID: rows[0].XID, Seq: rows[0].Seq}, nil
+}
+
 // Read returns up to limit settled changes after pos, in position order.
 // An event changed several times since pos appears once, at its latest
 // change. A non-zero waiting is the transaction id of the first committed

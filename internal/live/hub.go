@@ -499,10 +499,19 @@ func (h *Hub) publish(rows []db.EventChange) {
 	h.mu.Lock()
 	for _, r := range rows {
 		c := &Change{Cursor: EncodeCursor(r.Pos), Kind: kindOf(r), Event: r.Event}
+		var replayed *Change
 		for s := range h.subs {
-			if r.Pos.After(s.pos) && s.wants(r) {
-				h.offer(s, c)
+			if !r.Pos.After(s.pos) || !s.wants(r) {
+				continue
 			}
+			if s.replayTo.After(r.Pos) || s.replayTo == r.Pos {
+				if replayed == nil {
+					replayed = &Change{Cursor: c.Cursor, Kind: c.Kind, Replay: true, Event: c.Event}
+				}
+				h.offer(s, replayed)
+				continue
+			}
+			h.offer(s, c)
 		}
 	}
 	h.pos = rows[len(rows)-1].Pos
@@ -549,6 +558,10 @@ type subscriber struct {
 	last   string
 	joined bool
 	closed bool
+	// replayTo is the latest change committed when the subscriber joined
+	// before the changes up to it had settled: the shared stream marks
+	// those as replay. Zero when the catch-up delivered everything.
+	replayTo db.ChangePos
 	// skip holds changes the client already saw in the event list it
 	// resumed from, by event id; each is skipped once.
 	skip map[int64]db.ChangePos
@@ -728,6 +741,16 @@ func (h *Hub) replay(ctx, sub context.Context, s *subscriber, st start) {
 			}
 			continue
 		}
+		var replayTo db.ChangePos
+		if waiting != 0 {
+			// Joining while committed changes still wait to settle: the
+			// shared stream delivers them, marked as replay.
+			h.queries.Add(1)
+			if replayTo, err = h.store.Tail(ctx); err != nil {
+				fail(err)
+				return
+			}
+		}
 		h.mu.Lock()
 		if ctx.Err() != nil || h.stopped {
 			h.mu.Unlock()
@@ -735,7 +758,7 @@ func (h *Hub) replay(ctx, sub context.Context, s *subscriber, st start) {
 			return
 		}
 		if !h.pos.After(pos) {
-			s.pos, s.joined = pos, true
+			s.pos, s.joined, s.replayTo = pos, true, replayTo
 			if len(rows) > 0 || st.list != nil {
 				// A resume cursor for the feed, whatever the start was.
 				s.last = EncodeCursor(pos)

@@ -507,3 +507,44 @@ func TestHeldBackByAnotherDatabase(t *testing.T) {
 	require.NoError(t, blocker.Commit())
 	require.Equal(t, "held", label(next(t, sub)))
 }
+
+// TestReplayHeldBackByOlderTransaction resumes while the missed events
+// are committed but held back by an older transaction: the catch-up joins
+// the shared stream after a while, and the stream delivers those events,
+// still marked as replay, once the transaction ends.
+func TestReplayHeldBackByOlderTransaction(t *testing.T) {
+	b := setup(t, live.Options{PollInterval: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	first, err := b.hub.Subscribe(ctx, db.EventFilter{}, "")
+	require.NoError(t, err)
+	insert(t, b.bdb, newEvent("seen", db.EventTicketCreated, db.StatusPending, ""))
+	cursor := next(t, first).Cursor
+	cancel()
+	require.Eventually(t, func() bool { return b.hub.Stats().Streams == 0 }, waitTimeout, 10*time.Millisecond)
+
+	other := dbtest.New(t)
+	blocker, err := other.BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	defer blocker.Rollback() //nolint:errcheck
+	var xid string
+	require.NoError(t, blocker.NewRaw("SELECT pg_current_xact_id()::text").Scan(t.Context(), &xid))
+	insert(t, b.bdb, newEvent("m1", db.EventTicketCreated, db.StatusPending, ""))
+	insert(t, b.bdb, newEvent("m2", db.EventTicketCreated, db.StatusPending, ""))
+
+	resumed, err := b.hub.Subscribe(t.Context(), db.EventFilter{}, cursor)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return b.hub.Stats().Streams == 1 }, waitTimeout, 10*time.Millisecond,
+		"the catch-up joins the stream while transaction %s runs", xid)
+	require.Empty(t, drain(resumed), "the missed events wait for the older transaction")
+
+	require.NoError(t, blocker.Commit())
+	labels, changes := take(t, resumed, 2)
+	require.Equal(t, []string{"m1", "m2"}, labels)
+	for _, c := range changes {
+		require.True(t, c.Replay, "%s was committed before the subscription caught up", label(c))
+	}
+	insert(t, b.bdb, newEvent("live", db.EventTicketCreated, db.StatusPending, ""))
+	c := next(t, resumed)
+	require.Equal(t, "live", label(c))
+	require.False(t, c.Replay)
+}

@@ -17,7 +17,9 @@ type Change struct {
 	Cursor string
 	// Kind says whether the event was written or changed.
 	Kind ChangeKind
-	// Replay reports a change replayed during catch-up.
+	// Replay reports a change committed before the subscription caught
+	// up: replayed by the catch-up, or delivered by the shared stream when
+	// an older transaction held it back past the catch-up.
 	Replay bool
 	// Event is the event after the change.
 	Event *db.SyncEvent
