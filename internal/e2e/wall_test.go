@@ -343,9 +343,11 @@ func TestWallScreenLayout(t *testing.T) {
 func TestWallScreenTokenExpiry(t *testing.T) {
 	requireBrowser(t)
 	svc := startService(t, nil)
-	tok, err := svc.issuer.Issue("e2e-expiring", auth.RoleManager, 4*time.Second)
-	require.NoError(t, err)
 	b := startBrowser(t, "wall.mjs")
+	// The token's life starts once the browser runs, and leaves the page
+	// time to load and go live on a busy machine before it expires.
+	tok, err := svc.issuer.Issue("e2e-expiring", auth.RoleManager, 8*time.Second)
+	require.NoError(t, err)
 	b.call("open", map[string]any{"url": svc.srv.URL + "/wall#token=" + tok})
 	b.call("waitState", map[string]any{"state": "live"})
 	ans := b.call("waitSignin", map[string]any{"withReason": true, "timeoutMs": 20000})
