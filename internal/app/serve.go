@@ -45,6 +45,9 @@ type Stack struct {
 	// Retention deletes what is older than RETENTION_DAYS; nil when every
 	// event is kept.
 	Retention *retention.Pruner
+	// Service is the sync log the API reads; tests may replace its clock
+	// before the handler serves.
+	Service *synclog.Service
 
 	workers bool
 	// draining ends when the shutdown begins (WebSockets close) and
@@ -102,7 +105,7 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 		}
 		return r, nil
 	})
-	st := &Stack{Sync: sync, Live: hub, workers: cfg.SyncWorkers > 0}
+	st := &Stack{Sync: sync, Live: hub, Service: svc, workers: cfg.SyncWorkers > 0}
 	if cfg.RetentionDays > 0 {
 		st.Retention = retention.New(bdb, retention.Options{Days: cfg.RetentionDays, Log: log})
 		m.CounterFunc("helpscout_log_retention_deleted_events_total", "Events this process deleted as older than RETENTION_DAYS.",

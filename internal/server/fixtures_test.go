@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kivalogic/helpscout-log/db"
+	"github.com/kivalogic/helpscout-log/db/dbtest"
 )
 
 // fixture is a running service over a database holding a deterministic set
@@ -121,9 +122,11 @@ func awayFrom(t time.Time, bounds []time.Time, step time.Duration) time.Time {
 // newFixture builds the fixture in a fresh database and starts the service.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	e := newEnv(t)
-	f := buildFixture(t, time.Now().UTC().Truncate(time.Second))
-	f.env = e
+	// The service's clock stands at the fixture's now, so that relative
+	// ranges are the same however long a test waits for its turn.
+	now := time.Now().UTC().Truncate(time.Second)
+	f := buildFixture(t, now)
+	f.env = newEnvClock(t, dbtest.New(t), func() time.Time { return now })
 	f.insert(t)
 	return f
 }
@@ -500,22 +503,6 @@ func (f *fixture) within(name string) (time.Time, time.Time) {
 		return now.AddDate(0, 0, -30), now
 	}
 	panic("unknown range " + name)
-}
-
-// requireSameDay skips a test whose relative ranges would straddle
-// midnight (UTC or in a fixture zone) between building the fixture and
-// asking the service.
-func (f *fixture) requireSameDay(t *testing.T) {
-	t.Helper()
-	now := time.Now()
-	if !now.UTC().Truncate(24 * time.Hour).Equal(f.now.Truncate(24 * time.Hour)) {
-		t.Skip("midnight UTC passed while the test ran; relative ranges moved")
-	}
-	for _, z := range fixtureZones {
-		if !zoneMidnight(now, z, 0).Equal(zoneMidnight(f.now, z, 0)) {
-			t.Skipf("midnight in %s passed while the test ran; relative ranges moved", z)
-		}
-	}
 }
 
 // ts formats a time for a GraphQL variable.

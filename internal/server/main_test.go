@@ -102,13 +102,24 @@ func newEnv(t testing.TB, cfgMods ...func(*config.Config)) *env {
 // newEnvOn starts the handler over an existing database.
 func newEnvOn(t testing.TB, bdb *bun.DB, cfgMods ...func(*config.Config)) *env {
 	t.Helper()
+	return newEnvClock(t, bdb, nil, cfgMods...)
+}
+
+// newEnvClock starts the handler over an existing database with the
+// clock now for the sync log, or the real one when now is nil.
+func newEnvClock(t testing.TB, bdb *bun.DB, now func() time.Time, cfgMods ...func(*config.Config)) *env {
+	t.Helper()
 	cfg := &config.Config{Introspection: true, ComplexityLimit: 5000, LogLevel: zerolog.Disabled}
 	for _, m := range cfgMods {
 		m(cfg)
 	}
 	qc := &queryCounter{byReq: map[string]int{}}
 	issuer := auth.NewIssuer(testSecret)
-	h := app.Handler(bdb.WithQueryHook(qc), cfg, issuer, zerolog.Nop(), nil)
+	st := app.NewStack(bdb.WithQueryHook(qc), cfg, issuer, zerolog.Nop(), nil)
+	if now != nil {
+		st.Service.Now = now
+	}
+	h := st.Handler
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 
