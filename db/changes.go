@@ -111,19 +111,7 @@ func (s *ChangeStore) Handover(ctx context.Context, from Keyset) (pos ChangePos,
 // Head returns the position of the latest settled change, or the zero
 // position when the log is empty.
 func (s *ChangeStore) Head(ctx context.Context) (ChangePos, error) {
-	var rows []struct {
-		XID uint64 `bun:"xid"`
-		Seq int64  `bun:"seq"`
-	}
-	err := s.db.NewRaw(`SELECT e.change_xid::text AS xid, e.change_seq AS seq FROM sync_events AS e
-		WHERE `+settled+` ORDER BY e.change_xid DESC, e.change_seq DESC LIMIT 1`).Scan(ctx, &rows)
-	if err != nil {
-		return ChangePos{}, fmt.Errorf("error reading the change feed head: %w", err)
-	}
-	if len(rows) == 0 {
-		return ChangePos{}, nil
-	}
-	return ChangePos{XID: rows[0].XID, Seq: rows[0].Seq}, nil
+	return s.latest(ctx, "WHERE "+settled)
 }
 
 // Tail returns the position of the latest committed change, settled or
@@ -131,14 +119,20 @@ func (s *ChangeStore) Head(ctx context.Context) (ChangePos, error) {
 // it that are not settled yet were committed, or were being written by a
 // transaction already running, when Tail was read.
 func (s *ChangeStore) Tail(ctx context.Context) (ChangePos, error) {
+	return s.latest(ctx, "")
+}
+
+// latest returns the position of the latest change among the rows that
+// where (a WHERE clause, or empty for all) keeps.
+func (s *ChangeStore) latest(ctx context.Context, where string) (ChangePos, error) {
 	var rows []struct {
 		XID uint64 `bun:"xid"`
 		Seq int64  `bun:"seq"`
 	}
 	err := s.db.NewRaw(`SELECT e.change_xid::text AS xid, e.change_seq AS seq FROM sync_events AS e
-		ORDER BY e.change_xid DESC, e.change_seq DESC LIMIT 1`).Scan(ctx, &rows)
+		`+where+` ORDER BY e.change_xid DESC, e.change_seq DESC LIMIT 1`).Scan(ctx, &rows)
 	if err != nil {
-		return ChangePos{}, fmt.Errorf("error reading the change feed tail: %w", err)
+		return ChangePos{}, fmt.Errorf("error reading the latest position of the change feed: %w", err)
 	}
 	if len(rows) == 0 {
 		return ChangePos{}, nil

@@ -504,7 +504,7 @@ func (h *Hub) publish(rows []db.EventChange) {
 			if !r.Pos.After(s.pos) || !s.wants(r) {
 				continue
 			}
-			if s.replayTo.After(r.Pos) || s.replayTo == r.Pos {
+			if !r.Pos.After(s.replayTo) {
 				if replayed == nil {
 					replayed = &Change{Cursor: c.Cursor, Kind: c.Kind, Replay: true, Event: c.Event}
 				}
