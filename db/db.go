@@ -70,7 +70,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*bun.DB, error) {
 	bdb.AddQueryHook(newChangeHinter(bdb))
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := bdb.PingContext(pingCtx); err != nil {
+	// A ping that the statement timeout cancelled was answered by the
+	// server: the connection works, only the timeout is short.
+	if err := bdb.PingContext(pingCtx); err != nil && !TimedOut(err) {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("error connecting to database: %w", err)
 	}
