@@ -43,8 +43,9 @@ type Options struct {
 	// a crashed replica's jobs are taken over within about one Lease.
 	// 30 s when zero.
 	Lease time.Duration
-	// PollInterval is how often idle workers look for due jobs; 250 ms
-	// when zero. Intake in the same process wakes them at once.
+	// PollInterval is how often an idle process looks for due jobs (one
+	// query, however many workers it has); 250 ms when zero. Intake in the
+	// same process wakes a worker at once.
 	PollInterval time.Duration
 	// RetryBase is the first automatic retry's delay, doubled for each
 	// further attempt (with jitter); 1 s when zero.
@@ -177,13 +178,17 @@ func (s *Service) Start(ctx context.Context) error {
 	s.run.stopping = loopCtx.Done()
 
 	n := max(s.opts.Workers, 1)
-	s.run.loops.Add(n + 3)
+	s.run.loops.Add(n + 4)
 	for i := range n {
 		go func() {
 			defer s.run.loops.Done()
 			s.workLoop(loopCtx, callCtx, i)
 		}()
 	}
+	go func() {
+		defer s.run.loops.Done()
+		s.pollLoop(loopCtx)
+	}()
 	go func() {
 		defer s.run.loops.Done()
 		s.reclaimLoop(loopCtx)

@@ -74,8 +74,6 @@ func claimWait(poll time.Duration, failures int) time.Duration {
 // the first failure as an error and the others at debug level (see
 // faillog), and says when claiming works again.
 func (s *Service) workLoop(loopCtx, callCtx context.Context, n int) {
-	t := time.NewTicker(s.opts.PollInterval)
-	defer t.Stop()
 	var claims faillog.Run
 	for {
 		if loopCtx.Err() != nil {
@@ -111,7 +109,23 @@ func (s *Service) workLoop(loopCtx, callCtx context.Context, n int) {
 		case <-loopCtx.Done():
 			return
 		case <-s.wake:
+		}
+	}
+}
+
+// pollLoop wakes one idle worker every poll interval until ctx ends, so
+// that an idle process looks for due jobs (retries coming due, intake of
+// other replicas) with one query per interval, whatever its number of
+// workers; a worker that claims a job wakes the next.
+func (s *Service) pollLoop(ctx context.Context) {
+	t := time.NewTicker(s.opts.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
 		case <-t.C:
+			s.notify()
 		}
 	}
 }
