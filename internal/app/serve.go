@@ -126,6 +126,7 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 			TokenLimit:      cfg.TokenLimit,
 			WriteInterval:   cfg.LiveWriteInterval,
 			BusyRate:        cfg.LiveBusyRate,
+			FieldByField:    cfg.FieldByField,
 			Draining:        st.draining,
 			Open:            &st.sockets,
 		},

@@ -84,6 +84,11 @@ type Config struct {
 	// older events, finished sync jobs and API usage are deleted. Zero
 	// keeps everything.
 	RetentionDays int
+	// FieldByField, not read from the environment, has gqlgen execute
+	// every field of every record rather than write records whose
+	// selected fields are all plain in one pass; the tests compare the
+	// two.
+	FieldByField bool
 }
 
 // MinRetentionDays is the shortest retention: the longest relative range

@@ -61,6 +61,9 @@ type GraphQLOptions struct {
 	// their last messages. Nil: WebSockets stay open until the process
 	// ends.
 	Draining context.Context
+	// FieldByField turns off the one-pass writing of records, leaving
+	// every field to gqlgen's executor; the tests compare the two.
+	FieldByField bool
 	// Open, when set, counts the open WebSockets until each has closed,
 	// so that a shutdown can wait for their close handshakes.
 	Open *sync.WaitGroup
@@ -108,6 +111,11 @@ func NewGraphQL(res *graph.Resolver, m *metrics.Metrics, log zerolog.Logger, opt
 		srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	}
 	srv.Use(inputGuard{schema: es.Schema()})
+	if !opts.FieldByField {
+		// Records whose selected fields are all plain are written in one
+		// pass rather than field by field (see internal/leafobj).
+		srv.Use(graph.LeafObjects())
+	}
 	srv.AroundOperations(refuseExpiredTokens)
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc(log))

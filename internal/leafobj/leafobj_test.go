@@ -1,0 +1,143 @@
+package leafobj
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+const testSDL = `
+directive @guard on FIELD_DEFINITION
+interface Named { name: String }
+type Item implements Named {
+  id: Int!
+  name: String
+  secret: String @guard
+  sized(n: Int): Int
+  other: Item
+}
+union Thing = Item
+type Query {
+  item: Item
+  items: [Item!]!
+  maybeItems: [Item]
+  grid: [[Item!]!]
+}
+`
+
+type item struct {
+	ID   int
+	Name *string
+}
+
+func testObject() *Object[item] {
+	return &Object[item]{Name: "Item", Fields: map[string]Field[item]{
+		"id":   func(w io.Writer, v *item) { Int(w, v.ID) },
+		"name": func(w io.Writer, v *item) { OptString(w, v.Name) },
+	}}
+}
+
+// schemaOnly is an executable schema that only has a schema, enough for
+// Validate.
+type schemaOnly struct{ s *ast.Schema }
+
+func (s schemaOnly) Schema() *ast.Schema { return s.s }
+func (schemaOnly) Complexity(context.Context, string, string, int, map[string]any) (int, bool) {
+	return 0, false
+}
+func (schemaOnly) Exec(context.Context) graphql.ResponseHandler { return nil }
+
+func loadSchema(t *testing.T) *ast.Schema {
+	t.Helper()
+	s, err := gqlparser.LoadSchema(&ast.Source{Name: "test.graphqls", Input: testSDL})
+	require.NoError(t, err)
+	return s
+}
+
+func TestValidate(t *testing.T) {
+	s := loadSchema(t)
+	noop := func(io.Writer, *item) {}
+	cases := []struct {
+		name    string
+		object  *Object[item]
+		wantErr string
+	}{
+		{"plain fields", testObject(), ""},
+		{"unknown type", &Object[item]{Name: "Nope", Fields: map[string]Field[item]{"id": noop}}, "Nope is not an object type"},
+		{"not an object", &Object[item]{Name: "Named", Fields: map[string]Field[item]{"name": noop}}, "Named is not an object type"},
+		{"unknown field", &Object[item]{Name: "Item", Fields: map[string]Field[item]{"price": noop}}, "Item has no field price"},
+		{"field with a directive", &Object[item]{Name: "Item", Fields: map[string]Field[item]{"secret": noop}}, "Item.secret carries a directive"},
+		{"field with arguments", &Object[item]{Name: "Item", Fields: map[string]Field[item]{"sized": noop}}, "Item.sized takes arguments"},
+		{"object field", &Object[item]{Name: "Item", Fields: map[string]Field[item]{"other": noop}}, "Item.other is not a scalar or an enum"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := New(tc.object).Validate(schemaOnly{s})
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+				require.ElementsMatch(t, []string{"Item", "Named", "Thing"}, tc.object.satisfies)
+				return
+			}
+			require.ErrorContains(t, err, tc.wantErr)
+		})
+	}
+}
+
+func TestMarshal(t *testing.T) {
+	s := loadSchema(t)
+	o := testObject()
+	require.NoError(t, New(o).Validate(schemaOnly{s}))
+	name := "Ann \"A\" <x>"
+	one, two := &item{ID: 1, Name: &name}, &item{ID: 2}
+
+	cases := []struct {
+		name  string
+		query string
+		vars  map[string]any
+		res   any
+		want  string // empty: left to gqlgen
+	}{
+		{"one object", `{ item { id name } }`, nil, one, `{"id":1,"name":"Ann \"A\" <x>"}`},
+		{"a value, not a pointer", `{ item { name id } }`, nil, *two, `{"name":null,"id":2}`},
+		{"aliases and __typename", `{ item { t: __typename n: id id } }`, nil, one, `{"t":"Item","n":1,"id":1}`},
+		{"fragments on the interface and the union", `{ item { ... on Named { name } ... on Thing { ... on Item { id } } } }`, nil, one, `{"name":"Ann \"A\" <x>","id":1}`},
+		{"skip and include", `query($y: Boolean!) { item { id @skip(if: $y) name @include(if: $y) } }`, map[string]any{"y": true}, one, `{"name":"Ann \"A\" <x>"}`},
+		{"a list", `{ items { id } }`, nil, []*item{one, two}, `[{"id":1},{"id":2}]`},
+		{"a list of values", `{ items { id } }`, nil, []item{*one, *two}, `[{"id":1},{"id":2}]`},
+		{"an empty list", `{ items { id } }`, nil, []*item{}, `[]`},
+		{"a null in a nullable list", `{ maybeItems { id } }`, nil, []*item{one, nil}, `[{"id":1},null]`},
+		{"a null where the list forbids it", `{ items { id } }`, nil, []*item{one, nil}, ""},
+		{"a nil list", `{ items { id } }`, nil, []*item(nil), ""},
+		{"a nil object", `{ item { id } }`, nil, (*item)(nil), ""},
+		{"a field without a writer", `{ item { id other { id } } }`, nil, one, ""},
+		{"a field with arguments", `{ item { id sized(n: 2) } }`, nil, one, ""},
+		{"nothing selected once skipped", `{ item { id @skip(if: true) } }`, nil, one, ""},
+		{"a deferred fragment", `{ item { id ... @defer { name } } }`, nil, one, ""},
+		{"a list of lists", `{ grid { id } }`, nil, [][]*item{{one}}, ""},
+		{"another Go type", `{ item { id } }`, nil, "x", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			doc, errs := gqlparser.LoadQuery(s, tc.query)
+			require.Nil(t, errs)
+			op := doc.Operations[0]
+			oc := &graphql.OperationContext{Doc: doc, Operation: op, Variables: tc.vars}
+			f := op.SelectionSet[0].(*ast.Field)
+			m, ok := o.marshal(oc, graphql.CollectedField{Field: f, Selections: f.SelectionSet}, tc.res)
+			if tc.want == "" {
+				require.False(t, ok)
+				return
+			}
+			require.True(t, ok)
+			var b bytes.Buffer
+			m.MarshalGQL(&b)
+			require.Equal(t, tc.want, b.String())
+		})
+	}
+}
