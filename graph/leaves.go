@@ -1,8 +1,6 @@
 package graph
 
 import (
-	"io"
-
 	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/graph/model"
 	"github.com/kivalogic/helpscout-log/internal/leafobj"
@@ -23,87 +21,87 @@ func LeafObjects() *leafobj.Extension {
 var syncEventLeaves = &leafobj.Object[db.SyncEvent]{
 	Name: "SyncEvent",
 	Fields: map[string]leafobj.Field[db.SyncEvent]{
-		"id":             func(w io.Writer, e *db.SyncEvent) { model.MarshalInt64ID(e.ID).MarshalGQL(w) },
-		"occurredAt":     func(w io.Writer, e *db.SyncEvent) { model.MarshalTime(e.OccurredAt).MarshalGQL(w) },
-		"type":           func(w io.Writer, e *db.SyncEvent) { leafobj.Enum(w, e.Type) },
-		"status":         func(w io.Writer, e *db.SyncEvent) { leafobj.Enum(w, e.Status) },
-		"direction":      func(w io.Writer, e *db.SyncEvent) { leafobj.Enum(w, e.Direction) },
-		"customerEmail":  func(w io.Writer, e *db.SyncEvent) { leafobj.OptString(w, e.CustomerEmail) },
-		"conversationId": func(w io.Writer, e *db.SyncEvent) { leafobj.Marshal(w, e.ConversationID, model.MarshalInt64ID) },
-		"ticketNumber":   func(w io.Writer, e *db.SyncEvent) { leafobj.OptInt64(w, e.TicketNumber) },
-		"helpScoutUrl":   func(w io.Writer, e *db.SyncEvent) { leafobj.OptString(w, e.HelpScoutURL()) },
-		"details":        func(w io.Writer, e *db.SyncEvent) { leafobj.Map(w, e.DetailsObject()) },
-		"errorCode":      func(w io.Writer, e *db.SyncEvent) { leafobj.OptEnum(w, e.ErrorCode) },
-		"errorMessage":   func(w io.Writer, e *db.SyncEvent) { leafobj.OptString(w, e.ErrorMessage) },
-		"httpStatus":     func(w io.Writer, e *db.SyncEvent) { leafobj.OptInt(w, e.HTTPStatus) },
-		"durationMs":     func(w io.Writer, e *db.SyncEvent) { leafobj.OptInt(w, e.DurationMs) },
-		"attempt":        func(w io.Writer, e *db.SyncEvent) { leafobj.Int(w, e.Attempt) },
-		"source":         func(w io.Writer, e *db.SyncEvent) { leafobj.Enum(w, e.Source) },
-		"sourceRef":      func(w io.Writer, e *db.SyncEvent) { leafobj.OptString(w, e.SourceRef) },
-		"actor":          func(w io.Writer, e *db.SyncEvent) { leafobj.OptString(w, e.Actor) },
+		"id":             func(b []byte, e *db.SyncEvent) []byte { return model.AppendInt64ID(b, e.ID) },
+		"occurredAt":     func(b []byte, e *db.SyncEvent) []byte { return model.AppendTime(b, e.OccurredAt) },
+		"type":           func(b []byte, e *db.SyncEvent) []byte { return leafobj.Enum(b, e.Type) },
+		"status":         func(b []byte, e *db.SyncEvent) []byte { return leafobj.Enum(b, e.Status) },
+		"direction":      func(b []byte, e *db.SyncEvent) []byte { return leafobj.Enum(b, e.Direction) },
+		"customerEmail":  func(b []byte, e *db.SyncEvent) []byte { return leafobj.OptString(b, e.CustomerEmail) },
+		"conversationId": func(b []byte, e *db.SyncEvent) []byte { return leafobj.Opt(b, e.ConversationID, model.AppendInt64ID) },
+		"ticketNumber":   func(b []byte, e *db.SyncEvent) []byte { return leafobj.OptInt64(b, e.TicketNumber) },
+		"helpScoutUrl":   func(b []byte, e *db.SyncEvent) []byte { return leafobj.OptString(b, e.HelpScoutURL()) },
+		"details":        func(b []byte, e *db.SyncEvent) []byte { return leafobj.Map(b, e.DetailsObject()) },
+		"errorCode":      func(b []byte, e *db.SyncEvent) []byte { return leafobj.OptEnum(b, e.ErrorCode) },
+		"errorMessage":   func(b []byte, e *db.SyncEvent) []byte { return leafobj.OptString(b, e.ErrorMessage) },
+		"httpStatus":     func(b []byte, e *db.SyncEvent) []byte { return leafobj.OptInt(b, e.HTTPStatus) },
+		"durationMs":     func(b []byte, e *db.SyncEvent) []byte { return leafobj.OptInt(b, e.DurationMs) },
+		"attempt":        func(b []byte, e *db.SyncEvent) []byte { return leafobj.Int(b, e.Attempt) },
+		"source":         func(b []byte, e *db.SyncEvent) []byte { return leafobj.Enum(b, e.Source) },
+		"sourceRef":      func(b []byte, e *db.SyncEvent) []byte { return leafobj.OptString(b, e.SourceRef) },
+		"actor":          func(b []byte, e *db.SyncEvent) []byte { return leafobj.OptString(b, e.Actor) },
 	},
 }
 
 var customerLeaves = &leafobj.Object[db.Customer]{
 	Name: "Customer",
 	Fields: map[string]leafobj.Field[db.Customer]{
-		"email":             func(w io.Writer, c *db.Customer) { leafobj.String(w, c.Email) },
-		"name":              func(w io.Writer, c *db.Customer) { leafobj.OptString(w, c.Name) },
-		"helpScoutId":       func(w io.Writer, c *db.Customer) { leafobj.Marshal(w, c.HelpScoutID, model.MarshalInt64ID) },
-		"firstSyncedAt":     func(w io.Writer, c *db.Customer) { leafobj.Marshal(w, c.FirstSyncedAt, model.MarshalTime) },
-		"lastSyncedAt":      func(w io.Writer, c *db.Customer) { leafobj.Marshal(w, c.LastSyncedAt, model.MarshalTime) },
-		"lastSyncStatus":    func(w io.Writer, c *db.Customer) { leafobj.OptEnum(w, c.LastSyncStatus) },
-		"lastSyncErrorCode": func(w io.Writer, c *db.Customer) { leafobj.OptEnum(w, c.LastSyncErrorCode) },
-		"lastSyncError":     func(w io.Writer, c *db.Customer) { leafobj.OptString(w, c.LastSyncError) },
-		"lastEventAt":       func(w io.Writer, c *db.Customer) { model.MarshalTime(c.LastEventAt).MarshalGQL(w) },
+		"email":             func(b []byte, c *db.Customer) []byte { return leafobj.String(b, c.Email) },
+		"name":              func(b []byte, c *db.Customer) []byte { return leafobj.OptString(b, c.Name) },
+		"helpScoutId":       func(b []byte, c *db.Customer) []byte { return leafobj.Opt(b, c.HelpScoutID, model.AppendInt64ID) },
+		"firstSyncedAt":     func(b []byte, c *db.Customer) []byte { return leafobj.OptNull(b, c.FirstSyncedAt, model.AppendTime) },
+		"lastSyncedAt":      func(b []byte, c *db.Customer) []byte { return leafobj.OptNull(b, c.LastSyncedAt, model.AppendTime) },
+		"lastSyncStatus":    func(b []byte, c *db.Customer) []byte { return leafobj.OptEnum(b, c.LastSyncStatus) },
+		"lastSyncErrorCode": func(b []byte, c *db.Customer) []byte { return leafobj.OptEnum(b, c.LastSyncErrorCode) },
+		"lastSyncError":     func(b []byte, c *db.Customer) []byte { return leafobj.OptString(b, c.LastSyncError) },
+		"lastEventAt":       func(b []byte, c *db.Customer) []byte { return model.AppendTime(b, c.LastEventAt) },
 	},
 }
 
 var conversationLeaves = &leafobj.Object[db.Conversation]{
 	Name: "Conversation",
 	Fields: map[string]leafobj.Field[db.Conversation]{
-		"id":            func(w io.Writer, c *db.Conversation) { model.MarshalInt64ID(c.ID).MarshalGQL(w) },
-		"number":        func(w io.Writer, c *db.Conversation) { leafobj.Int64(w, c.Number) },
-		"subject":       func(w io.Writer, c *db.Conversation) { leafobj.String(w, c.Subject) },
-		"status":        func(w io.Writer, c *db.Conversation) { leafobj.Enum(w, c.Status) },
-		"mailboxId":     func(w io.Writer, c *db.Conversation) { model.MarshalInt64ID(c.MailboxID).MarshalGQL(w) },
-		"mailboxName":   func(w io.Writer, c *db.Conversation) { leafobj.OptString(w, c.MailboxName) },
-		"assignee":      func(w io.Writer, c *db.Conversation) { leafobj.OptString(w, c.Assignee) },
-		"customerEmail": func(w io.Writer, c *db.Conversation) { leafobj.OptString(w, c.CustomerEmail) },
-		"createdAt":     func(w io.Writer, c *db.Conversation) { model.MarshalTime(c.CreatedAt).MarshalGQL(w) },
-		"updatedAt":     func(w io.Writer, c *db.Conversation) { model.MarshalTime(c.UpdatedAt).MarshalGQL(w) },
-		"helpScoutUrl":  func(w io.Writer, c *db.Conversation) { leafobj.String(w, c.HelpScoutURL()) },
-		"firstReplyAt":  func(w io.Writer, c *db.Conversation) { leafobj.Marshal(w, c.FirstReplyAt, model.MarshalTime) },
-		"deletedAt":     func(w io.Writer, c *db.Conversation) { leafobj.Marshal(w, c.DeletedAt, model.MarshalTime) },
+		"id":            func(b []byte, c *db.Conversation) []byte { return model.AppendInt64ID(b, c.ID) },
+		"number":        func(b []byte, c *db.Conversation) []byte { return leafobj.Int64(b, c.Number) },
+		"subject":       func(b []byte, c *db.Conversation) []byte { return leafobj.String(b, c.Subject) },
+		"status":        func(b []byte, c *db.Conversation) []byte { return leafobj.Enum(b, c.Status) },
+		"mailboxId":     func(b []byte, c *db.Conversation) []byte { return model.AppendInt64ID(b, c.MailboxID) },
+		"mailboxName":   func(b []byte, c *db.Conversation) []byte { return leafobj.OptString(b, c.MailboxName) },
+		"assignee":      func(b []byte, c *db.Conversation) []byte { return leafobj.OptString(b, c.Assignee) },
+		"customerEmail": func(b []byte, c *db.Conversation) []byte { return leafobj.OptString(b, c.CustomerEmail) },
+		"createdAt":     func(b []byte, c *db.Conversation) []byte { return model.AppendTime(b, c.CreatedAt) },
+		"updatedAt":     func(b []byte, c *db.Conversation) []byte { return model.AppendTime(b, c.UpdatedAt) },
+		"helpScoutUrl":  func(b []byte, c *db.Conversation) []byte { return leafobj.String(b, c.HelpScoutURL()) },
+		"firstReplyAt":  func(b []byte, c *db.Conversation) []byte { return leafobj.OptNull(b, c.FirstReplyAt, model.AppendTime) },
+		"deletedAt":     func(b []byte, c *db.Conversation) []byte { return leafobj.OptNull(b, c.DeletedAt, model.AppendTime) },
 	},
 }
 
 var typeCountLeaves = &leafobj.Object[db.TypeCount]{
 	Name: "TypeCount",
 	Fields: map[string]leafobj.Field[db.TypeCount]{
-		"type":      func(w io.Writer, c *db.TypeCount) { leafobj.Enum(w, c.Type) },
-		"total":     func(w io.Writer, c *db.TypeCount) { leafobj.Int64(w, c.Total) },
-		"succeeded": func(w io.Writer, c *db.TypeCount) { leafobj.Int64(w, c.Succeeded) },
-		"failed":    func(w io.Writer, c *db.TypeCount) { leafobj.Int64(w, c.Failed) },
-		"pending":   func(w io.Writer, c *db.TypeCount) { leafobj.Int64(w, c.Pending) },
+		"type":      func(b []byte, c *db.TypeCount) []byte { return leafobj.Enum(b, c.Type) },
+		"total":     func(b []byte, c *db.TypeCount) []byte { return leafobj.Int64(b, c.Total) },
+		"succeeded": func(b []byte, c *db.TypeCount) []byte { return leafobj.Int64(b, c.Succeeded) },
+		"failed":    func(b []byte, c *db.TypeCount) []byte { return leafobj.Int64(b, c.Failed) },
+		"pending":   func(b []byte, c *db.TypeCount) []byte { return leafobj.Int64(b, c.Pending) },
 	},
 }
 
 var errorCodeCountLeaves = &leafobj.Object[db.ErrorCodeCount]{
 	Name: "ErrorCodeCount",
 	Fields: map[string]leafobj.Field[db.ErrorCodeCount]{
-		"code":  func(w io.Writer, c *db.ErrorCodeCount) { leafobj.Enum(w, c.Code) },
-		"count": func(w io.Writer, c *db.ErrorCodeCount) { leafobj.Int64(w, c.Count) },
+		"code":  func(b []byte, c *db.ErrorCodeCount) []byte { return leafobj.Enum(b, c.Code) },
+		"count": func(b []byte, c *db.ErrorCodeCount) []byte { return leafobj.Int64(b, c.Count) },
 	},
 }
 
 var timelineBucketLeaves = &leafobj.Object[db.TimelineBucket]{
 	Name: "TimelineBucket",
 	Fields: map[string]leafobj.Field[db.TimelineBucket]{
-		"start":     func(w io.Writer, b *db.TimelineBucket) { model.MarshalTime(b.Start).MarshalGQL(w) },
-		"total":     func(w io.Writer, b *db.TimelineBucket) { leafobj.Int64(w, b.Total) },
-		"succeeded": func(w io.Writer, b *db.TimelineBucket) { leafobj.Int64(w, b.Succeeded) },
-		"failed":    func(w io.Writer, b *db.TimelineBucket) { leafobj.Int64(w, b.Failed) },
-		"pending":   func(w io.Writer, b *db.TimelineBucket) { leafobj.Int64(w, b.Pending) },
+		"start":     func(b []byte, t *db.TimelineBucket) []byte { return model.AppendTime(b, t.Start) },
+		"total":     func(b []byte, t *db.TimelineBucket) []byte { return leafobj.Int64(b, t.Total) },
+		"succeeded": func(b []byte, t *db.TimelineBucket) []byte { return leafobj.Int64(b, t.Succeeded) },
+		"failed":    func(b []byte, t *db.TimelineBucket) []byte { return leafobj.Int64(b, t.Failed) },
+		"pending":   func(b []byte, t *db.TimelineBucket) []byte { return leafobj.Int64(b, t.Pending) },
 	},
 }

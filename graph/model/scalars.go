@@ -18,8 +18,16 @@ import (
 // MarshalInt64ID writes a 64-bit numeric id as a GraphQL ID (a string).
 func MarshalInt64ID(id int64) graphql.Marshaler {
 	return graphql.WriterFunc(func(w io.Writer) {
-		_, _ = io.WriteString(w, strconv.Quote(strconv.FormatInt(id, 10)))
+		var buf [24]byte
+		_, _ = w.Write(AppendInt64ID(buf[:0], id))
 	})
+}
+
+// AppendInt64ID appends what MarshalInt64ID writes to b.
+func AppendInt64ID(b []byte, id int64) []byte {
+	b = append(b, '"')
+	b = strconv.AppendInt(b, id, 10)
+	return append(b, '"')
 }
 
 // UnmarshalInt64ID reads a GraphQL ID holding a 64-bit number.
@@ -44,6 +52,17 @@ func UnmarshalInt64ID(v any) (int64, error) {
 // value or of the process.
 func MarshalTime(t time.Time) graphql.Marshaler {
 	return graphql.MarshalTime(t.UTC())
+}
+
+// AppendTime appends what MarshalTime writes to b, or returns nil for the
+// zero time, which MarshalTime writes as null.
+func AppendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return nil
+	}
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
 }
 
 // UnmarshalTime reads an RFC 3339 time, or a date for the start of that

@@ -22,15 +22,19 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// Field writes the JSON value of one plain field of v.
-type Field[T any] func(w io.Writer, v *T)
+// Field appends the JSON value of one plain field of v to b, or returns
+// nil to leave the field's value to gqlgen (say, a value gqlgen reports as
+// an error).
+type Field[T any] func(b []byte, v *T) []byte
 
 // Object lists the plain fields of one GraphQL object type bound to the
 // Go type T, each with the writer of its value.
@@ -43,7 +47,20 @@ type Object[T any] struct {
 
 	typename  string   // Name as a JSON string
 	satisfies []string // Name and the interfaces and unions it belongs to
+
+	// plans keeps the plans of selection sets that no variable can
+	// change, by field of the parsed document (the query cache keeps
+	// documents across requests); planCount bounds it.
+	plans     sync.Map // *ast.Field → *plan[T]
+	planCount atomic.Int64
+	// size is the length of an object in the last value written, to size
+	// the next.
+	size atomic.Int64
 }
+
+// maxPlans bounds the plans an object keeps; past it they are dropped and
+// built again as requests come.
+const maxPlans = 4096
 
 // Encoder is an *Object of any Go type.
 type Encoder interface {
@@ -78,9 +95,60 @@ type plan[T any] struct {
 	fields []Field[T]
 }
 
-// planFor compiles the selection set, or reports false when a selected
-// field is not a plain field of the object.
-func (o *Object[T]) planFor(oc *graphql.OperationContext, sel ast.SelectionSet) (*plan[T], bool) {
+// planFor returns the plan of the field's selection set, from the cache
+// when no variable can change it.
+func (o *Object[T]) planFor(oc *graphql.OperationContext, field graphql.CollectedField) (*plan[T], bool) {
+	// The selections are the field's own (not merged from several
+	// mentions of it), and no @skip or @include applies to them.
+	cacheable := field.Field != nil && slices.Equal(field.Selections, field.SelectionSet) && !hasDirectives(field.Selections, 0)
+	if cacheable {
+		if p, ok := o.plans.Load(field.Field); ok {
+			return p.(*plan[T]), p.(*plan[T]) != nil
+		}
+	}
+	p, ok := o.compile(oc, field.Selections)
+	if cacheable {
+		if o.planCount.Add(1) > maxPlans {
+			o.plans.Clear()
+			o.planCount.Store(1)
+		}
+		if !ok {
+			p = nil
+		}
+		o.plans.Store(field.Field, p)
+	}
+	return p, ok
+}
+
+// hasDirectives reports whether a directive appears on a selection, in
+// fragments spread or inlined, down to a few levels.
+func hasDirectives(sel ast.SelectionSet, depth int) bool {
+	if depth > 8 {
+		return true
+	}
+	for _, s := range sel {
+		switch s := s.(type) {
+		case *ast.Field:
+			if len(s.Directives) > 0 {
+				return true
+			}
+		case *ast.InlineFragment:
+			if len(s.Directives) > 0 || hasDirectives(s.SelectionSet, depth+1) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if len(s.Directives) > 0 || s.Definition == nil || len(s.Definition.Directives) > 0 ||
+				hasDirectives(s.Definition.SelectionSet, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// compile plans the selection set, or reports false when a selected field
+// is not a plain field of the object.
+func (o *Object[T]) compile(oc *graphql.OperationContext, sel ast.SelectionSet) (*plan[T], bool) {
 	collected := graphql.CollectFields(oc, sel, o.satisfies)
 	if len(collected) == 0 {
 		return nil, false
@@ -111,91 +179,102 @@ func (o *Object[T]) planFor(oc *graphql.OperationContext, sel ast.SelectionSet) 
 	return p, true
 }
 
-func (o *Object[T]) write(w io.Writer, p *plan[T], v *T) {
+// write appends v as the plan selects it, or returns nil when a field
+// leaves its value to gqlgen.
+func (o *Object[T]) write(b []byte, p *plan[T], v *T) []byte {
 	for i, key := range p.keys {
-		_, _ = io.WriteString(w, key)
+		b = append(b, key...)
 		if fn := p.fields[i]; fn != nil {
-			fn(w, v)
+			if b = fn(b, v); b == nil {
+				return nil
+			}
 		} else {
-			_, _ = io.WriteString(w, o.typename)
+			b = append(b, o.typename...)
 		}
 	}
-	_, _ = io.WriteString(w, "}")
+	return append(b, '}')
 }
+
+// encoded is a value written ahead.
+type encoded []byte
+
+// MarshalGQL writes the value.
+func (e encoded) MarshalGQL(w io.Writer) { _, _ = w.Write(e) }
 
 // marshal writes res, the resolved value of field, when its shape is one
 // this object writes: T, *T, []T or []*T. A nil object (and a nil element
-// where the list's type forbids one) is left to gqlgen, which reports it.
+// where the list's type forbids one) is left to gqlgen, which reports it,
+// as is a value one of the field writers leaves to gqlgen.
 func (o *Object[T]) marshal(oc *graphql.OperationContext, field graphql.CollectedField, res any) (graphql.Marshaler, bool) {
 	typ := field.Definition.Type
+	list := typ.Elem != nil
+	if list && typ.Elem.Elem != nil {
+		return nil, false
+	}
+	var one *T
+	var ptrs []*T
+	var vals []T
 	switch v := res.(type) {
 	case *T:
-		if v == nil || typ.Elem != nil {
-			return nil, false
-		}
-		p, ok := o.planFor(oc, field.Selections)
-		if !ok {
-			return nil, false
-		}
-		return graphql.WriterFunc(func(w io.Writer) { o.write(w, p, v) }), true
+		one = v
 	case T:
-		if typ.Elem != nil {
-			return nil, false
-		}
-		p, ok := o.planFor(oc, field.Selections)
-		if !ok {
-			return nil, false
-		}
-		return graphql.WriterFunc(func(w io.Writer) { o.write(w, p, &v) }), true
+		one = &v
 	case []*T:
-		if typ.Elem == nil || typ.Elem.Elem != nil || v == nil {
-			return nil, false
-		}
-		if typ.Elem.NonNull {
-			for _, e := range v {
-				if e == nil {
-					return nil, false
-				}
-			}
-		}
-		p, ok := o.planFor(oc, field.Selections)
-		if !ok {
-			return nil, false
-		}
-		return graphql.WriterFunc(func(w io.Writer) {
-			_, _ = io.WriteString(w, "[")
-			for i, e := range v {
-				if i > 0 {
-					_, _ = io.WriteString(w, ",")
-				}
-				if e == nil {
-					_, _ = io.WriteString(w, "null")
-					continue
-				}
-				o.write(w, p, e)
-			}
-			_, _ = io.WriteString(w, "]")
-		}), true
+		ptrs = v
 	case []T:
-		if typ.Elem == nil || typ.Elem.Elem != nil || v == nil {
-			return nil, false
-		}
-		p, ok := o.planFor(oc, field.Selections)
-		if !ok {
-			return nil, false
-		}
-		return graphql.WriterFunc(func(w io.Writer) {
-			_, _ = io.WriteString(w, "[")
-			for i := range v {
-				if i > 0 {
-					_, _ = io.WriteString(w, ",")
-				}
-				o.write(w, p, &v[i])
-			}
-			_, _ = io.WriteString(w, "]")
-		}), true
+		vals = v
+	default:
+		return nil, false
 	}
-	return nil, false
+	if one != nil == list || (list && ptrs == nil && vals == nil) {
+		return nil, false
+	}
+	if list && typ.Elem.NonNull && slices.Contains(ptrs, nil) {
+		return nil, false
+	}
+	p, ok := o.planFor(oc, field)
+	if !ok {
+		return nil, false
+	}
+	n := max(1, len(ptrs)+len(vals))
+	b := make([]byte, 0, min(1<<20, int(o.size.Load())*n+64))
+	switch {
+	case one != nil:
+		b = o.write(b, p, one)
+	case ptrs != nil:
+		b = append(b, '[')
+		for i, e := range ptrs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if e == nil {
+				b = Null(b)
+			} else if b = o.write(b, p, e); b == nil {
+				break
+			}
+		}
+		if b != nil {
+			b = append(b, ']')
+		}
+	default:
+		b = append(b, '[')
+		for i := range vals {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b = o.write(b, p, &vals[i]); b == nil {
+				break
+			}
+		}
+		if b != nil {
+			b = append(b, ']')
+		}
+	}
+	if b == nil {
+		return nil, false
+	}
+	o.size.Store(int64(len(b) / n))
+	return encoded(b), true
 }
 
 var written atomic.Int64

@@ -3,7 +3,6 @@ package leafobj
 import (
 	"bytes"
 	"context"
-	"io"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -38,8 +37,13 @@ type item struct {
 
 func testObject() *Object[item] {
 	return &Object[item]{Name: "Item", Fields: map[string]Field[item]{
-		"id":   func(w io.Writer, v *item) { Int(w, v.ID) },
-		"name": func(w io.Writer, v *item) { OptString(w, v.Name) },
+		"id": func(b []byte, v *item) []byte {
+			if v.ID < 0 {
+				return nil // as gqlgen would report it
+			}
+			return Int(b, v.ID)
+		},
+		"name": func(b []byte, v *item) []byte { return OptString(b, v.Name) },
 	}}
 }
 
@@ -62,7 +66,7 @@ func loadSchema(t *testing.T) *ast.Schema {
 
 func TestValidate(t *testing.T) {
 	s := loadSchema(t)
-	noop := func(io.Writer, *item) {}
+	noop := func(b []byte, _ *item) []byte { return b }
 	cases := []struct {
 		name    string
 		object  *Object[item]
@@ -120,6 +124,9 @@ func TestMarshal(t *testing.T) {
 		{"nothing selected once skipped", `{ item { id @skip(if: true) } }`, nil, one, ""},
 		{"a deferred fragment", `{ item { id ... @defer { name } } }`, nil, one, ""},
 		{"a list of lists", `{ grid { id } }`, nil, [][]*item{{one}}, ""},
+		{"a value a writer leaves to gqlgen", `{ items { id } }`, nil, []*item{one, {ID: -1}}, ""},
+		{"a list for a single object", `{ item { id } }`, nil, []*item{one}, ""},
+		{"a single object for a list", `{ items { id } }`, nil, one, ""},
 		{"another Go type", `{ item { id } }`, nil, "x", ""},
 	}
 	for _, tc := range cases {
@@ -140,4 +147,37 @@ func TestMarshal(t *testing.T) {
 			require.Equal(t, tc.want, b.String())
 		})
 	}
+}
+
+// TestPlansFollowVariables runs one parsed document several times, as the
+// query cache does: a plan that @skip or @include with a variable shapes
+// follows the variables of each request, and one without is reused.
+func TestPlansFollowVariables(t *testing.T) {
+	s := loadSchema(t)
+	o := testObject()
+	require.NoError(t, New(o).Validate(schemaOnly{s}))
+	one := &item{ID: 1}
+	run := func(doc *ast.QueryDocument, vars map[string]any) string {
+		op := doc.Operations[0]
+		f := op.SelectionSet[0].(*ast.Field)
+		m, ok := o.marshal(&graphql.OperationContext{Doc: doc, Operation: op, Variables: vars},
+			graphql.CollectedField{Field: f, Selections: f.SelectionSet}, one)
+		require.True(t, ok)
+		var b bytes.Buffer
+		m.MarshalGQL(&b)
+		return b.String()
+	}
+
+	conditional, errs := gqlparser.LoadQuery(s, `query($y: Boolean!) { item { id ...f } } fragment f on Item { name @include(if: $y) }`)
+	require.Nil(t, errs)
+	require.Equal(t, `{"id":1,"name":null}`, run(conditional, map[string]any{"y": true}))
+	require.Equal(t, `{"id":1}`, run(conditional, map[string]any{"y": false}))
+	require.Equal(t, `{"id":1,"name":null}`, run(conditional, map[string]any{"y": true}))
+
+	plain, errs := gqlparser.LoadQuery(s, `{ item { id ...f } } fragment f on Item { name }`)
+	require.Nil(t, errs)
+	before := o.planCount.Load()
+	require.Equal(t, `{"id":1,"name":null}`, run(plain, nil))
+	require.Equal(t, `{"id":1,"name":null}`, run(plain, nil))
+	require.Equal(t, before+1, o.planCount.Load(), "the second run did not reuse the plan")
 }

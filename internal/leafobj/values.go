@@ -1,78 +1,134 @@
 package leafobj
 
 import (
-	"io"
+	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 )
 
-// The writers below write values as gqlgen's own marshalers do.
+// The functions below append values to b as gqlgen's own marshalers write
+// them (graphql.MarshalString, MarshalInt, MarshalMap and so on). Those
+// that may fail return nil, which leaves the field to gqlgen.
 
-// Null writes null.
-func Null(w io.Writer) { _, _ = io.WriteString(w, "null") }
+// Null appends null.
+func Null(b []byte) []byte { return append(b, "null"...) }
 
-// String writes s as a JSON string.
-func String(w io.Writer, s string) { graphql.MarshalString(s).MarshalGQL(w) }
+const hex = "0123456789ABCDEF"
 
-// OptString writes *s, or null.
-func OptString(w io.Writer, s *string) {
+// String appends s as graphql.MarshalString writes it: quotes,
+// backslashes and control characters escaped, everything else (invalid
+// UTF-8 included) as it is.
+func String(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '\t':
+			b = append(b, `\t`...)
+		case '\r':
+			b = append(b, `\r`...)
+		case '\n':
+			b = append(b, `\n`...)
+		case '\\':
+			b = append(b, `\\`...)
+		case '"':
+			b = append(b, `\"`...)
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// OptString appends *s, or null.
+func OptString(b []byte, s *string) []byte {
 	if s == nil {
-		Null(w)
-		return
+		return Null(b)
 	}
-	String(w, *s)
+	return String(b, *s)
 }
 
-// Enum writes an enum value, whose Go value is its GraphQL name.
-func Enum[E ~string](w io.Writer, v E) { String(w, string(v)) }
+// Enum appends an enum value, whose Go value is its GraphQL name.
+func Enum[E ~string](b []byte, v E) []byte { return String(b, string(v)) }
 
-// OptEnum writes *v, or null.
-func OptEnum[E ~string](w io.Writer, v *E) {
+// OptEnum appends *v, or null.
+func OptEnum[E ~string](b []byte, v *E) []byte {
 	if v == nil {
-		Null(w)
-		return
+		return Null(b)
 	}
-	String(w, string(*v))
+	return String(b, string(*v))
 }
 
-// Int writes n.
-func Int(w io.Writer, n int) { graphql.MarshalInt(n).MarshalGQL(w) }
+// Int appends n.
+func Int(b []byte, n int) []byte { return strconv.AppendInt(b, int64(n), 10) }
 
-// Int64 writes n.
-func Int64(w io.Writer, n int64) { graphql.MarshalInt64(n).MarshalGQL(w) }
+// Int64 appends n.
+func Int64(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }
 
-// OptInt writes *n, or null.
-func OptInt(w io.Writer, n *int) {
+// OptInt appends *n, or null.
+func OptInt(b []byte, n *int) []byte {
 	if n == nil {
-		Null(w)
-		return
+		return Null(b)
 	}
-	Int(w, *n)
+	return Int(b, *n)
 }
 
-// OptInt64 writes *n, or null.
-func OptInt64(w io.Writer, n *int64) {
+// OptInt64 appends *n, or null.
+func OptInt64(b []byte, n *int64) []byte {
 	if n == nil {
-		Null(w)
-		return
+		return Null(b)
 	}
-	Int64(w, *n)
+	return Int64(b, *n)
 }
 
-// Marshal writes m, or null when v is nil.
-func Marshal[V any](w io.Writer, v *V, m func(V) graphql.Marshaler) {
+// Opt appends *v with appendValue, or null when v is nil.
+func Opt[V any](b []byte, v *V, appendValue func([]byte, V) []byte) []byte {
 	if v == nil {
-		Null(w)
-		return
+		return Null(b)
 	}
-	m(*v).MarshalGQL(w)
+	return appendValue(b, *v)
 }
 
-// Map writes a JSON object; nil is written as null.
-func Map(w io.Writer, m map[string]any) {
+// OptNull is Opt for a value whose appender returns nil for a value it
+// writes as null (the zero time): null then, as gqlgen writes it for a
+// nullable field.
+func OptNull[V any](b []byte, v *V, appendValue func([]byte, V) []byte) []byte {
+	if v == nil {
+		return Null(b)
+	}
+	if out := appendValue(b, *v); out != nil {
+		return out
+	}
+	return Null(b)
+}
+
+// Map appends a JSON object as graphql.MarshalMap writes it, or returns
+// nil for a nil map or one that does not encode.
+func Map(b []byte, m map[string]any) (out []byte) {
 	if m == nil {
-		Null(w)
-		return
+		return nil
 	}
-	graphql.MarshalMap(m).MarshalGQL(w)
+	defer func() {
+		if recover() != nil {
+			out = nil
+		}
+	}()
+	w := appendWriter{b}
+	graphql.MarshalMap(m).MarshalGQL(&w)
+	return w.b
+}
+
+// appendWriter is an io.Writer appending to a byte slice.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
 }
