@@ -4,19 +4,41 @@ import (
 	"github.com/kivalogic/helpscout-log/db"
 	"github.com/kivalogic/helpscout-log/graph/model"
 	"github.com/kivalogic/helpscout-log/internal/leafobj"
+	"github.com/kivalogic/helpscout-log/internal/synclog"
 )
 
 // LeafObjects returns the field interceptor that writes the log's records
 // in one pass when only their plain fields are selected (see
-// internal/leafobj): events, customers and conversations, and the
-// breakdowns and timeline of a summary. Each writer here writes what the
-// generated marshaler of its field writes; the fields with resolvers
-// (an event's customer, conversation, retryOf and retries; the lists of a
-// customer or a conversation) are not here, so a selection of them is
-// executed by gqlgen as before.
+// internal/leafobj): events, customers and conversations, the edges of
+// their connections, and the breakdowns and timeline of a summary. Each
+// writer here writes what the generated marshaler of its field writes.
+// The fields with resolvers (an event's customer, conversation, retryOf
+// and retries; the lists of a customer or a conversation) are not here,
+// so a selection of them is executed by gqlgen as before.
 func LeafObjects() *leafobj.Extension {
-	return leafobj.New(syncEventLeaves, customerLeaves, conversationLeaves, typeCountLeaves, errorCodeCountLeaves, timelineBucketLeaves)
+	return leafobj.New(syncEventLeaves, customerLeaves, conversationLeaves, typeCountLeaves, errorCodeCountLeaves, timelineBucketLeaves,
+		syncEventEdges, customerEdges, conversationEdges)
 }
+
+// The edges of the connections: a cursor and the record, written in the
+// same pass when only plain fields of the record are selected.
+var (
+	syncEventEdges = &leafobj.Object[synclog.EventEdge]{
+		Name:     "SyncEventEdge",
+		Fields:   map[string]leafobj.Field[synclog.EventEdge]{"cursor": func(b []byte, e *synclog.EventEdge) []byte { return leafobj.String(b, e.Cursor) }},
+		Children: map[string]leafobj.Child[synclog.EventEdge]{"node": leafobj.One(syncEventLeaves, func(e *synclog.EventEdge) *db.SyncEvent { return e.Node })},
+	}
+	customerEdges = &leafobj.Object[synclog.CustomerEdge]{
+		Name:     "CustomerEdge",
+		Fields:   map[string]leafobj.Field[synclog.CustomerEdge]{"cursor": func(b []byte, e *synclog.CustomerEdge) []byte { return leafobj.String(b, e.Cursor) }},
+		Children: map[string]leafobj.Child[synclog.CustomerEdge]{"node": leafobj.One(customerLeaves, func(e *synclog.CustomerEdge) *db.Customer { return e.Node })},
+	}
+	conversationEdges = &leafobj.Object[synclog.ConversationEdge]{
+		Name:     "ConversationEdge",
+		Fields:   map[string]leafobj.Field[synclog.ConversationEdge]{"cursor": func(b []byte, e *synclog.ConversationEdge) []byte { return leafobj.String(b, e.Cursor) }},
+		Children: map[string]leafobj.Child[synclog.ConversationEdge]{"node": leafobj.One(conversationLeaves, func(e *synclog.ConversationEdge) *db.Conversation { return e.Node })},
+	}
+)
 
 var syncEventLeaves = &leafobj.Object[db.SyncEvent]{
 	Name: "SyncEvent",

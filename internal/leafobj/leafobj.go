@@ -10,12 +10,13 @@
 //
 // The Extension is a gqlgen field interceptor. When a field returns an
 // object type it knows (or a list of them), and every field selected on
-// that object is one of the object's plain fields or __typename, it lets
-// the field resolve as usual (directives, resolvers and errors unchanged)
-// and then writes the whole value with the object's field writers, with
-// the same JSON that gqlgen would have written. Any other selection (a
-// field with a resolver, a nested object, @defer) leaves the field to
-// gqlgen.
+// that object is one of the object's plain fields, __typename, or a child
+// object it knows whose own selections follow the same rule (an edge's
+// node), it lets the field resolve as usual (directives, resolvers and
+// errors unchanged) and then writes the whole value with the objects'
+// field writers, with the same JSON that gqlgen would have written. Any
+// other selection (a field with a resolver, arguments or a directive,
+// @defer) leaves the field to gqlgen.
 package leafobj
 
 import (
@@ -44,6 +45,10 @@ type Object[T any] struct {
 	// Fields maps a field name to its writer. Only fields without
 	// arguments, directives or resolvers belong here.
 	Fields map[string]Field[T]
+	// Children maps a field name to the object it holds, written in the
+	// same pass when its own selections allow (see One). The same rules
+	// apply: no arguments, directives or resolvers.
+	Children map[string]Child[T]
 
 	typename  string   // Name as a JSON string
 	satisfies []string // Name and the interfaces and unions it belongs to
@@ -62,10 +67,49 @@ type Object[T any] struct {
 // built again as requests come.
 const maxPlans = 4096
 
+// Child is a field of an object of Go type T whose value is another
+// object, written by that object's writers.
+type Child[T any] interface {
+	childType() string
+	compile(oc *graphql.OperationContext, field graphql.CollectedField) (Field[T], bool)
+}
+
+// One returns the child field whose value get reads from its parent,
+// written by obj, which the Extension must also be given.
+func One[T, C any](obj *Object[C], get func(*T) *C) Child[T] {
+	return oneChild[T, C]{obj: obj, get: get}
+}
+
+type oneChild[T, C any] struct {
+	obj *Object[C]
+	get func(*T) *C
+}
+
+func (c oneChild[T, C]) childType() string { return c.obj.Name }
+
+func (c oneChild[T, C]) compile(oc *graphql.OperationContext, field graphql.CollectedField) (Field[T], bool) {
+	p, ok := c.obj.compile(oc, field.Selections)
+	if !ok {
+		return nil, false
+	}
+	nonNull := field.Definition != nil && field.Definition.Type.NonNull
+	return func(b []byte, v *T) []byte {
+		child := c.get(v)
+		if child == nil {
+			if nonNull {
+				return nil
+			}
+			return Null(b)
+		}
+		return c.obj.write(b, p, child)
+	}, true
+}
+
 // Encoder is an *Object of any Go type.
 type Encoder interface {
 	typeName() string
 	fieldNames() []string
+	children() map[string]string
 	bind(def *ast.Definition, satisfies []string)
 	marshal(oc *graphql.OperationContext, field graphql.CollectedField, res any) (graphql.Marshaler, bool)
 }
@@ -78,6 +122,14 @@ func (o *Object[T]) fieldNames() []string {
 		names = append(names, n)
 	}
 	return names
+}
+
+func (o *Object[T]) children() map[string]string {
+	types := make(map[string]string, len(o.Children))
+	for n, c := range o.Children {
+		types[n] = c.childType()
+	}
+	return types
 }
 
 func (o *Object[T]) bind(_ *ast.Definition, satisfies []string) {
@@ -129,7 +181,7 @@ func hasDirectives(sel ast.SelectionSet, depth int) bool {
 	for _, s := range sel {
 		switch s := s.(type) {
 		case *ast.Field:
-			if len(s.Directives) > 0 {
+			if len(s.Directives) > 0 || hasDirectives(s.SelectionSet, depth+1) {
 				return true
 			}
 		case *ast.InlineFragment:
@@ -156,12 +208,24 @@ func (o *Object[T]) compile(oc *graphql.OperationContext, sel ast.SelectionSet) 
 	p := &plan[T]{keys: make([]string, len(collected)), fields: make([]Field[T], len(collected))}
 	var b strings.Builder
 	for i, f := range collected {
-		if len(f.Deferrables) > 0 || len(f.Selections) > 0 {
+		if len(f.Deferrables) > 0 {
 			return nil, false
 		}
-		if f.Name != "__typename" {
+		switch {
+		case f.Name == "__typename":
+		case len(f.Selections) == 0:
 			fn := o.Fields[f.Name]
 			if fn == nil {
+				return nil, false
+			}
+			p.fields[i] = fn
+		default:
+			c := o.Children[f.Name]
+			if c == nil {
+				return nil, false
+			}
+			fn, ok := c.compile(oc, f)
+			if !ok {
 				return nil, false
 			}
 			p.fields[i] = fn
@@ -329,6 +393,21 @@ func (e *Extension) Validate(es graphql.ExecutableSchema) error {
 			}
 			if t := schema.Types[fd.Type.Name()]; t == nil || (t.Kind != ast.Scalar && t.Kind != ast.Enum) {
 				return fmt.Errorf("leaf objects: %s.%s is not a scalar or an enum", name, f)
+			}
+		}
+		for f, child := range o.children() {
+			fd := def.Fields.ForName(f)
+			switch {
+			case fd == nil:
+				return fmt.Errorf("leaf objects: %s has no field %s", name, f)
+			case len(fd.Arguments) > 0:
+				return fmt.Errorf("leaf objects: %s.%s takes arguments", name, f)
+			case len(fd.Directives) > 0:
+				return fmt.Errorf("leaf objects: %s.%s carries a directive", name, f)
+			case fd.Type.Elem != nil || fd.Type.Name() != child:
+				return fmt.Errorf("leaf objects: %s.%s is not one %s", name, f, child)
+			case e.objects[child] == nil:
+				return fmt.Errorf("leaf objects: %s.%s holds a %s, which is not among the objects", name, f, child)
 			}
 		}
 		satisfies := append([]string{name}, def.Interfaces...)

@@ -20,6 +20,9 @@ type Item implements Named {
   secret: String @guard
   sized(n: Int): Int
   other: Item
+  others: [Item!]
+  named: Named
+  must: Item!
 }
 union Thing = Item
 type Query {
@@ -31,8 +34,9 @@ type Query {
 `
 
 type item struct {
-	ID   int
-	Name *string
+	ID    int
+	Name  *string
+	Other *item
 }
 
 func testObject() *Object[item] {
@@ -45,6 +49,14 @@ func testObject() *Object[item] {
 		},
 		"name": func(b []byte, v *item) []byte { return OptString(b, v.Name) },
 	}}
+}
+
+// withChild is testObject with its field other written in the same pass.
+func withChild() *Object[item] {
+	o := testObject()
+	other := func(v *item) *item { return v.Other }
+	o.Children = map[string]Child[item]{"other": One(o, other), "must": One(o, other)}
+	return o
 }
 
 // schemaOnly is an executable schema that only has a schema, enough for
@@ -79,6 +91,15 @@ func TestValidate(t *testing.T) {
 		{"field with a directive", &Object[item]{Name: "Item", Fields: map[string]Field[item]{"secret": noop}}, "Item.secret carries a directive"},
 		{"field with arguments", &Object[item]{Name: "Item", Fields: map[string]Field[item]{"sized": noop}}, "Item.sized takes arguments"},
 		{"object field", &Object[item]{Name: "Item", Fields: map[string]Field[item]{"other": noop}}, "Item.other is not a scalar or an enum"},
+		{"child", withChild(), ""},
+		{"child on a list", &Object[item]{Name: "Item", Children: map[string]Child[item]{"others": One(testObject(), func(v *item) *item { return v })}},
+			"Item.others is not one Item"},
+		{"child of another type", &Object[item]{Name: "Item", Children: map[string]Child[item]{"named": One(testObject(), func(v *item) *item { return v })}},
+			"Item.named is not one Item"},
+		{"child field unknown", &Object[item]{Name: "Item", Children: map[string]Child[item]{"parent": One(testObject(), func(v *item) *item { return v })}},
+			"Item has no field parent"},
+		{"child object not given", &Object[item]{Name: "Item", Children: map[string]Child[item]{"other": One(&Object[item]{Name: "Thing"}, func(v *item) *item { return v })}},
+			"Item.other is not one Thing"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,10 +116,11 @@ func TestValidate(t *testing.T) {
 
 func TestMarshal(t *testing.T) {
 	s := loadSchema(t)
-	o := testObject()
+	o := withChild()
 	require.NoError(t, New(o).Validate(schemaOnly{s}))
 	name := "Ann \"A\" <x>"
 	one, two := &item{ID: 1, Name: &name}, &item{ID: 2}
+	parent := &item{ID: 3, Other: &item{ID: 4, Other: two}}
 
 	cases := []struct {
 		name  string
@@ -119,7 +141,13 @@ func TestMarshal(t *testing.T) {
 		{"a null where the list forbids it", `{ items { id } }`, nil, []*item{one, nil}, ""},
 		{"a nil list", `{ items { id } }`, nil, []*item(nil), ""},
 		{"a nil object", `{ item { id } }`, nil, (*item)(nil), ""},
-		{"a field without a writer", `{ item { id other { id } } }`, nil, one, ""},
+		{"a child", `{ item { id other { id name } } }`, nil, parent, `{"id":3,"other":{"id":4,"name":null}}`},
+		{"a child of a child", `{ item { other { other { __typename id } } } }`, nil, parent, `{"other":{"other":{"__typename":"Item","id":2}}}`},
+		{"a null child", `{ item { id other { id } } }`, nil, one, `{"id":1,"other":null}`},
+		{"a null child where the type forbids it", `{ item { id must { id } } }`, nil, one, ""},
+		{"a child where the type forbids null", `{ item { id must { id } } }`, nil, parent, `{"id":3,"must":{"id":4}}`},
+		{"a child with a field without a writer", `{ item { id other { id sized(n: 1) } } }`, nil, parent, ""},
+		{"a child field without a writer", `{ item { id others { id } } }`, nil, parent, ""},
 		{"a field with arguments", `{ item { id sized(n: 2) } }`, nil, one, ""},
 		{"nothing selected once skipped", `{ item { id @skip(if: true) } }`, nil, one, ""},
 		{"a deferred fragment", `{ item { id ... @defer { name } } }`, nil, one, ""},
