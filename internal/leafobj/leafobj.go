@@ -382,28 +382,19 @@ func (e *Extension) Validate(es graphql.ExecutableSchema) error {
 			return fmt.Errorf("leaf objects: %s is not an object type of the schema", name)
 		}
 		for _, f := range o.fieldNames() {
-			fd := def.Fields.ForName(f)
-			switch {
-			case fd == nil:
-				return fmt.Errorf("leaf objects: %s has no field %s", name, f)
-			case len(fd.Arguments) > 0:
-				return fmt.Errorf("leaf objects: %s.%s takes arguments", name, f)
-			case len(fd.Directives) > 0:
-				return fmt.Errorf("leaf objects: %s.%s carries a directive", name, f)
+			fd, err := plainField(def, f)
+			if err != nil {
+				return err
 			}
 			if t := schema.Types[fd.Type.Name()]; t == nil || (t.Kind != ast.Scalar && t.Kind != ast.Enum) {
 				return fmt.Errorf("leaf objects: %s.%s is not a scalar or an enum", name, f)
 			}
 		}
 		for f, child := range o.children() {
-			fd := def.Fields.ForName(f)
+			fd, err := plainField(def, f)
 			switch {
-			case fd == nil:
-				return fmt.Errorf("leaf objects: %s has no field %s", name, f)
-			case len(fd.Arguments) > 0:
-				return fmt.Errorf("leaf objects: %s.%s takes arguments", name, f)
-			case len(fd.Directives) > 0:
-				return fmt.Errorf("leaf objects: %s.%s carries a directive", name, f)
+			case err != nil:
+				return err
 			case fd.Type.Elem != nil || fd.Type.Name() != child:
 				return fmt.Errorf("leaf objects: %s.%s is not one %s", name, f, child)
 			case e.objects[child] == nil:
@@ -423,6 +414,21 @@ func (e *Extension) Validate(es graphql.ExecutableSchema) error {
 		o.bind(def, satisfies)
 	}
 	return nil
+}
+
+// plainField returns the field of def named f, or an error when it has
+// none or the field takes arguments or carries a directive.
+func plainField(def *ast.Definition, f string) (*ast.FieldDefinition, error) {
+	fd := def.Fields.ForName(f)
+	switch {
+	case fd == nil:
+		return nil, fmt.Errorf("leaf objects: %s has no field %s", def.Name, f)
+	case len(fd.Arguments) > 0:
+		return nil, fmt.Errorf("leaf objects: %s.%s takes arguments", def.Name, f)
+	case len(fd.Directives) > 0:
+		return nil, fmt.Errorf("leaf objects: %s.%s carries a directive", def.Name, f)
+	}
+	return fd, nil
 }
 
 // InterceptField resolves the field as usual and, where it can, writes
