@@ -27,6 +27,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"weak"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -55,8 +56,9 @@ type Object[T any] struct {
 
 	// plans keeps the plans of selection sets that no variable can
 	// change, by field of the parsed document (the query cache keeps
-	// documents across requests); planCount bounds it.
-	plans     sync.Map // *ast.Field → *plan[T]
+	// documents across requests), held weakly so that a plan never keeps
+	// a document alive; planCount bounds it.
+	plans     sync.Map // weak.Pointer[ast.Field] → *plan[T]
 	planCount atomic.Int64
 	// size is the length of an object in the last value written, to size
 	// the next.
@@ -153,8 +155,10 @@ func (o *Object[T]) planFor(oc *graphql.OperationContext, field graphql.Collecte
 	// The selections are the field's own (not merged from several
 	// mentions of it), and no @skip or @include applies to them.
 	cacheable := field.Field != nil && slices.Equal(field.Selections, field.SelectionSet) && !hasDirectives(field.Selections, 0)
+	var key weak.Pointer[ast.Field]
 	if cacheable {
-		if p, ok := o.plans.Load(field.Field); ok {
+		key = weak.Make(field.Field)
+		if p, ok := o.plans.Load(key); ok {
 			return p.(*plan[T]), p.(*plan[T]) != nil
 		}
 	}
@@ -167,7 +171,7 @@ func (o *Object[T]) planFor(oc *graphql.OperationContext, field graphql.Collecte
 		if !ok {
 			p = nil
 		}
-		o.plans.Store(field.Field, p)
+		o.plans.Store(key, p)
 	}
 	return p, ok
 }

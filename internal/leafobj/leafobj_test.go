@@ -3,7 +3,10 @@ package leafobj
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"testing"
+	"time"
+	"weak"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/stretchr/testify/require"
@@ -208,4 +211,28 @@ func TestPlansFollowVariables(t *testing.T) {
 	require.Equal(t, `{"id":1,"name":null}`, run(plain, nil))
 	require.Equal(t, `{"id":1,"name":null}`, run(plain, nil))
 	require.Equal(t, before+1, o.planCount.Load(), "the second run did not reuse the plan")
+}
+
+// TestPlansDoNotKeepDocuments: a kept plan lets its document go once
+// nothing else holds it (the query cache evicted it).
+func TestPlansDoNotKeepDocuments(t *testing.T) {
+	s := loadSchema(t)
+	o := testObject()
+	require.NoError(t, New(o).Validate(schemaOnly{s}))
+	field := func() weak.Pointer[ast.Field] {
+		doc, errs := gqlparser.LoadQuery(s, `{ item { id name } }`)
+		require.Nil(t, errs)
+		op := doc.Operations[0]
+		f := op.SelectionSet[0].(*ast.Field)
+		before := o.planCount.Load()
+		_, ok := o.marshal(&graphql.OperationContext{Doc: doc, Operation: op}, graphql.CollectedField{Field: f, Selections: f.SelectionSet}, &item{ID: 1})
+		require.True(t, ok)
+		require.Equal(t, before+1, o.planCount.Load(), "the plan was not kept")
+		return weak.Make(f)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for field.Value() != nil {
+		require.True(t, time.Now().Before(deadline), "the document is still alive")
+		runtime.GC()
+	}
 }
