@@ -235,4 +235,5 @@ func TestPlansDoNotKeepDocuments(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "the document is still alive")
 		runtime.GC()
 	}
+	runtime.KeepAlive(o) // the cache lives on
 }
