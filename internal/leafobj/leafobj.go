@@ -112,7 +112,7 @@ type Encoder interface {
 	typeName() string
 	fieldNames() []string
 	children() map[string]string
-	bind(def *ast.Definition, satisfies []string)
+	bind(satisfies []string)
 	marshal(oc *graphql.OperationContext, field graphql.CollectedField, res any) (graphql.Marshaler, bool)
 }
 
@@ -134,7 +134,7 @@ func (o *Object[T]) children() map[string]string {
 	return types
 }
 
-func (o *Object[T]) bind(_ *ast.Definition, satisfies []string) {
+func (o *Object[T]) bind(satisfies []string) {
 	var b strings.Builder
 	graphql.MarshalString(o.Name).MarshalGQL(&b)
 	o.typename = b.String()
@@ -415,7 +415,7 @@ func (e *Extension) Validate(es graphql.ExecutableSchema) error {
 				}
 			}
 		}
-		o.bind(def, satisfies)
+		o.bind(satisfies)
 	}
 	return nil
 }
