@@ -124,12 +124,24 @@ func (s *Summary) Health() Health {
 // keep current (daily, hourly and five-minute), reading raw events only
 // for the partial five minutes at the edges of a range (or the rest of
 // them, see edges) and for filters that rollups do not carry.
+//
+// A daily summary in UTC reads the days of its range that are over from
+// tallies it keeps (see dayCache), checked against the days' versions in
+// the statement that counts the rest of the range.
 type RollupStore struct {
 	db *bun.DB
+	// days keeps the tallies of finished days; nil keeps none.
+	days *dayCache
 }
 
 // NewRollupStore returns a store over bdb.
-func NewRollupStore(bdb *bun.DB) *RollupStore { return &RollupStore{db: bdb} }
+func NewRollupStore(bdb *bun.DB) *RollupStore {
+	return &RollupStore{db: bdb, days: newDayCache()}
+}
+
+// Uncached returns a store over the same database that keeps no tallies
+// and reads every summary from the rollups.
+func (s *RollupStore) Uncached() *RollupStore { return &RollupStore{db: s.db} }
 
 // span is a half-open time range; a nil end is open.
 type span struct{ lo, hi *time.Time }
@@ -632,6 +644,12 @@ func (s *RollupStore) Summarize(ctx context.Context, f EventFilter, bucket TimeB
 		s.Direct = false
 		f.Search = &s
 	}
+	if (bucket == BucketHour || loc == time.UTC) && !f.needsRawRows() && s.days != nil {
+		sum, ok, err := s.summarizeFinishedDays(ctx, f, bucket, loc)
+		if err != nil || ok {
+			return sum, err
+		}
+	}
 	var q string
 	var args []any
 	// tb is the bucket of a row of q. Sessions run in UTC (see Open), so
@@ -663,71 +681,22 @@ func (s *RollupStore) Summarize(ctx context.Context, f EventFilter, bucket TimeB
 	if err := s.db.NewRaw(full, args...).Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("error summarising sync events: %w", err)
 	}
-	sum := &Summary{From: *f.From, To: *f.To, Bucket: bucket, Location: loc}
-	byType := map[EventType]*TypeCount{}
-	buckets := map[time.Time]*TimelineBucket{}
+	t := newTally()
 	for _, r := range rows {
 		switch r.Set {
 		case 1:
-			t := EventType(*r.Type)
-			tc := byType[t]
-			if tc == nil {
-				tc = &TypeCount{Type: t}
-				byType[t] = tc
-			}
-			addStatus(&tc.Total, &tc.Succeeded, &tc.Failed, &tc.Pending, EventStatus(*r.Status), r.N)
-			addStatus(&sum.Total, &sum.Succeeded, &sum.Failed, &sum.Pending, EventStatus(*r.Status), r.N)
-			if EventStatus(*r.Status) == StatusSuccess {
-				switch t {
-				case EventTicketCreated:
-					sum.TicketsCreated += r.N
-				case EventCustomerSynced:
-					sum.CustomersSynced += r.N
-				case EventCustomerUpdated:
-					sum.CustomersUpdated += r.N
-				}
-			}
+			t.typeCounts(EventType(*r.Type)).add(EventStatus(*r.Status), r.N)
 		case 2:
-			if *r.ErrorCode != "" && r.N > 0 {
-				sum.ByErrorCode = append(sum.ByErrorCode, ErrorCodeCount{Code: ErrorCode(*r.ErrorCode), Count: r.N})
-			}
+			t.codes[ErrorCode(*r.ErrorCode)] += r.N
 		case 3:
-			start := r.Bucket.UTC()
-			b := buckets[start]
-			if b == nil {
-				b = &TimelineBucket{Start: start}
-				buckets[start] = b
-			}
-			addStatus(&b.Total, &b.Succeeded, &b.Failed, &b.Pending, EventStatus(*r.Status), r.N)
+			t.bucketCounts(r.Bucket.UTC()).add(EventStatus(*r.Status), r.N)
 		case 4:
 			if Direction(*r.Direction) == DirectionToHelpScout && EventStatus(*r.Status) != StatusPending {
-				sum.APICalls += r.N
+				t.apiCalls += r.N
 			}
 		}
 	}
-	for _, t := range EventTypes {
-		if tc := byType[t]; tc != nil && tc.Total > 0 {
-			sum.ByType = append(sum.ByType, *tc)
-		}
-	}
-	slices.SortFunc(sum.ByErrorCode, func(a, b ErrorCodeCount) int {
-		if a.Count != b.Count {
-			return int(b.Count - a.Count)
-		}
-		return strings.Compare(string(a.Code), string(b.Code))
-	})
-	if days != nil {
-		sum.Timeline = make([]TimelineBucket, len(days))
-		for i, d := range days {
-			sum.Timeline[i] = TimelineBucket{Start: d}
-			if b := buckets[d]; b != nil {
-				sum.Timeline[i] = *b
-			}
-		}
-	} else {
-		sum.Timeline = fillTimeline(*f.From, *f.To, bucket, buckets)
-	}
-	return sum, nil
+	return t.summary(f, bucket, loc, days), nil
 }
 
 func addStatus(total, ok, failed, pending *int64, st EventStatus, n int64) {
@@ -740,20 +709,4 @@ func addStatus(total, ok, failed, pending *int64, st EventStatus, n int64) {
 	case StatusPending:
 		*pending += n
 	}
-}
-
-// fillTimeline lists every bucket from the one holding from up to the one
-// holding the instant before to, taking counts from got.
-func fillTimeline(from, to time.Time, bucket TimeBucket, got map[time.Time]*TimelineBucket) []TimelineBucket {
-	step := bucket.Duration()
-	start := from.UTC().Truncate(step)
-	var out []TimelineBucket
-	for t := start; t.Before(to); t = t.Add(step) {
-		if b := got[t]; b != nil {
-			out = append(out, *b)
-		} else {
-			out = append(out, TimelineBucket{Start: t})
-		}
-	}
-	return out
 }

@@ -1,0 +1,293 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// maxDayParts bounds how many tallies of finished days a RollupStore
+// keeps: a few KB each.
+const maxDayParts = 4096
+
+// dayHours is a run of whole hours [lo, hi) of one UTC day.
+type dayHours struct {
+	day    time.Time
+	lo, hi int
+}
+
+// dayPartKey names the tally of some hours of a day under one filter's
+// rollup dimensions, with a timeline in buckets of one width.
+type dayPartKey struct {
+	dims   string
+	bucket TimeBucket
+	day    int64 // Unix seconds of the day's start
+	lo, hi int
+}
+
+// keptDay is a kept tally and the version of its day it was read at.
+type keptDay struct {
+	version int64
+	tally   *tally
+}
+
+// dayCache keeps the tallies of finished UTC days, each valid while the
+// version of its day (sync_event_day_versions, raised by every change to
+// the day's rollups in the changing transaction) stays the one it was read
+// at. A summary reads the versions in the same statement as the counts of
+// the rest of its range, so every figure it returns comes from one
+// snapshot.
+type dayCache struct {
+	mu           sync.Mutex
+	parts        map[dayPartKey]keptDay
+	hits, misses atomic.Int64
+}
+
+func newDayCache() *dayCache { return &dayCache{parts: map[dayPartKey]keptDay{}} }
+
+func (c *dayCache) get(k dayPartKey) (keptDay, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.parts[k]
+	return p, ok
+}
+
+func (c *dayCache) put(k dayPartKey, p keptDay) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.parts[k]; !ok && len(c.parts) >= maxDayParts {
+		// Drop a quarter, chosen by map order: cheap, and a dropped
+		// tally costs one read to get back.
+		n := maxDayParts / 4
+		for key := range c.parts {
+			delete(c.parts, key)
+			if n--; n == 0 {
+				break
+			}
+		}
+	}
+	c.parts[k] = p
+}
+
+// DayCacheStats reports how many summaries were answered with the kept
+// tallies of finished days (hits) and how many had to read some of those
+// days first (misses).
+func (s *RollupStore) DayCacheStats() (hits, misses int64) {
+	if s.days == nil {
+		return 0, 0
+	}
+	return s.days.hits.Load(), s.days.misses.Load()
+}
+
+// dimsKey identifies the rollup dimensions f selects.
+func dimsKey(f EventFilter) string {
+	var b strings.Builder
+	list := func(vals []string) {
+		vals = slices.Clone(vals)
+		slices.Sort(vals)
+		b.WriteString(strings.Join(slices.Compact(vals), ","))
+		b.WriteByte('|')
+	}
+	list(stringsOf(f.Types))
+	list(stringsOf(f.Statuses))
+	list(stringsOf(f.Directions))
+	list(stringsOf(f.ErrorCodes))
+	return b.String()
+}
+
+func stringsOf[T ~string](vals []T) []string {
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = string(v)
+	}
+	return out
+}
+
+// finishedDayParts splits [from, to) into the whole hours that lie in UTC
+// days finished by now, as one run per day, and the spans left (open): at
+// most the partial hour at the start and everything from the first
+// unfinished hour or day on.
+func finishedDayParts(from, to, now time.Time) (parts []dayHours, open []span) {
+	const day = 24 * time.Hour
+	from, to = from.UTC(), to.UTC()
+	lo := from.Truncate(time.Hour)
+	if lo.Before(from) {
+		lo = lo.Add(time.Hour)
+	}
+	end := min64Time(to.Truncate(time.Hour), now.UTC().Truncate(day))
+	if !lo.Before(end) {
+		return nil, nil
+	}
+	for d := lo.Truncate(day); d.Before(end); d = d.Add(day) {
+		a, b := maxTime(lo, d), min64Time(end, d.Add(day))
+		parts = append(parts, dayHours{day: d, lo: int(a.Sub(d) / time.Hour), hi: int(b.Sub(d) / time.Hour)})
+	}
+	if from.Before(lo) {
+		open = append(open, span{&from, &lo})
+	}
+	if end.Before(to) {
+		open = append(open, span{&end, &to})
+	}
+	return parts, open
+}
+
+func min64Time(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// countRow is a signed count of events with one set of rollup dimensions
+// in one bucket; rows with Version set carry a day's version in N instead.
+type countRow struct {
+	Version   bool      `bun:"version_row"`
+	Bucket    time.Time `bun:"bucket"`
+	Type      string    `bun:"type"`
+	Status    string    `bun:"status"`
+	Direction string    `bun:"direction"`
+	ErrorCode string    `bun:"error_code"`
+	N         int64     `bun:"n"`
+}
+
+// summarizeFinishedDays answers a summary with hourly buckets or UTC days
+// from the kept tallies of its finished days and one statement for the
+// rest of its range and the versions of those days. ok is false when it
+// could not: the range holds no finished day, or their rollups keep
+// changing under it.
+func (s *RollupStore) summarizeFinishedDays(ctx context.Context, f EventFilter, bucket TimeBucket, loc *time.Location) (sum *Summary, ok bool, err error) {
+	parts, open := finishedDayParts(*f.From, *f.To, time.Now())
+	if len(parts) == 0 {
+		return nil, false, nil
+	}
+	dims := dimsKey(f)
+	days := make([]time.Time, len(parts))
+	for i, p := range parts {
+		days[i] = p.day
+	}
+	var sel []string
+	var args []any
+	for _, sp := range open {
+		sub := f
+		sub.From, sub.To = sp.lo, sp.hi
+		q, a := groupedCounts(sub, bucket == BucketDay)
+		sel = append(sel, `SELECT false AS version_row, bucket, type, status, direction, error_code, n FROM (`+q+`) AS g`)
+		args = append(args, a...)
+	}
+	sel = append(sel, `SELECT true AS version_row, day AS bucket, '' AS type, '' AS status, '' AS direction, '' AS error_code, version AS n
+		FROM sync_event_day_versions WHERE day IN (?)`)
+	args = append(args, bun.In(days))
+	q := strings.Join(sel, "\nUNION ALL\n")
+	for attempt := 0; attempt < 2; attempt++ {
+		var rows []countRow
+		if err := s.db.NewRaw(q, args...).Scan(ctx, &rows); err != nil {
+			return nil, false, fmt.Errorf("error summarising sync events: %w", err)
+		}
+		versions := map[int64]int64{}
+		t := newTally()
+		for _, r := range rows {
+			if r.Version {
+				versions[r.Bucket.Unix()] = r.N
+				continue
+			}
+			t.addRow(r.Bucket.UTC().Truncate(bucket.Duration()), EventType(r.Type), EventStatus(r.Status), Direction(r.Direction), ErrorCode(r.ErrorCode), r.N)
+		}
+		var missing []dayHours
+		for _, p := range parts {
+			k := dayPartKey{dims: dims, bucket: bucket, day: p.day.Unix(), lo: p.lo, hi: p.hi}
+			if kept, found := s.days.get(k); found && kept.version == versions[k.day] {
+				t.merge(kept.tally)
+			} else {
+				missing = append(missing, p)
+			}
+		}
+		if len(missing) == 0 {
+			if attempt == 0 {
+				s.days.hits.Add(1)
+			}
+			return t.summary(f, bucket, loc, nil), true, nil
+		}
+		if attempt == 0 {
+			s.days.misses.Add(1)
+			if err := s.readDayParts(ctx, f, dims, bucket, missing); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	return nil, false, nil
+}
+
+// readDayParts reads and keeps the tallies of parts, with the versions of
+// their days, in one statement; their timelines are in buckets of the
+// given width.
+func (s *RollupStore) readDayParts(ctx context.Context, f EventFilter, dims string, bucket TimeBucket, parts []dayHours) error {
+	var sel []string
+	var args []any
+	days := make([]time.Time, len(parts))
+	for i, p := range parts {
+		days[i] = p.day
+		w := &where{}
+		lo, hi := p.day.Add(time.Duration(p.lo)*time.Hour), p.day.Add(time.Duration(p.hi)*time.Hour)
+		switch {
+		case bucket == BucketHour:
+			w.add("bucket >= ? AND bucket < ?", lo, hi)
+			w.addDimensions(f, "error_code")
+			sel = append(sel, `SELECT false AS version_row, bucket, type, status, direction, error_code, n
+				FROM sync_event_hourly WHERE `+w.sql())
+			args = append(args, w.args...)
+			continue
+		case p.lo == 0 && p.hi == 24:
+			w.add("bucket = ?", p.day)
+			w.addDimensions(f, "error_code")
+			sel = append(sel, `SELECT false AS version_row, ?::timestamptz AS bucket, type, status, direction, error_code, n
+				FROM sync_event_daily WHERE `+w.sql())
+		default:
+			w.add("bucket >= ? AND bucket < ?", lo, hi)
+			w.addDimensions(f, "error_code")
+			sel = append(sel, `SELECT false AS version_row, ?::timestamptz AS bucket, type, status, direction, error_code, sum(n)::bigint AS n
+				FROM sync_event_hourly WHERE `+w.sql()+` GROUP BY 3, 4, 5, 6`)
+		}
+		args = append(args, p.day)
+		args = append(args, w.args...)
+	}
+	// One part per day at most: the day of bucket tells the rows of each
+	// apart.
+	sel = append(sel, `SELECT true AS version_row, day AS bucket, '' AS type, '' AS status, '' AS direction, '' AS error_code, version AS n
+		FROM sync_event_day_versions WHERE day IN (?)`)
+	args = append(args, bun.In(days))
+	var rows []countRow
+	if err := s.db.NewRaw(strings.Join(sel, "\nUNION ALL\n"), args...).Scan(ctx, &rows); err != nil {
+		return fmt.Errorf("error reading the rollups of finished days: %w", err)
+	}
+	tallies := make(map[int64]*tally, len(parts))
+	versions := map[int64]int64{}
+	for _, p := range parts {
+		tallies[p.day.Unix()] = newTally()
+	}
+	for _, r := range rows {
+		day := r.Bucket.UTC().Truncate(24 * time.Hour).Unix()
+		if r.Version {
+			versions[day] = r.N
+			continue
+		}
+		tallies[day].addRow(r.Bucket.UTC(), EventType(r.Type), EventStatus(r.Status), Direction(r.Direction), ErrorCode(r.ErrorCode), r.N)
+	}
+	for _, p := range parts {
+		k := dayPartKey{dims: dims, bucket: bucket, day: p.day.Unix(), lo: p.lo, hi: p.hi}
+		s.days.put(k, keptDay{version: versions[k.day], tally: tallies[k.day]})
+	}
+	return nil
+}
