@@ -220,7 +220,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 	// loadClient), so that the load generator, which shares the process and
 	// the machine, spends as little as it can per request.
 	gqlClient := func(c benchCase) *loadClient {
-		return newLoadClient(addr, "/graphql", token, requestBody(c.query, c.variables), maxConc)
+		return newLoadClient(addr, http.MethodPost, "/graphql", token, requestBody(c.query, c.variables), maxConc)
 	}
 	if opts.CPUProfile != "" {
 		if err := profileGraphQL(ctx, opts, cases, gqlClient, out); err != nil {
@@ -258,7 +258,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 			for _, p := range procs {
 				runtime.GOMAXPROCS(p)
 				lc := gqlClient(c)
-				gql, raw, err := measurePair(ctx, n, opts.Duration, opts.Slice, lc.post, c.raw)
+				gql, raw, err := measurePair(ctx, n, opts.Duration, opts.Slice, lc.send, c.raw)
 				lc.close()
 				if err != nil {
 					return fmt.Errorf("%s: %w", c.name, err)
@@ -273,7 +273,39 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 			}
 		}
 	}
+	if err := measureFloor(ctx, opts, procs, addr, maxConc, out); err != nil {
+		return err
+	}
 	writeTargets(out, cells)
+	return nil
+}
+
+// measureFloor measures GET /healthz through the same server, router,
+// middleware and client as the queries, without GraphQL, authentication or
+// the database: the cost of the HTTP round trip itself, which every
+// GraphQL request pays on top of its SQL.
+func measureFloor(ctx context.Context, opts Options, procs []int, addr string, maxConc int, out io.Writer) error {
+	fmt.Fprintf(out, "\nHTTP alone: GET /healthz through the same server, middleware and client, with no\n"+
+		"GraphQL, token or database: the floor under every GraphQL request above.\n\n")
+	const msWidth, rpsWidth = len("000.00 ms"), len("00000")
+	tbl := newTable(out, []column{{"conc", 0}, {"procs", 0}, {"p50", msWidth}, {"p99", msWidth}, {"req/s", rpsWidth}})
+	if err := tbl.header(); err != nil {
+		return err
+	}
+	for _, n := range opts.Concurrency {
+		for _, p := range procs {
+			runtime.GOMAXPROCS(p)
+			hc := newLoadClient(addr, http.MethodGet, "/healthz", "", nil, maxConc)
+			r, err := measure(ctx, n, opts.Duration, hc.send)
+			hc.close()
+			if err != nil {
+				return fmt.Errorf("GET /healthz: %w", err)
+			}
+			if err := tbl.row(strconv.Itoa(n), strconv.Itoa(p), ms(r.p50), ms(r.p99), fmt.Sprintf("%.0f", r.rps)); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -331,7 +363,7 @@ func profileGraphQL(ctx context.Context, opts Options, cases []benchCase, client
 	for _, c := range cases {
 		for _, n := range opts.Concurrency {
 			lc := client(c)
-			_, err := measure(ctx, n, opts.Duration, lc.post)
+			_, err := measure(ctx, n, opts.Duration, lc.send)
 			lc.close()
 			if err != nil {
 				return fmt.Errorf("%s over GraphQL: %w", c.name, err)

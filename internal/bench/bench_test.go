@@ -74,6 +74,14 @@ func TestRunPrintsEveryQuery(t *testing.T) {
 		}
 		require.Equal(t, 4, strings.Count(table, c.name), "rows for %q in:\n%s", c.name, table)
 	}
+	_, floor, found := strings.Cut(table, "HTTP alone: GET /healthz")
+	require.True(t, found, "the HTTP floor below the queries in:\n%s", out.String())
+	for _, conc := range []int{1, 2} {
+		for _, p := range []int{1, procs + 1} {
+			row := regexp.MustCompile(fmt.Sprintf(`(?m)^\s+%d\s+%d\s+[0-9.]+ ms\s+[0-9.]+ ms\s+\d+$`, conc, p))
+			require.Regexp(t, row, floor, "a floor row at concurrency %d and GOMAXPROCS %d", conc, p)
+		}
+	}
 }
 
 // TestMeasurePairTakesTurns checks that the two sides alternate in

@@ -36,22 +36,26 @@ type loadConn struct {
 	body bytes.Buffer
 }
 
-// newLoadClient prepares POST path with body and a bearer token for the
-// server at addr (host:port), keeping up to maxConns idle connections.
-func newLoadClient(addr, path, token string, body []byte, maxConns int) *loadClient {
+// newLoadClient prepares a request of method for path, with body when it
+// is not nil and a bearer token when there is one, for the server at addr
+// (host:port), keeping up to maxConns idle connections.
+func newLoadClient(addr, method, path, token string, body []byte, maxConns int) *loadClient {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n", path, addr)
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, addr)
 	if token != "" {
 		fmt.Fprintf(&b, "Authorization: Bearer %s\r\n", token)
 	}
-	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n", len(body))
+	if body != nil {
+		fmt.Fprintf(&b, "Content-Type: application/json\r\nContent-Length: %d\r\n", len(body))
+	}
+	b.WriteString("\r\n")
 	b.Write(body)
 	return &loadClient{addr: addr, req: b.Bytes(), conns: make(chan *loadConn, maxConns)}
 }
 
-// post sends the request once and fails on a transport error, a status
+// send sends the request once and fails on a transport error, a status
 // other than 200 or an error in the GraphQL response.
-func (l *loadClient) post(ctx context.Context) error {
+func (l *loadClient) send(ctx context.Context) error {
 	var c *loadConn
 	select {
 	case c = <-l.conns:

@@ -51,10 +51,10 @@ func TestLoadClient(t *testing.T) {
 			srv.Start()
 			defer srv.Close()
 
-			lc := newLoadClient(strings.TrimPrefix(srv.URL, "http://"), "/graphql", "tok", []byte(`{"query":"{ viewer { role } }"}`), 2)
+			lc := newLoadClient(strings.TrimPrefix(srv.URL, "http://"), http.MethodPost, "/graphql", "tok", []byte(`{"query":"{ viewer { role } }"}`), 2)
 			defer lc.close()
 			for range 3 {
-				err := lc.post(context.Background())
+				err := lc.send(context.Background())
 				if tt.wantErr != "" {
 					require.EqualError(t, err, tt.wantErr)
 				} else {
@@ -69,4 +69,22 @@ func TestLoadClient(t *testing.T) {
 			require.Equal(t, want, conns.Load(), "connections opened for three requests")
 		})
 	}
+}
+
+// TestLoadClientGet checks a request without a body or a token, as the
+// benchmark sends to /healthz: no body headers, nothing after the headers.
+func TestLoadClientGet(t *testing.T) {
+	var got atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.Store(r.Method + " " + r.URL.Path + " [" + r.Header.Get("Authorization") + "] [" + r.Header.Get("Content-Type") + "] [" + string(b) + "]")
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	}))
+	defer srv.Close()
+	lc := newLoadClient(strings.TrimPrefix(srv.URL, "http://"), http.MethodGet, "/healthz", "", nil, 1)
+	defer lc.close()
+	for range 2 {
+		require.NoError(t, lc.send(context.Background()))
+	}
+	require.Equal(t, "GET /healthz [] [] []", got.Load())
 }
