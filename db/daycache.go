@@ -110,10 +110,11 @@ func stringsOf[T ~string](vals []T) []string {
 }
 
 // finishedDayParts splits [from, to) into the whole hours that lie in UTC
-// days finished by now, as one run per day, and the spans left (open): at
-// most the partial hour at the start and everything from the first
-// unfinished hour or day on.
-func finishedDayParts(from, to, now time.Time) (parts []dayHours, open []span) {
+// days finished by now, as runs of hours within one day each, cut at the
+// whole hours of cuts (sorted), and the spans left (open): at most the
+// partial hour at the start and everything from the first unfinished hour
+// or day on.
+func finishedDayParts(from, to, now time.Time, cuts []time.Time) (parts []dayHours, open []span) {
 	const day = 24 * time.Hour
 	from, to = from.UTC(), to.UTC()
 	lo := from.Truncate(time.Hour)
@@ -126,6 +127,12 @@ func finishedDayParts(from, to, now time.Time) (parts []dayHours, open []span) {
 	}
 	for d := lo.Truncate(day); d.Before(end); d = d.Add(day) {
 		a, b := maxTime(lo, d), min64Time(end, d.Add(day))
+		for _, c := range cuts {
+			if c.After(a) && c.Before(b) {
+				parts = append(parts, dayHours{day: d, lo: int(a.Sub(d) / time.Hour), hi: int(c.Sub(d) / time.Hour)})
+				a = c
+			}
+		}
 		parts = append(parts, dayHours{day: d, lo: int(a.Sub(d) / time.Hour), hi: int(b.Sub(d) / time.Hour)})
 	}
 	if from.Before(lo) {
@@ -135,6 +142,29 @@ func finishedDayParts(from, to, now time.Time) (parts []dayHours, open []span) {
 		open = append(open, span{&end, &to})
 	}
 	return parts, open
+}
+
+// start returns the first instant of the run.
+func (p dayHours) start() time.Time { return p.day.Add(time.Duration(p.lo) * time.Hour) }
+
+// contains reports whether t lies in the run.
+func (p dayHours) contains(t time.Time) bool {
+	return !t.Before(p.start()) && t.Before(p.day.Add(time.Duration(p.hi)*time.Hour))
+}
+
+// splitSpan cuts sp at the instants of cuts (sorted) inside it.
+func splitSpan(sp span, cuts []time.Time) []span {
+	var out []span
+	lo := *sp.lo
+	for _, c := range cuts {
+		if c.After(lo) && c.Before(*sp.hi) {
+			c := c
+			l := lo
+			out = append(out, span{&l, &c})
+			lo = c
+		}
+	}
+	return append(out, span{&lo, sp.hi})
 }
 
 func min64Time(a, b time.Time) time.Time {
@@ -163,13 +193,38 @@ type countRow struct {
 	N         int64     `bun:"n"`
 }
 
-// summarizeFinishedDays answers a summary with hourly buckets or UTC days
-// from the kept tallies of its finished days and one statement for the
-// rest of its range and the versions of those days. ok is false when it
-// could not: the range holds no finished day, or their rollups keep
-// changing under it.
+// summarizeFinishedDays answers a summary from the kept tallies of its
+// finished days and one statement for the rest of its range and the
+// versions of those days. ok is false when it could not: the range holds
+// no finished day, its days begin inside an hour (a zone off UTC by a
+// fraction of an hour), or their rollups keep changing under it.
 func (s *RollupStore) summarizeFinishedDays(ctx context.Context, f EventFilter, bucket TimeBucket, loc *time.Location) (sum *Summary, ok bool, err error) {
-	parts, open := finishedDayParts(*f.From, *f.To, time.Now())
+	// label returns the start of the timeline bucket that holds an instant;
+	// cuts are the starts of local days, where a zone's days begin.
+	var label func(time.Time) time.Time
+	var localDays, cuts []time.Time
+	switch {
+	case bucket == BucketHour:
+		label = func(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
+	case loc == time.UTC:
+		label = func(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+	default:
+		localDays = LocalDays(*f.From, *f.To, loc)
+		for _, d := range localDays {
+			if !d.Truncate(time.Hour).Equal(d) {
+				return nil, false, nil
+			}
+		}
+		cuts = localDays
+		label = func(t time.Time) time.Time {
+			i, _ := slices.BinarySearchFunc(localDays, t, func(d, t time.Time) int { return d.Compare(t) })
+			if i < len(localDays) && localDays[i].Equal(t) {
+				return t
+			}
+			return localDays[max(i-1, 0)]
+		}
+	}
+	parts, open := finishedDayParts(*f.From, *f.To, time.Now(), cuts)
 	if len(parts) == 0 {
 		return nil, false, nil
 	}
@@ -181,11 +236,25 @@ func (s *RollupStore) summarizeFinishedDays(ctx context.Context, f EventFilter, 
 	var sel []string
 	var args []any
 	for _, sp := range open {
-		sub := f
-		sub.From, sub.To = sp.lo, sp.hi
-		q, a := groupedCounts(sub, bucket == BucketDay)
-		sel = append(sel, `SELECT false AS version_row, bucket, type, status, direction, error_code, n FROM (`+q+`) AS g`)
-		args = append(args, a...)
+		if cuts == nil {
+			// The rows carry their hour or UTC day, which label reads.
+			sub := f
+			sub.From, sub.To = sp.lo, sp.hi
+			q, a := groupedCounts(sub, bucket == BucketDay)
+			sel = append(sel, `SELECT false AS version_row, bucket, type, status, direction, error_code, n FROM (`+q+`) AS g`)
+			args = append(args, a...)
+			continue
+		}
+		// A UTC day's rollups straddle local days: each piece within one
+		// local day is labelled with it.
+		for _, piece := range splitSpan(sp, cuts) {
+			sub := f
+			sub.From, sub.To = piece.lo, piece.hi
+			q, a := groupedCounts(sub, true)
+			sel = append(sel, `SELECT false AS version_row, ?::timestamptz AS bucket, type, status, direction, error_code, n FROM (`+q+`) AS g`)
+			args = append(args, label(*piece.lo))
+			args = append(args, a...)
+		}
 	}
 	sel = append(sel, `SELECT true AS version_row, day AS bucket, '' AS type, '' AS status, '' AS direction, '' AS error_code, version AS n
 		FROM sync_event_day_versions WHERE day IN (?)`)
@@ -203,22 +272,27 @@ func (s *RollupStore) summarizeFinishedDays(ctx context.Context, f EventFilter, 
 				versions[r.Bucket.Unix()] = r.N
 				continue
 			}
-			t.addRow(r.Bucket.UTC().Truncate(bucket.Duration()), EventType(r.Type), EventStatus(r.Status), Direction(r.Direction), ErrorCode(r.ErrorCode), r.N)
+			t.addRow(label(r.Bucket), EventType(r.Type), EventStatus(r.Status), Direction(r.Direction), ErrorCode(r.ErrorCode), r.N)
 		}
 		var missing []dayHours
 		for _, p := range parts {
 			k := dayPartKey{dims: dims, bucket: bucket, day: p.day.Unix(), lo: p.lo, hi: p.hi}
-			if kept, found := s.days.get(k); found && kept.version == versions[k.day] {
-				t.merge(kept.tally)
-			} else {
+			kept, found := s.days.get(k)
+			switch {
+			case !found || kept.version != versions[k.day]:
 				missing = append(missing, p)
+			case bucket == BucketHour:
+				t.merge(kept.tally, nil)
+			default:
+				into := label(p.start())
+				t.merge(kept.tally, &into)
 			}
 		}
 		if len(missing) == 0 {
 			if attempt == 0 {
 				s.days.hits.Add(1)
 			}
-			return t.summary(f, bucket, loc, nil), true, nil
+			return t.summary(f, bucket, loc, localDays), true, nil
 		}
 		if attempt == 0 {
 			s.days.misses.Add(1)
@@ -231,8 +305,8 @@ func (s *RollupStore) summarizeFinishedDays(ctx context.Context, f EventFilter, 
 }
 
 // readDayParts reads and keeps the tallies of parts, with the versions of
-// their days, in one statement; their timelines are in buckets of the
-// given width.
+// their days, in one statement. In hourly tallies each hour is its own
+// bucket; a daily tally has one, the start of its run.
 func (s *RollupStore) readDayParts(ctx context.Context, f EventFilter, dims string, bucket TimeBucket, parts []dayHours) error {
 	var sel []string
 	var args []any
@@ -240,7 +314,7 @@ func (s *RollupStore) readDayParts(ctx context.Context, f EventFilter, dims stri
 	for i, p := range parts {
 		days[i] = p.day
 		w := &where{}
-		lo, hi := p.day.Add(time.Duration(p.lo)*time.Hour), p.day.Add(time.Duration(p.hi)*time.Hour)
+		lo, hi := p.start(), p.day.Add(time.Duration(p.hi)*time.Hour)
 		switch {
 		case bucket == BucketHour:
 			w.add("bucket >= ? AND bucket < ?", lo, hi)
@@ -260,11 +334,9 @@ func (s *RollupStore) readDayParts(ctx context.Context, f EventFilter, dims stri
 			sel = append(sel, `SELECT false AS version_row, ?::timestamptz AS bucket, type, status, direction, error_code, sum(n)::bigint AS n
 				FROM sync_event_hourly WHERE `+w.sql()+` GROUP BY 3, 4, 5, 6`)
 		}
-		args = append(args, p.day)
+		args = append(args, lo)
 		args = append(args, w.args...)
 	}
-	// One part per day at most: the day of bucket tells the rows of each
-	// apart.
 	sel = append(sel, `SELECT true AS version_row, day AS bucket, '' AS type, '' AS status, '' AS direction, '' AS error_code, version AS n
 		FROM sync_event_day_versions WHERE day IN (?)`)
 	args = append(args, bun.In(days))
@@ -272,22 +344,31 @@ func (s *RollupStore) readDayParts(ctx context.Context, f EventFilter, dims stri
 	if err := s.db.NewRaw(strings.Join(sel, "\nUNION ALL\n"), args...).Scan(ctx, &rows); err != nil {
 		return fmt.Errorf("error reading the rollups of finished days: %w", err)
 	}
-	tallies := make(map[int64]*tally, len(parts))
-	versions := map[int64]int64{}
-	for _, p := range parts {
-		tallies[p.day.Unix()] = newTally()
+	// The runs of each day, to tell which one a row belongs to.
+	runs := map[int64][]int{}
+	tallies := make([]*tally, len(parts))
+	for i, p := range parts {
+		runs[p.day.Unix()] = append(runs[p.day.Unix()], i)
+		tallies[i] = newTally()
 	}
+	versions := map[int64]int64{}
 	for _, r := range rows {
-		day := r.Bucket.UTC().Truncate(24 * time.Hour).Unix()
+		at := r.Bucket.UTC()
+		day := at.Truncate(24 * time.Hour).Unix()
 		if r.Version {
 			versions[day] = r.N
 			continue
 		}
-		tallies[day].addRow(r.Bucket.UTC(), EventType(r.Type), EventStatus(r.Status), Direction(r.Direction), ErrorCode(r.ErrorCode), r.N)
+		for _, i := range runs[day] {
+			if parts[i].contains(at) {
+				tallies[i].addRow(at, EventType(r.Type), EventStatus(r.Status), Direction(r.Direction), ErrorCode(r.ErrorCode), r.N)
+				break
+			}
+		}
 	}
-	for _, p := range parts {
+	for i, p := range parts {
 		k := dayPartKey{dims: dims, bucket: bucket, day: p.day.Unix(), lo: p.lo, hi: p.hi}
-		s.days.put(k, keptDay{version: versions[k.day], tally: tallies[k.day]})
+		s.days.put(k, keptDay{version: versions[k.day], tally: tallies[i]})
 	}
 	return nil
 }

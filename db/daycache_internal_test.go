@@ -22,10 +22,11 @@ func TestFinishedDayParts(t *testing.T) {
 	cases := []struct {
 		name     string
 		from, to time.Time
+		cuts     []time.Time
 		runs     []run
 		open     [][2]time.Time
 	}{
-		{"30 days to now", at(28, 14, 20).AddDate(0, 0, -30), now,
+		{"30 days to now", at(28, 14, 20).AddDate(0, 0, -30), now, nil,
 			append([]run{{29, 15, 24}, {30, 0, 24}, {31, 0, 24}}, func() []run {
 				var r []run
 				for d := 1; d <= 27; d++ {
@@ -34,20 +35,23 @@ func TestFinishedDayParts(t *testing.T) {
 				return r
 			}()...),
 			[][2]time.Time{{at(28, 14, 20).AddDate(0, 0, -30), at(29, 15, 0).AddDate(0, -1, 0)}, {day(28), now}}},
-		{"whole past days", day(20), day(22), []run{{20, 0, 24}, {21, 0, 24}}, nil},
-		{"past hours inside one day", at(20, 3, 0), at(20, 7, 0), []run{{20, 3, 7}}, nil},
-		{"past partial hours at both ends", at(20, 3, 10), at(21, 7, 59), []run{{20, 4, 24}, {21, 0, 7}},
+		{"whole past days", day(20), day(22), nil, []run{{20, 0, 24}, {21, 0, 24}}, nil},
+		{"past hours inside one day", at(20, 3, 0), at(20, 7, 0), nil, []run{{20, 3, 7}}, nil},
+		{"past partial hours at both ends", at(20, 3, 10), at(21, 7, 59), nil, []run{{20, 4, 24}, {21, 0, 7}},
 			[][2]time.Time{{at(20, 3, 10), at(20, 4, 0)}, {at(21, 7, 0), at(21, 7, 59)}}},
-		{"last 24 hours", now.Add(-24 * time.Hour), now, []run{{27, 15, 24}},
+		{"last 24 hours", now.Add(-24 * time.Hour), now, nil, []run{{27, 15, 24}},
 			[][2]time.Time{{at(27, 14, 20), at(27, 15, 0)}, {day(28), now}}},
-		{"today only", at(28, 1, 0), now, nil, nil},
-		{"within one past hour", at(20, 3, 10), at(20, 3, 50), nil, nil},
-		{"ends in the future", day(27), day(30), []run{{27, 0, 24}}, [][2]time.Time{{day(28), day(30)}}},
+		{"today only", at(28, 1, 0), now, nil, nil, nil},
+		{"within one past hour", at(20, 3, 10), at(20, 3, 50), nil, nil, nil},
+		{"ends in the future", day(27), day(30), nil, []run{{27, 0, 24}}, [][2]time.Time{{day(28), day(30)}}},
+		{"cut at the midnights of a zone", at(20, 3, 10), now, []time.Time{at(19, 23, 0), at(20, 23, 0), at(21, 23, 0), at(26, 23, 0), at(27, 23, 0)},
+			[]run{{20, 4, 23}, {20, 23, 24}, {21, 0, 23}, {21, 23, 24}, {22, 0, 24}, {23, 0, 24}, {24, 0, 24}, {25, 0, 24}, {26, 0, 23}, {26, 23, 24}, {27, 0, 23}, {27, 23, 24}},
+			[][2]time.Time{{at(20, 3, 10), at(20, 4, 0)}, {day(28), now}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			parts, open := finishedDayParts(c.from, c.to, now)
+			parts, open := finishedDayParts(c.from, c.to, now, c.cuts)
 			var gotRuns []run
 			for _, p := range parts {
 				require.Equal(t, p.day, p.day.Truncate(24*time.Hour), "runs start at midnight UTC")

@@ -10,6 +10,12 @@ import (
 	"github.com/kivalogic/helpscout-log/db"
 )
 
+// summaryMode is a width of timeline buckets and the zone of its days.
+type summaryMode struct {
+	bucket db.TimeBucket
+	loc    *time.Location
+}
+
 // TestDayCacheFollowsChanges keeps one store's tallies of finished days
 // across changes to those days, and checks after each change that its
 // daily summaries equal those read from the rollups alone.
@@ -17,6 +23,15 @@ func TestDayCacheFollowsChanges(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	l := newRollLog(t, 1500, 11)
+	// Events of the last three days too, up to now, so that ranges
+	// reach into today, which is never kept.
+	_, err := l.bdb.ExecContext(ctx, `INSERT INTO sync_events (occurred_at, type, status, direction, error_code, source)
+		SELECT now() - i * interval '13 minutes', (ARRAY['TICKET_CREATED', 'CUSTOMER_SYNCED', 'CONVERSATION_UPDATED'])[1 + i % 3],
+			(ARRAY['SUCCESS', 'FAILED', 'PENDING', 'SUCCESS'])[1 + i % 4], (ARRAY['TO_HELPSCOUT', 'FROM_HELPSCOUT'])[1 + i % 2],
+			CASE WHEN i % 4 = 1 THEN 'TIMEOUT' END, 'BATCH'
+		FROM generate_series(0, 330) AS i`)
+	require.NoError(t, err)
+	now := time.Now()
 	kept := db.NewRollupStore(l.bdb)
 	fresh := kept.Uncached()
 	at := func(d, h, m int) *time.Time {
@@ -28,6 +43,7 @@ func TestDayCacheFollowsChanges(t *testing.T) {
 		f    db.EventFilter
 	}{
 		{"whole log", db.EventFilter{From: at(-1, 23, 0), To: at(rollDays, 1, 0)}},
+		{"the last three days and the next hour", db.EventFilter{From: rptr(now.Add(-72 * time.Hour)), To: rptr(now.Add(time.Hour))}},
 		{"partial days and hours", db.EventFilter{From: at(0, 5, 30), To: at(3, 7, 15)}},
 		{"one day", db.EventFilter{From: at(1, 0, 0), To: at(2, 0, 0)}},
 		{"failures by code", db.EventFilter{From: at(0, 2, 0), To: at(4, 22, 0), Statuses: []db.EventStatus{db.StatusFailed},
@@ -37,31 +53,44 @@ func TestDayCacheFollowsChanges(t *testing.T) {
 		{"same dimensions listed otherwise", db.EventFilter{From: at(0, 0, 0), To: at(rollDays, 0, 0),
 			Types: []db.EventType{db.EventTicketCreated, db.EventTicketCreated}, Directions: []db.Direction{db.DirectionToHelpScout}}},
 	}
+	// The widths and zones of timelines: UTC days, hours, the days of
+	// zones a whole number of hours off UTC (split at their midnights),
+	// and of one off by a fraction of an hour, read from the rollups.
+	var modes []summaryMode
+	for _, m := range []struct {
+		bucket db.TimeBucket
+		zone   string
+	}{{db.BucketDay, "UTC"}, {db.BucketHour, "UTC"}, {db.BucketDay, "Europe/Berlin"}, {db.BucketDay, "America/Chicago"}, {db.BucketDay, "Asia/Kolkata"}} {
+		loc, err := time.LoadLocation(m.zone)
+		require.NoError(t, err)
+		modes = append(modes, summaryMode{m.bucket, loc})
+	}
+	const keptModes = 4 // Kolkata's days begin inside an hour
 	check := func(step string) {
 		t.Helper()
-		for _, bucket := range []db.TimeBucket{db.BucketDay, db.BucketHour} {
+		for _, mode := range modes {
 			for _, c := range filters {
-				got, err := kept.Summarize(ctx, c.f, bucket, time.UTC)
+				got, err := kept.Summarize(ctx, c.f, mode.bucket, mode.loc)
 				require.NoError(t, err)
-				want, err := fresh.Summarize(ctx, c.f, bucket, time.UTC)
+				want, err := fresh.Summarize(ctx, c.f, mode.bucket, mode.loc)
 				require.NoError(t, err)
-				require.Equal(t, want, got, "%s in %s buckets after %s", c.name, bucket, step)
+				require.Equal(t, want, got, "%s in %s buckets of %s after %s", c.name, mode.bucket, mode.loc, step)
 			}
 		}
 	}
 
 	check("the first reads")
-	// For each width of buckets, "one day" finds its day kept by "whole
+	// For each timeline kept, "one day" finds its day kept by "whole
 	// log", and the last filter finds the days of the one before it,
 	// which selects the same events.
-	reads := int64(2 * len(filters))
+	reads := int64(keptModes * len(filters))
 	hits, misses := kept.DayCacheStats()
-	require.Equal(t, int64(4), hits)
-	require.Equal(t, reads-4, misses)
+	require.Equal(t, int64(2*keptModes), hits)
+	require.Equal(t, reads-2*keptModes, misses)
 	check("nothing")
 	hits, misses = kept.DayCacheStats()
-	require.Equal(t, reads+4, hits, "the second reads used the kept days")
-	require.Equal(t, reads-4, misses)
+	require.Equal(t, reads+2*keptModes, hits, "the second reads used the kept days")
+	require.Equal(t, reads-2*keptModes, misses)
 	h, m := fresh.DayCacheStats()
 	require.Zero(t, h+m, "an uncached store keeps nothing")
 

@@ -125,9 +125,9 @@ func (s *Summary) Health() Health {
 // for the partial five minutes at the edges of a range (or the rest of
 // them, see edges) and for filters that rollups do not carry.
 //
-// A daily summary in UTC reads the days of its range that are over from
-// tallies it keeps (see dayCache), checked against the days' versions in
-// the statement that counts the rest of the range.
+// A summary reads the UTC days of its range that are over from tallies it
+// keeps (see dayCache), checked against the days' versions in the
+// statement that counts the rest of the range.
 type RollupStore struct {
 	db *bun.DB
 	// days keeps the tallies of finished days; nil keeps none.
@@ -644,7 +644,7 @@ func (s *RollupStore) Summarize(ctx context.Context, f EventFilter, bucket TimeB
 		s.Direct = false
 		f.Search = &s
 	}
-	if (bucket == BucketHour || loc == time.UTC) && !f.needsRawRows() && s.days != nil {
+	if !f.needsRawRows() && s.days != nil {
 		sum, ok, err := s.summarizeFinishedDays(ctx, f, bucket, loc)
 		if err != nil || ok {
 			return sum, err

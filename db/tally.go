@@ -68,8 +68,9 @@ func (t *tally) addRow(bucket time.Time, typ EventType, st EventStatus, dir Dire
 	}
 }
 
-// merge adds the counts of o.
-func (t *tally) merge(o *tally) {
+// merge adds the counts of o; with into set, all of o's timeline goes to
+// the bucket that starts there.
+func (t *tally) merge(o *tally, into *time.Time) {
 	for typ, c := range o.types {
 		t.typeCounts(typ).plus(c)
 	}
@@ -77,6 +78,9 @@ func (t *tally) merge(o *tally) {
 		t.codes[code] += n
 	}
 	for start, c := range o.buckets {
+		if into != nil {
+			start = *into
+		}
 		t.bucketCounts(start).plus(c)
 	}
 	t.apiCalls += o.apiCalls
