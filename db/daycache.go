@@ -121,12 +121,12 @@ func finishedDayParts(from, to, now time.Time, cuts []time.Time) (parts []dayHou
 	if lo.Before(from) {
 		lo = lo.Add(time.Hour)
 	}
-	end := min64Time(to.Truncate(time.Hour), now.UTC().Truncate(day))
+	end := minTime(to.Truncate(time.Hour), now.UTC().Truncate(day))
 	if !lo.Before(end) {
 		return nil, nil
 	}
 	for d := lo.Truncate(day); d.Before(end); d = d.Add(day) {
-		a, b := maxTime(lo, d), min64Time(end, d.Add(day))
+		a, b := maxTime(lo, d), minTime(end, d.Add(day))
 		for _, c := range cuts {
 			if c.After(a) && c.Before(b) {
 				parts = append(parts, dayHours{day: d, lo: int(a.Sub(d) / time.Hour), hi: int(c.Sub(d) / time.Hour)})
@@ -167,7 +167,7 @@ func splitSpan(sp span, cuts []time.Time) []span {
 	return append(out, span{&lo, sp.hi})
 }
 
-func min64Time(a, b time.Time) time.Time {
+func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
 		return b
 	}
