@@ -58,6 +58,9 @@ type Options struct {
 	// Procs, when set, runs every cell once at each of these GOMAXPROCS
 	// values; otherwise at the runtime's setting.
 	Procs []int
+	// Plain also measures each query's store calls behind a bare net/http
+	// handler, without GraphQL, beside the same calls run directly.
+	Plain bool
 }
 
 // Main parses the bench flags and runs the benchmark with the
@@ -73,6 +76,7 @@ func Main(ctx context.Context, getenv func(string) string, args []string, out io
 	only := fs.String("only", "", "run only the queries whose name contains this text (e.g. summary)")
 	cpuProfile := fs.String("cpuprofile", "", "before measuring, profile every selected query over GraphQL alone, for -duration at each concurrency, and write the CPU profile to this file")
 	slice := fs.Duration("slice", 250*time.Millisecond, "alternate GraphQL and SQL in slices of this length (0: one stretch each)")
+	plain := fs.Bool("plain", false, "also run each query's store calls behind a bare net/http handler, with no GraphQL, beside the same calls run directly")
 	procs := fs.String("procs", "", fmt.Sprintf("comma-separated GOMAXPROCS values to run every cell at (default: the runtime's, %d here)", runtime.GOMAXPROCS(0)))
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: helpscout-log bench [-events N] [-days D] [-concurrency 1,16] [-duration 3s]\n\n"+
@@ -85,7 +89,7 @@ func Main(ctx context.Context, getenv func(string) string, args []string, out io
 	if err := app.ParseFlags(fs, args, out); err != nil {
 		return err
 	}
-	opts := Options{Events: *events, Days: *days, Duration: *dur, KeepDatabase: *keep, Database: *existing, Only: *only, CPUProfile: *cpuProfile, Slice: *slice}
+	opts := Options{Events: *events, Days: *days, Duration: *dur, KeepDatabase: *keep, Database: *existing, Only: *only, CPUProfile: *cpuProfile, Slice: *slice, Plain: *plain}
 	var err error
 	if opts.Concurrency, err = positiveInts("concurrency", *conc); err != nil {
 		return err
@@ -195,18 +199,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 	}
 	hcfg := *cfg
 	hcfg.LogLevel = zerolog.Disabled
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: app.Handler(bdb, &hcfg, issuer, log, nil)}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-
 	cases, err := buildCases(ctx, newService(bdb))
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: withPlainRoutes(app.Handler(bdb, &hcfg, issuer, log, nil), cases)}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
 	maxConc := slices.Max(opts.Concurrency)
 	addr := ln.Addr().String()
 
@@ -273,10 +277,77 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, out io.Writer) e
 			}
 		}
 	}
+	if opts.Plain {
+		if err := measurePlain(ctx, opts, procs, cases, addr, maxConc, out); err != nil {
+			return err
+		}
+	}
 	if err := measureFloor(ctx, opts, procs, addr, maxConc, out); err != nil {
 		return err
 	}
 	writeTargets(out, cells)
+	return nil
+}
+
+// plainPath is where the bench's own server runs the store calls of case i
+// behind a bare handler; the service has no such route.
+func plainPath(i int) string { return "/bench/plain/" + strconv.Itoa(i) }
+
+// withPlainRoutes adds to the service's handler, for each case, a bare
+// net/http handler that runs the case's store calls and answers a fixed
+// JSON body: what an endpoint with no GraphQL costs over the same SQL.
+func withPlainRoutes(h http.Handler, cases []benchCase) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	for i, c := range cases {
+		mux.HandleFunc("POST "+plainPath(i), func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			if err := c.raw(r.Context()); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"data":{}}`)
+		})
+	}
+	return mux
+}
+
+// measurePlain measures each case's store calls behind its bare handler
+// beside the same calls run directly, taking turns as the main table does.
+func measurePlain(ctx context.Context, opts Options, procs []int, cases []benchCase, addr string, maxConc int, out io.Writer) error {
+	fmt.Fprintf(out, "\nPlain HTTP: the same store calls behind a bare net/http handler on the same server,\n"+
+		"answering a fixed body (no GraphQL, token or encoding of the results), beside the\n"+
+		"calls run directly: the least any HTTP endpoint over this SQL adds.\n\n")
+	nameWidth := 0
+	for _, c := range cases {
+		nameWidth = max(nameWidth, utf8.RuneCountInString(c.name))
+	}
+	const msWidth, rpsWidth = len("000.00 ms"), len("00000")
+	tbl := newTable(out, []column{{"query", nameWidth}, {"conc", 0}, {"procs", 0},
+		{"plain p50", msWidth}, {"plain p99", msWidth}, {"plain req/s", rpsWidth},
+		{"SQL p50", msWidth}, {"SQL p99", msWidth}, {"SQL req/s", rpsWidth}, {"p99 ratio", 0}})
+	if err := tbl.header(); err != nil {
+		return err
+	}
+	for i, c := range cases {
+		for _, n := range opts.Concurrency {
+			for _, p := range procs {
+				runtime.GOMAXPROCS(p)
+				lc := newLoadClient(addr, http.MethodPost, plainPath(i), "", []byte(`{}`), maxConc)
+				plain, raw, err := measurePair(ctx, n, opts.Duration, opts.Slice, lc.send, c.raw)
+				lc.close()
+				if err != nil {
+					return fmt.Errorf("%s behind a plain handler: %w", c.name, err)
+				}
+				err = tbl.row(c.name, strconv.Itoa(n), strconv.Itoa(p), ms(plain.p50), ms(plain.p99), fmt.Sprintf("%.0f", plain.rps),
+					ms(raw.p50), ms(raw.p99), fmt.Sprintf("%.0f", raw.rps), fmt.Sprintf("%.2f×", float64(plain.p99)/float64(raw.p99)))
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
 	return nil
 }
 

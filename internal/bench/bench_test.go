@@ -47,7 +47,7 @@ func TestRunPrintsEveryQuery(t *testing.T) {
 	procs := runtime.GOMAXPROCS(0)
 	profile := filepath.Join(t.TempDir(), "cpu.pprof")
 	err = Run(ctx, cfg, Options{Database: strings.TrimPrefix(u.Path, "/"), Concurrency: []int{1, 2}, Procs: []int{1, procs + 1},
-		Duration: 30 * time.Millisecond, CPUProfile: profile}, &out)
+		Duration: 30 * time.Millisecond, CPUProfile: profile, Plain: true}, &out)
 	require.NoError(t, err, out.String())
 	require.Equal(t, procs, runtime.GOMAXPROCS(0), "GOMAXPROCS after the run")
 	written, err := os.ReadFile(profile)
@@ -72,7 +72,19 @@ func TestRunPrintsEveryQuery(t *testing.T) {
 				require.Regexp(t, row, table, "a row for %q at concurrency %d and GOMAXPROCS %d", c.name, conc, p)
 			}
 		}
-		require.Equal(t, 4, strings.Count(table, c.name), "rows for %q in:\n%s", c.name, table)
+		main, _, _ := strings.Cut(table, "Plain HTTP")
+		require.Equal(t, 4, strings.Count(main, c.name), "rows for %q in:\n%s", c.name, main)
+	}
+	_, plain, found := strings.Cut(table, "Plain HTTP: the same store calls")
+	require.True(t, found, "the plain handlers below the queries in:\n%s", out.String())
+	plain, _, _ = strings.Cut(plain, "HTTP alone")
+	for _, c := range cases {
+		for _, conc := range []int{1, 2} {
+			for _, p := range []int{1, procs + 1} {
+				row := regexp.MustCompile(regexp.QuoteMeta(c.name) + fmt.Sprintf(`\s+%d\s+%d\s+[0-9.]+ ms\s+[0-9.]+ ms\s+\d+\s+[0-9.]+ ms\s+[0-9.]+ ms\s+\d+\s+[0-9.]+×`, conc, p))
+				require.Regexp(t, row, plain, "a plain row for %q at concurrency %d and GOMAXPROCS %d", c.name, conc, p)
+			}
+		}
 	}
 	_, floor, found := strings.Cut(table, "HTTP alone: GET /healthz")
 	require.True(t, found, "the HTTP floor below the queries in:\n%s", out.String())
