@@ -16,13 +16,17 @@ import (
 // keeps: a few KB each.
 const maxDayParts = 4096
 
-// dayHours is a run of whole hours [lo, hi) of one UTC day.
-type dayHours struct {
+// dayRun is a run [lo, hi) of one UTC day, in minutes from its midnight,
+// on five-minute boundaries.
+type dayRun struct {
 	day    time.Time
 	lo, hi int
 }
 
-// dayPartKey names the tally of some hours of a day under one filter's
+// minutesPerDay is where the last run of a day ends.
+const minutesPerDay = 24 * 60
+
+// dayPartKey names the tally of a run of a day under one filter's
 // rollup dimensions, with a timeline in buckets of one width.
 type dayPartKey struct {
 	dims   string
@@ -110,11 +114,11 @@ func stringsOf[T ~string](vals []T) []string {
 }
 
 // finishedDayParts splits [from, to) into the whole hours that lie in UTC
-// days finished by now, as runs of hours within one day each, cut at the
-// whole hours of cuts (sorted), and the spans left (open): at most the
-// partial hour at the start and everything from the first unfinished hour
-// or day on.
-func finishedDayParts(from, to, now time.Time, cuts []time.Time) (parts []dayHours, open []span) {
+// days finished by now, as runs within one day each, cut at the instants
+// of cuts (sorted, on five-minute boundaries), and the spans left (open):
+// at most the partial hour at the start and everything from the first
+// unfinished hour or day on.
+func finishedDayParts(from, to, now time.Time, cuts []time.Time) (parts []dayRun, open []span) {
 	const day = 24 * time.Hour
 	from, to = from.UTC(), to.UTC()
 	lo := from.Truncate(time.Hour)
@@ -129,11 +133,11 @@ func finishedDayParts(from, to, now time.Time, cuts []time.Time) (parts []dayHou
 		a, b := maxTime(lo, d), minTime(end, d.Add(day))
 		for _, c := range cuts {
 			if c.After(a) && c.Before(b) {
-				parts = append(parts, dayHours{day: d, lo: int(a.Sub(d) / time.Hour), hi: int(c.Sub(d) / time.Hour)})
+				parts = append(parts, dayRun{day: d, lo: int(a.Sub(d) / time.Minute), hi: int(c.Sub(d) / time.Minute)})
 				a = c
 			}
 		}
-		parts = append(parts, dayHours{day: d, lo: int(a.Sub(d) / time.Hour), hi: int(b.Sub(d) / time.Hour)})
+		parts = append(parts, dayRun{day: d, lo: int(a.Sub(d) / time.Minute), hi: int(b.Sub(d) / time.Minute)})
 	}
 	if from.Before(lo) {
 		open = append(open, span{&from, &lo})
@@ -145,12 +149,13 @@ func finishedDayParts(from, to, now time.Time, cuts []time.Time) (parts []dayHou
 }
 
 // start returns the first instant of the run.
-func (p dayHours) start() time.Time { return p.day.Add(time.Duration(p.lo) * time.Hour) }
+func (p dayRun) start() time.Time { return p.day.Add(time.Duration(p.lo) * time.Minute) }
+
+// end returns the instant after the run.
+func (p dayRun) end() time.Time { return p.day.Add(time.Duration(p.hi) * time.Minute) }
 
 // contains reports whether t lies in the run.
-func (p dayHours) contains(t time.Time) bool {
-	return !t.Before(p.start()) && t.Before(p.day.Add(time.Duration(p.hi)*time.Hour))
-}
+func (p dayRun) contains(t time.Time) bool { return !t.Before(p.start()) && t.Before(p.end()) }
 
 // splitSpan cuts sp at the instants of cuts (sorted) inside it.
 func splitSpan(sp span, cuts []time.Time) []span {
@@ -196,8 +201,8 @@ type countRow struct {
 // summarizeFinishedDays answers a summary from the kept tallies of its
 // finished days and one statement for the rest of its range and the
 // versions of those days. ok is false when it could not: the range holds
-// no finished day, its days begin inside an hour (a zone off UTC by a
-// fraction of an hour), or their rollups keep changing under it.
+// no finished day, its days begin off the five-minute rollups, or their
+// rollups keep changing under it.
 func (s *RollupStore) summarizeFinishedDays(ctx context.Context, f EventFilter, bucket TimeBucket, loc *time.Location) (sum *Summary, ok bool, err error) {
 	// label returns the start of the timeline bucket that holds an instant;
 	// cuts are the starts of local days, where a zone's days begin.
@@ -211,7 +216,7 @@ func (s *RollupStore) summarizeFinishedDays(ctx context.Context, f EventFilter, 
 	default:
 		localDays = LocalDays(*f.From, *f.To, loc)
 		for _, d := range localDays {
-			if !d.Truncate(time.Hour).Equal(d) {
+			if !d.Truncate(fiveMinutes).Equal(d) {
 				return nil, false, nil
 			}
 		}
@@ -274,7 +279,7 @@ func (s *RollupStore) summarizeFinishedDays(ctx context.Context, f EventFilter, 
 			}
 			t.addRow(label(r.Bucket), EventType(r.Type), EventStatus(r.Status), Direction(r.Direction), ErrorCode(r.ErrorCode), r.N)
 		}
-		var missing []dayHours
+		var missing []dayRun
 		for _, p := range parts {
 			k := dayPartKey{dims: dims, bucket: bucket, day: p.day.Unix(), lo: p.lo, hi: p.hi}
 			kept, found := s.days.get(k)
@@ -307,32 +312,68 @@ func (s *RollupStore) summarizeFinishedDays(ctx context.Context, f EventFilter, 
 // readDayParts reads and keeps the tallies of parts, with the versions of
 // their days, in one statement. In hourly tallies each hour is its own
 // bucket; a daily tally has one, the start of its run.
-func (s *RollupStore) readDayParts(ctx context.Context, f EventFilter, dims string, bucket TimeBucket, parts []dayHours) error {
+func (s *RollupStore) readDayParts(ctx context.Context, f EventFilter, dims string, bucket TimeBucket, parts []dayRun) error {
 	var sel []string
 	var args []any
 	days := make([]time.Time, len(parts))
 	for i, p := range parts {
 		days[i] = p.day
 		w := &where{}
-		lo, hi := p.start(), p.day.Add(time.Duration(p.hi)*time.Hour)
+		lo, hi := p.start(), p.end()
 		switch {
 		case bucket == BucketHour:
+			// Runs of hourly timelines are whole hours.
 			w.add("bucket >= ? AND bucket < ?", lo, hi)
 			w.addDimensions(f, "error_code")
 			sel = append(sel, `SELECT false AS version_row, bucket, type, status, direction, error_code, n
 				FROM sync_event_hourly WHERE `+w.sql())
 			args = append(args, w.args...)
 			continue
-		case p.lo == 0 && p.hi == 24:
+		case p.lo == 0 && p.hi == minutesPerDay:
 			w.add("bucket = ?", p.day)
 			w.addDimensions(f, "error_code")
 			sel = append(sel, `SELECT false AS version_row, ?::timestamptz AS bucket, type, status, direction, error_code, n
 				FROM sync_event_daily WHERE `+w.sql())
 		default:
-			w.add("bucket >= ? AND bucket < ?", lo, hi)
-			w.addDimensions(f, "error_code")
+			// The whole hours of the run from the hourly rollups, the
+			// five minutes around them from the five-minute ones.
+			hLo, hHi := lo.Truncate(time.Hour), hi.Truncate(time.Hour)
+			if hLo.Before(lo) {
+				hLo = hLo.Add(time.Hour)
+			}
+			var hours, fives []span
+			if hLo.Before(hHi) {
+				hours = append(hours, span{&hLo, &hHi})
+				if lo.Before(hLo) {
+					fives = append(fives, span{&lo, &hLo})
+				}
+				if hHi.Before(hi) {
+					fives = append(fives, span{&hHi, &hi})
+				}
+			} else {
+				fives = append(fives, span{&lo, &hi})
+			}
+			var from []string
+			var fromArgs []any
+			for _, src := range []struct {
+				table string
+				spans []span
+			}{{"sync_event_hourly", hours}, {"sync_event_5min", fives}} {
+				if len(src.spans) == 0 {
+					continue
+				}
+				sw := &where{}
+				c, a := spansCond("bucket", src.spans)
+				sw.add(c, a...)
+				sw.addDimensions(f, "error_code")
+				from = append(from, `SELECT type, status, direction, error_code, n FROM `+src.table+` WHERE `+sw.sql())
+				fromArgs = append(fromArgs, sw.args...)
+			}
 			sel = append(sel, `SELECT false AS version_row, ?::timestamptz AS bucket, type, status, direction, error_code, sum(n)::bigint AS n
-				FROM sync_event_hourly WHERE `+w.sql()+` GROUP BY 3, 4, 5, 6`)
+				FROM (`+strings.Join(from, " UNION ALL ")+`) AS r GROUP BY 3, 4, 5, 6`)
+			args = append(args, lo)
+			args = append(args, fromArgs...)
+			continue
 		}
 		args = append(args, lo)
 		args = append(args, w.args...)

@@ -8,7 +8,8 @@ import (
 )
 
 // TestFinishedDayParts checks how a range is split into the whole hours of
-// finished UTC days, one run per day, and the spans left to read.
+// finished UTC days, in runs within one day cut where a zone's days begin,
+// and the spans left to read.
 func TestFinishedDayParts(t *testing.T) {
 	t.Parallel()
 	day := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
@@ -23,7 +24,7 @@ func TestFinishedDayParts(t *testing.T) {
 		name     string
 		from, to time.Time
 		cuts     []time.Time
-		runs     []run
+		runs     []run // in hours
 		open     [][2]time.Time
 	}{
 		{"30 days to now", at(28, 14, 20).AddDate(0, 0, -30), now, nil,
@@ -66,7 +67,7 @@ func TestFinishedDayParts(t *testing.T) {
 				if r.d >= 29 { // the October days of the 30-day range
 					r.d = -r.d
 				}
-				wantRuns = append(wantRuns, r)
+				wantRuns = append(wantRuns, run{r.d, r.lo * 60, r.hi * 60})
 			}
 			require.Equal(t, wantRuns, gotRuns)
 			var gotOpen [][2]time.Time
@@ -77,7 +78,7 @@ func TestFinishedDayParts(t *testing.T) {
 			// Runs and open spans cover the range once, end to end.
 			var covered time.Duration
 			for _, p := range parts {
-				covered += time.Duration(p.hi-p.lo) * time.Hour
+				covered += p.end().Sub(p.start())
 			}
 			for _, sp := range open {
 				covered += sp.hi.Sub(*sp.lo)
@@ -87,4 +88,23 @@ func TestFinishedDayParts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFinishedDayPartsOffTheHour checks the runs of a zone whose days begin
+// at half past an hour, as India's do: cut at those instants, in minutes.
+func TestFinishedDayPartsOffTheHour(t *testing.T) {
+	t.Parallel()
+	at := func(d, h, m int) time.Time { return time.Date(2026, 11, d, h, m, 0, 0, time.UTC) }
+	now := at(28, 14, 20)
+	cuts := []time.Time{at(19, 18, 30), at(20, 18, 30), at(21, 18, 30), at(22, 18, 30)}
+	parts, open := finishedDayParts(at(20, 17, 0), at(22, 20, 0), now, cuts)
+	type run struct{ d, lo, hi int }
+	var got []run
+	for _, p := range parts {
+		got = append(got, run{p.day.Day(), p.lo, p.hi})
+	}
+	half := 18*60 + 30
+	require.Equal(t, []run{{20, 17 * 60, half}, {20, half, minutesPerDay}, {21, 0, half}, {21, half, minutesPerDay},
+		{22, 0, half}, {22, half, 20 * 60}}, got)
+	require.Empty(t, open, "the range starts and ends on the hour")
 }

@@ -53,9 +53,9 @@ func TestDayCacheFollowsChanges(t *testing.T) {
 		{"same dimensions listed otherwise", db.EventFilter{From: at(0, 0, 0), To: at(rollDays, 0, 0),
 			Types: []db.EventType{db.EventTicketCreated, db.EventTicketCreated}, Directions: []db.Direction{db.DirectionToHelpScout}}},
 	}
-	// The widths and zones of timelines: UTC days, hours, the days of
-	// zones a whole number of hours off UTC (split at their midnights),
-	// and of one off by a fraction of an hour, read from the rollups.
+	// The widths and zones of timelines: UTC days, hours, and the days of
+	// zones whole hours off UTC and of one off by half an hour, whose
+	// finished UTC days are cut at their midnights.
 	var modes []summaryMode
 	for _, m := range []struct {
 		bucket db.TimeBucket
@@ -65,7 +65,7 @@ func TestDayCacheFollowsChanges(t *testing.T) {
 		require.NoError(t, err)
 		modes = append(modes, summaryMode{m.bucket, loc})
 	}
-	const keptModes = 4 // Kolkata's days begin inside an hour
+	const keptModes = 5
 	check := func(step string) {
 		t.Helper()
 		for _, mode := range modes {
