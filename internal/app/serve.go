@@ -91,9 +91,9 @@ func NewStack(bdb *bun.DB, cfg *config.Config, issuer *auth.Issuer, log zerolog.
 		func() float64 { ok, _ := sync.Attempts(); return float64(ok) })
 	m.CounterFunc("helpscout_log_sync_attempts_failed_total", "HelpScout sync attempts of this process that failed.",
 		func() float64 { _, failed := sync.Attempts(); return float64(failed) })
-	m.CounterFunc("helpscout_log_summary_kept_days_hits_total", "Daily summaries answered with the tallies this process keeps of finished days.",
+	m.CounterFunc("helpscout_log_summary_kept_days_hits_total", "Summaries answered with the tallies this process keeps of finished days.",
 		func() float64 { hits, _ := svc.Rollups.DayCacheStats(); return float64(hits) })
-	m.CounterFunc("helpscout_log_summary_kept_days_misses_total", "Daily summaries that first read finished days new to this process or changed since it read them.",
+	m.CounterFunc("helpscout_log_summary_kept_days_misses_total", "Summaries that first read finished days new to this process or changed since it read them.",
 		func() float64 { _, misses := svc.Rollups.DayCacheStats(); return float64(misses) })
 	m.CounterFunc("helpscout_log_db_transaction_retries_total", "Transactions run again after a deadlock or a serialization failure.",
 		func() float64 { return float64(db.Retries()) })
