@@ -92,8 +92,8 @@ func (s *RollupStore) DayCacheStats() (hits, misses int64) {
 // dimsKey identifies the rollup dimensions f selects.
 func dimsKey(f EventFilter) string {
 	var b strings.Builder
+	// stringsOf copies, so the lists can be sorted in place.
 	list := func(vals []string) {
-		vals = slices.Clone(vals)
 		slices.Sort(vals)
 		b.WriteString(strings.Join(slices.Compact(vals), ","))
 		b.WriteByte('|')
