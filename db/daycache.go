@@ -362,12 +362,9 @@ func (s *RollupStore) readDayParts(ctx context.Context, f EventFilter, dims stri
 				if len(src.spans) == 0 {
 					continue
 				}
-				sw := &where{}
-				c, a := spansCond("bucket", src.spans)
-				sw.add(c, a...)
-				sw.addDimensions(f, "error_code")
-				from = append(from, `SELECT type, status, direction, error_code, n FROM `+src.table+` WHERE `+sw.sql())
-				fromArgs = append(fromArgs, sw.args...)
+				q, a := rollupRows(src.table, src.spans, f, "n")
+				from = append(from, q)
+				fromArgs = append(fromArgs, a...)
 			}
 			sel = append(sel, `SELECT false AS version_row, ?::timestamptz AS bucket, type, status, direction, error_code, sum(n)::bigint AS n
 				FROM (`+strings.Join(from, " UNION ALL ")+`) AS r GROUP BY 3, 4, 5, 6`)

@@ -343,6 +343,17 @@ func spansCond(col string, spans []span) (string, []any) {
 	return "(" + strings.Join(ors, " OR ") + ")", args
 }
 
+// rollupRows returns SQL yielding the rows (bucket, type, status,
+// direction, error_code, n) of a rollup table whose buckets lie in spans
+// and whose dimensions match f; n is the count's expression (n or -n).
+func rollupRows(table string, spans []span, f EventFilter, n string) (string, []any) {
+	w := &where{}
+	c, a := spansCond("bucket", spans)
+	w.add(c, a...)
+	w.addDimensions(f, "error_code")
+	return `SELECT bucket, type, status, direction, error_code, ` + n + ` AS n FROM ` + table + ` WHERE ` + w.sql(), w.args
+}
+
 // groupedCounts returns SQL yielding rows (bucket, type, status, direction,
 // error_code, n) whose sum over any grouping equals the matching events.
 // bucket is an hour, or a day for rows from the daily rollups, which are
@@ -395,12 +406,9 @@ func groupedCounts(f EventFilter, daily bool) (string, []any) {
 		if len(src.spans) == 0 {
 			continue
 		}
-		w := &where{}
-		c, a := spansCond("bucket", src.spans)
-		w.add(c, a...)
-		w.addDimensions(f, "error_code")
-		parts = append(parts, `SELECT bucket, type, status, direction, error_code, `+src.n+` AS n FROM `+src.table+` WHERE `+w.sql())
-		args = append(args, w.args...)
+		q, a := rollupRows(src.table, src.spans, f, src.n)
+		parts = append(parts, q)
+		args = append(args, a...)
 	}
 	// Each piece lies within one hour, so its bucket (the hour) is a
 	// constant. The rest of five minutes taken from the rollups counts
